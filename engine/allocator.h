@@ -1,0 +1,135 @@
+// Device memory for tensors, in two tiers (tiny-cuda-nn's and PyTorch's pattern):
+//   - CachingPool: parameters, optimizer state, anything that outlives a step. Freed blocks are
+//     kept in size buckets and handed out again, so a steady state makes no raw allocation.
+//   - Arena: a step's activations. A bump pointer over one chunk, reset at the end of every step;
+//     after the first step has shown the high-water mark, the arena holds a single chunk of that
+//     size, so later steps make no raw allocation and see the same addresses (CUDA-graph friendly).
+// Both sit on RawMemory (aligned host memory, or cudaMalloc) and count every raw call, which is
+// how the tests prove that a steady-state step allocates nothing.
+// Reuse is safe on CUDA because all ops of a device run on its one compute stream, in order.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "engine/device.h"
+
+namespace rsd {
+
+struct AllocatorStats {
+  int64_t raw_allocs = 0;       // calls to the raw allocator (malloc / cudaMalloc)
+  int64_t raw_frees = 0;
+  int64_t bytes_in_use = 0;     // handed out and not yet returned
+  int64_t peak_bytes_in_use = 0;
+  int64_t bytes_reserved = 0;   // held from the raw allocator, in use or cached
+};
+
+class RawMemory {
+ public:
+  explicit RawMemory(Device d) : device_(d) {}
+  void* allocate(size_t bytes);
+  void release(void* p);
+  Device device() const { return device_; }
+
+ private:
+  Device device_;
+};
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void release(void* p, size_t bytes) = 0;
+  virtual AllocatorStats stats() const = 0;
+  virtual Device device() const = 0;
+};
+
+class CachingPool final : public Allocator {
+ public:
+  explicit CachingPool(Device d) : raw_(d) {}
+  ~CachingPool() override;
+  void* allocate(size_t bytes) override;
+  void release(void* p, size_t bytes) override;
+  AllocatorStats stats() const override;
+  Device device() const override { return raw_.device(); }
+  // Returns every cached (free) block to the raw allocator.
+  void empty_cache();
+  // Bucket size for a request: multiples of 512 B below 1 MiB, of 2 MiB above.
+  static size_t round_size(size_t bytes);
+
+ private:
+  RawMemory raw_;
+  mutable std::mutex mutex_;
+  std::map<size_t, std::vector<void*>> free_blocks_;
+  AllocatorStats stats_;
+};
+
+class Arena final : public Allocator {
+ public:
+  explicit Arena(Device d) : raw_(d) {}
+  ~Arena() override;
+  void* allocate(size_t bytes) override;
+  void release(void*, size_t) override {}  // memory comes back all at once in reset()
+  AllocatorStats stats() const override;
+  Device device() const override { return raw_.device(); }
+  // Ends a step: every allocation made since the last reset becomes invalid. If the step needed
+  // more than one chunk, they are replaced by one chunk of the high-water size.
+  void reset();
+  // Increases at every reset; tensors remember it to detect use after reset.
+  uint64_t generation() const { return generation_; }
+  static constexpr size_t kAlignment = 256;
+
+ private:
+  struct Chunk {
+    char* base;
+    size_t size;
+  };
+  RawMemory raw_;
+  std::vector<Chunk> chunks_;
+  size_t chunk_index_ = 0;  // chunk being bumped
+  size_t offset_ = 0;       // bytes used in it
+  size_t step_bytes_ = 0;   // bytes handed out this step (with alignment)
+  uint64_t generation_ = 1;
+  AllocatorStats stats_;
+};
+
+// The process-wide pool and step arena of a device.
+CachingPool& pool_for(Device d);
+Arena& arena_for(Device d);
+
+// While alive, new tensors on the arena's device are allocated from the arena (on this thread).
+// Training loops open one around forward + backward and reset the arena after the optimizer step.
+class ArenaScope {
+ public:
+  explicit ArenaScope(Arena& arena);
+  ~ArenaScope();
+  ArenaScope(const ArenaScope&) = delete;
+  ArenaScope& operator=(const ArenaScope&) = delete;
+
+ private:
+  Arena* previous_cpu_;
+  Arena* previous_cuda_;
+};
+
+// While alive, new tensors come from the pools even inside an ArenaScope: for memory that must
+// outlive the step, such as a parameter's first gradient.
+class ArenaSuspend {
+ public:
+  ArenaSuspend();
+  ~ArenaSuspend();
+  ArenaSuspend(const ArenaSuspend&) = delete;
+  ArenaSuspend& operator=(const ArenaSuspend&) = delete;
+
+ private:
+  Arena* previous_cpu_;
+  Arena* previous_cuda_;
+};
+
+// The allocator new tensors on `d` come from: the scoped arena if any, the pool otherwise.
+Allocator& current_allocator(Device d);
+// The arena in scope for `d` on this thread, or nullptr.
+Arena* scoped_arena(Device d);
+
+}  // namespace rsd

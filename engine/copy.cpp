@@ -1,0 +1,81 @@
+#include "engine/copy.h"
+
+#include <cstring>
+
+#include "engine/backend.h"
+
+#if RSD_HAVE_CUDA
+#include "engine/cuda/copy.h"
+#endif
+
+namespace rsd {
+
+namespace cpu {
+
+double load_element(DType t, const void* base, int64_t i) {
+  switch (t) {
+    case DType::f32: return static_cast<const float*>(base)[i];
+    case DType::f64: return static_cast<const double*>(base)[i];
+    case DType::bf16: return bf16_bits_to_float(static_cast<const uint16_t*>(base)[i]);
+    case DType::f16: return f16_bits_to_float(static_cast<const uint16_t*>(base)[i]);
+    case DType::i32: return static_cast<const int32_t*>(base)[i];
+    case DType::u8: return static_cast<const uint8_t*>(base)[i];
+  }
+  fail("load_element: unknown dtype");
+}
+
+void store_element(DType t, void* base, int64_t i, double v) {
+  switch (t) {
+    case DType::f32: static_cast<float*>(base)[i] = static_cast<float>(v); return;
+    case DType::f64: static_cast<double*>(base)[i] = v; return;
+    case DType::bf16: static_cast<uint16_t*>(base)[i] = float_to_bf16_bits(static_cast<float>(v)); return;
+    case DType::f16: static_cast<uint16_t*>(base)[i] = float_to_f16_bits(static_cast<float>(v)); return;
+    case DType::i32: static_cast<int32_t*>(base)[i] = static_cast<int32_t>(v); return;
+    case DType::u8: static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(v); return;
+  }
+  fail("store_element: unknown dtype");
+}
+
+namespace {
+void copy_convert_host(const Tensor& src, Tensor& dst) {
+  const int64_t n = src.numel();
+  if (src.dtype() == dst.dtype()) {
+    if (n > 0) std::memcpy(dst.raw(), src.raw(), src.nbytes());
+    return;
+  }
+  const void* s = src.raw();
+  void* d = dst.raw();
+  if (src.dtype() == DType::f32 && dst.dtype() == DType::f64) {
+    for (int64_t i = 0; i < n; ++i) static_cast<double*>(d)[i] = static_cast<const float*>(s)[i];
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) store_element(dst.dtype(), d, i, load_element(src.dtype(), s, i));
+}
+}  // namespace
+
+}  // namespace cpu
+
+void copy_convert(const Tensor& src, Tensor& dst) {
+  RSD_CHECK(src.numel() == dst.numel(), "copy: ", src.describe(), " into ", dst.describe());
+  if (src.device().is_cpu() && dst.device().is_cpu()) {
+    cpu::copy_convert_host(src, dst);
+    return;
+  }
+  RSD_CUDA_CALL(cuda::copy_convert(src, dst));
+}
+
+void fill_(Tensor& t, double value) {
+  if (t.device().is_cpu()) {
+    const int64_t n = t.numel();
+    void* p = t.raw();
+    if (value == 0.0) {
+      if (n > 0) std::memset(p, 0, t.nbytes());
+      return;
+    }
+    for (int64_t i = 0; i < n; ++i) cpu::store_element(t.dtype(), p, i, value);
+    return;
+  }
+  RSD_CUDA_CALL(cuda::fill(t, value));
+}
+
+}  // namespace rsd

@@ -1,0 +1,109 @@
+#include "engine/cuda/copy.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "engine/cuda/check.h"
+#include "engine/cuda/context.h"
+#include "kernels/cast.cuh"
+#include "kernels/elementwise.cuh"
+
+namespace rsd::cuda {
+
+namespace {
+
+// Runs f with the C++ type of any dtype (the CUDA-side representation of bf16 and f16).
+template <typename F>
+void with_any_type(DType t, F&& f) {
+  switch (t) {
+    case DType::f32: f(TypeTag<float>{}); return;
+    case DType::f64: f(TypeTag<double>{}); return;
+    case DType::bf16: f(TypeTag<__nv_bfloat16>{}); return;
+    case DType::f16: f(TypeTag<__half>{}); return;
+    case DType::i32: f(TypeTag<int32_t>{}); return;
+    case DType::u8: f(TypeTag<uint8_t>{}); return;
+  }
+}
+
+// Conversion of two tensors on the same GPU.
+void cast_on_device(const Tensor& src, Tensor& dst) {
+  const DeviceContext& ctx = context(src.device().index);
+  const int64_t n = src.numel();
+  with_any_type(src.dtype(), [&](auto in_tag) {
+    using Tin = typename decltype(in_tag)::type;
+    with_any_type(dst.dtype(), [&](auto out_tag) {
+      using Tout = typename decltype(out_tag)::type;
+      kernels::cast<Tin, Tout>(static_cast<const Tin*>(src.raw()), static_cast<Tout*>(dst.raw()), n, ctx.stream);
+    });
+  });
+  RSD_CUDA_CHECK_LAUNCH("cast ", src.describe(), " -> ", dst.describe());
+}
+
+}  // namespace
+
+void copy_convert(const Tensor& src, Tensor& dst) {
+  const Device sd = src.device(), dd = dst.device();
+  const std::string what = str_cat("copy ", src.describe(), " -> ", dst.describe());
+  if (sd.is_cuda() && dd.is_cuda() && sd.index == dd.index) {
+    if (src.dtype() == dst.dtype()) {
+      const DeviceContext& ctx = context(sd.index);
+      RSD_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToDevice, ctx.stream), what);
+    } else {
+      cast_on_device(src, dst);
+    }
+    return;
+  }
+  if (src.dtype() != dst.dtype()) {
+    // Convert where the data already is when it is on a GPU, else on the destination GPU.
+    if (sd.is_cuda()) {
+      Tensor converted = Tensor::empty(src.shape(), dst.dtype(), sd);
+      cast_on_device(src, converted);
+      copy_convert(converted, dst);
+    } else {
+      Tensor staged = Tensor::empty(src.shape(), src.dtype(), dd);
+      copy_convert(src, staged);
+      cast_on_device(staged, dst);
+    }
+    return;
+  }
+  if (src.numel() == 0) return;
+  if (sd.is_cpu()) {  // host -> device: returns once the pageable source has been staged
+    const DeviceContext& ctx = context(dd.index);
+    RSD_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyHostToDevice, ctx.stream), what);
+  } else if (dd.is_cpu()) {  // device -> host: the host reads it right after, so wait
+    const DeviceContext& ctx = context(sd.index);
+    RSD_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, ctx.stream), what);
+    RSD_CUDA_CHECK(cudaStreamSynchronize(ctx.stream), what);
+  } else {  // between GPUs: order after the source's queued work, then copy peer to peer
+    synchronize(sd.index);
+    const DeviceContext& ctx = context(dd.index);
+    RSD_CUDA_CHECK(cudaMemcpyPeerAsync(dst.raw(), dd.index, src.raw(), sd.index, src.nbytes(), ctx.stream), what);
+  }
+}
+
+void fill(Tensor& t, double value) {
+  const DeviceContext& ctx = context(t.device().index);
+  const int64_t n = t.numel();
+  if (n == 0) return;
+  if (value == 0.0) {
+    RSD_CUDA_CHECK(cudaMemsetAsync(t.raw(), 0, t.nbytes(), ctx.stream), "fill ", t.describe());
+    return;
+  }
+  switch (t.dtype()) {
+    case DType::f32: kernels::fill<float>(static_cast<float*>(t.raw()), static_cast<float>(value), n, ctx.stream); break;
+    case DType::bf16:
+      kernels::fill<__nv_bfloat16>(static_cast<__nv_bfloat16*>(t.raw()), static_cast<float>(value), n, ctx.stream);
+      break;
+    case DType::i32: kernels::fill<int32_t>(static_cast<int32_t*>(t.raw()), static_cast<float>(value), n, ctx.stream); break;
+    default: {  // f64, f16, u8: fill an f32 tensor and convert
+      Tensor f = Tensor::empty(t.shape(), DType::f32, t.device());
+      kernels::fill<float>(static_cast<float*>(f.raw()), static_cast<float>(value), n, ctx.stream);
+      RSD_CUDA_CHECK_LAUNCH("fill ", t.describe());
+      cast_on_device(f, t);
+      return;
+    }
+  }
+  RSD_CUDA_CHECK_LAUNCH("fill ", t.describe());
+}
+
+}  // namespace rsd::cuda

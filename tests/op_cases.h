@@ -1,0 +1,95 @@
+// The op test matrix, in the spirit of ggml's test-backend-ops: every op contributes cases (op
+// name, input shapes, a function from inputs to one output); the same list drives the float64
+// gradient checks on the CPU (test_gradcheck.cpp) and the CUDA-vs-CPU parity tests
+// (test_cuda_parity.cpp). Sizes include odd ones (1, 3, 7, 33) so no tile size divides them.
+//
+// A file in tests/cases/ registers its op's cases with
+//   RSD_OP_CASES(relu) { cases.push_back(...); }
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+#include "tests/harness.h"
+
+namespace rsd::test {
+
+struct InputSpec {
+  enum class Kind { values, labels };
+  Shape shape;
+  Kind kind = Kind::values;
+  bool differentiable = true;  // gradients are checked and compared for this input
+  double lo = -1.0, hi = 1.0;  // value range (kind values)
+  int classes = 0;             // label range (kind labels)
+
+  static InputSpec values(Shape s, double lo = -1.0, double hi = 1.0) {
+    InputSpec i;
+    i.shape = std::move(s);
+    i.lo = lo;
+    i.hi = hi;
+    return i;
+  }
+  // An input the op reads (or updates, like running statistics) but does not differentiate.
+  static InputSpec constant(Shape s, double lo = -1.0, double hi = 1.0) {
+    InputSpec i = values(std::move(s), lo, hi);
+    i.differentiable = false;
+    return i;
+  }
+  static InputSpec labels(int64_t n, int classes) {
+    InputSpec i;
+    i.shape = {n};
+    i.kind = Kind::labels;
+    i.differentiable = false;
+    i.classes = classes;
+    return i;
+  }
+};
+
+struct OpCase {
+  OpCase(std::string op_name, std::string case_label, std::vector<InputSpec> case_inputs, OpFunction fn)
+      : op(std::move(op_name)), label(std::move(case_label)), inputs(std::move(case_inputs)), run(std::move(fn)) {}
+
+  std::string op;                 // e.g. "conv2d"
+  std::string label;              // e.g. "N2 8x8 C3 -> K5 k3 s2 p1"
+  std::vector<InputSpec> inputs;
+  OpFunction run;                 // the op under test, on whatever device and dtype the inputs have
+  bool bf16 = true;               // also compared in bf16 on CUDA
+  double bf16_nmse = 1e-4;        // bound for bf16 outputs and gradients vs the CPU f32 run
+  std::vector<bool> f32_inputs;   // inputs kept in f32 whatever the run dtype (e.g. BN parameters)
+  double grad_eps = 1e-6;         // central-difference step of the float64 gradient check
+  double grad_tol = 1e-6;         // its bound on |analytic - numeric| / max(1, |numeric|)
+
+  // Builder-style adjustments: cases.push_back(OpCase(...).bf16_bound(1e-3).keep_f32(2));
+  OpCase& bf16_bound(double b) { bf16_nmse = b; return *this; }
+  OpCase& no_bf16() { bf16 = false; return *this; }
+  // For cases that pass through a lower precision even in an f64 run (a cast to f32).
+  OpCase& gradcheck(double eps, double tol) {
+    grad_eps = eps;
+    grad_tol = tol;
+    return *this;
+  }
+  OpCase& keep_f32(size_t input) {
+    if (f32_inputs.size() <= input) f32_inputs.resize(input + 1, false);
+    f32_inputs[input] = true;
+    return *this;
+  }
+  bool follows_run_dtype(size_t input) const { return input >= f32_inputs.size() || !f32_inputs[input]; }
+};
+
+std::vector<OpCase>& op_cases();
+
+// Builds the inputs of a case on a device in a float dtype, reproducibly from seed.
+std::vector<Tensor> make_inputs(const OpCase& c, DType dtype, Device device, uint64_t seed);
+
+struct OpCaseRegistrar {
+  explicit OpCaseRegistrar(void (*add)(std::vector<OpCase>&)) { add(op_cases()); }
+};
+
+}  // namespace rsd::test
+
+#define RSD_OP_CASES(name)                                                              \
+  static void rsd_add_op_cases_##name(std::vector<::rsd::test::OpCase>& cases);         \
+  static const ::rsd::test::OpCaseRegistrar rsd_op_cases_registrar_##name(              \
+      &rsd_add_op_cases_##name);                                                        \
+  static void rsd_add_op_cases_##name(std::vector<::rsd::test::OpCase>& cases)
