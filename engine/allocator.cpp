@@ -14,7 +14,7 @@
 namespace rsd {
 
 namespace {
-constexpr size_t kHostAlignment = 64;
+constexpr size_t kHostAlignment = 256;  // as cudaMalloc: arena offsets stay aligned on both
 
 size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
