@@ -5,6 +5,7 @@
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
+#include "engine/dispatch.h"
 #include "kernels/cast.cuh"
 #include "kernels/elementwise.cuh"
 

@@ -1,0 +1,262 @@
+// Batch normalization: slab-parallel statistics (partials in the workspace, per-channel finalize
+// in double), then a per-column elementwise pass. All reductions run in a fixed order.
+#include "batchnorm.cuh"
+
+#include "common.cuh"
+
+namespace rsd::kernels {
+namespace {
+
+// Count, mean and sum of squared deviations of a set of values.
+struct Moments {
+  float n;
+  float mean;
+  float m2;
+};
+
+// Chan et al. parallel merge of b = (nb, mean_b, m2_b) into a.
+__device__ __forceinline__ void merge_moments(Moments& a, float nb, float mean_b, float m2_b) {
+  if (nb == 0.0f) return;
+  const float n = a.n + nb;
+  const float frac = nb / n;
+  const float delta = mean_b - a.mean;
+  a.mean += delta * frac;
+  a.m2 += m2_b + delta * delta * a.n * frac;
+  a.n = n;
+}
+
+// Moments of column c over rows first, first + kRowLanes, ... < end. Each group of
+// kColumnUnroll rows gets an exact two-pass mean and m2 in registers, then one Chan merge (one
+// division per group rather than per element).
+template <typename T>
+__device__ Moments column_moments(const T* x, int64_t C, int64_t c, int64_t first, int64_t end) {
+  Moments acc{0.0f, 0.0f, 0.0f};
+  for (int64_t r = first; r < end; r += kColumnUnroll * kRowLanes) {
+    float v[kColumnUnroll];
+    load_column(x, C, c, r, kRowLanes, end, v);
+    const int64_t left = (end - r + kRowLanes - 1) / kRowLanes;  // rows of this group before end
+    const int cnt = static_cast<int>(min64(left, kColumnUnroll));
+    float sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kColumnUnroll; ++k) sum += v[k];  // rows past end loaded as 0
+    const float mean = sum / static_cast<float>(cnt);
+    float m2 = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kColumnUnroll; ++k) {
+      const float d = v[k] - mean;
+      if (k < cnt) m2 += d * d;
+    }
+    merge_moments(acc, static_cast<float>(cnt), mean, m2);
+  }
+  return acc;
+}
+
+// x: (M, C); partials: (slabs, C) of (mean, m2) over the slab's rows (their count follows from
+// the slab index). Lanes threadIdx.y are merged in lane order.
+template <typename T>
+__global__ void stats_partials_kernel(const T* x, int64_t M, int64_t C, int64_t slab_rows, float2* partials) {
+  __shared__ float lane_n[kRowLanes][kColTile];
+  __shared__ float lane_mean[kRowLanes][kColTile];
+  __shared__ float lane_m2[kRowLanes][kColTile];
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * slab_rows;
+  const int64_t r1 = min64(M, r0 + slab_rows);
+  Moments m{0.0f, 0.0f, 0.0f};
+  if (c < C) m = column_moments(x, C, c, r0 + threadIdx.y, r1);
+  lane_n[threadIdx.y][threadIdx.x] = m.n;
+  lane_mean[threadIdx.y][threadIdx.x] = m.mean;
+  lane_m2[threadIdx.y][threadIdx.x] = m.m2;
+  __syncthreads();
+  if (threadIdx.y != 0 || c >= C) return;
+  for (int k = 1; k < kRowLanes; ++k)
+    merge_moments(m, lane_n[k][threadIdx.x], lane_mean[k][threadIdx.x], lane_m2[k][threadIdx.x]);
+  partials[blockIdx.y * C + c] = make_float2(m.mean, m.m2);
+}
+
+// Merges the slabs of channel c in slab order, in double (counts pass 2^24 for large M).
+__global__ void stats_finalize_kernel(const float2* partials, int64_t M, int64_t C, int64_t slab_rows,
+                                      int64_t slabs, float momentum, float eps, float* save_mean,
+                                      float* save_invstd, float* running_mean, float* running_var) {
+  for (int64_t c = global_thread(); c < C; c += grid_threads()) {
+    double n = 0.0, mean = 0.0, m2 = 0.0;
+    for (int64_t k = 0; k < slabs; ++k) {
+      const double nb = static_cast<double>(min64(slab_rows, M - k * slab_rows));
+      const float2 p = partials[k * C + c];
+      const double total = n + nb;
+      const double delta = p.x - mean;
+      mean += delta * nb / total;
+      m2 += p.y + delta * delta * n * nb / total;
+      n = total;
+    }
+    const double var = m2 / static_cast<double>(M);
+    const double unbiased = M > 1 ? m2 / static_cast<double>(M - 1) : var;
+    save_mean[c] = static_cast<float>(mean);
+    save_invstd[c] = static_cast<float>(1.0 / sqrt(var + static_cast<double>(eps)));
+    if (running_mean != nullptr)
+      running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * static_cast<float>(mean);
+    if (running_var != nullptr)
+      running_var[c] = (1.0f - momentum) * running_var[c] + momentum * static_cast<float>(unbiased);
+  }
+}
+
+// y = (x - mean) * (gamma * invstd) + beta per column. With kFromVar, `stat` holds variances and
+// invstd = 1 / sqrt(var + eps); otherwise it holds invstd. Grid: column_apply_grid(M, C).
+template <typename T, bool kFromVar>
+__global__ void normalize_kernel(const T* x, const float* gamma, const float* beta, const float* mean,
+                                 const float* stat, float eps, T* y, int64_t M, int64_t C) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  if (c >= C) return;
+  const float invstd = kFromVar ? 1.0f / sqrtf(stat[c] + eps) : stat[c];
+  const float scale = (gamma != nullptr ? gamma[c] : 1.0f) * invstd;
+  const float shift = beta != nullptr ? beta[c] : 0.0f;
+  const float mu = mean[c];
+  const int64_t step = static_cast<int64_t>(gridDim.y) * kRowLanes;
+  for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + threadIdx.y; r < M; r += kColumnUnroll * step) {
+    float v[kColumnUnroll];
+    load_column(x, C, c, r, step, M, v);
+#pragma unroll
+    for (int k = 0; k < kColumnUnroll; ++k) {
+      const int64_t rr = r + k * step;
+      if (rr < M) y[rr * C + c] = from_float<T>((v[k] - mu) * scale + shift);
+    }
+  }
+}
+
+// x, gy: (M, C); partials: (slabs, C) of (sum gy, sum gy * (x - mean)) over the slab's rows.
+template <typename T>
+__global__ void grad_partials_kernel(const T* x, const T* gy, const float* mean, int64_t M, int64_t C,
+                                     int64_t slab_rows, float2* partials) {
+  __shared__ float lane_g[kRowLanes][kColTile];
+  __shared__ float lane_gx[kRowLanes][kColTile];
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * slab_rows;
+  const int64_t r1 = min64(M, r0 + slab_rows);
+  float sg = 0.0f, sgx = 0.0f;
+  if (c < C) {
+    const float mu = mean[c];
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kColumnUnroll * kRowLanes) {
+      float g[kColumnUnroll], v[kColumnUnroll];
+      load_column(gy, C, c, r, kRowLanes, r1, g);
+      load_column(x, C, c, r, kRowLanes, r1, v);
+#pragma unroll
+      for (int k = 0; k < kColumnUnroll; ++k) {  // rows past r1 have g = 0 and add nothing
+        sg += g[k];
+        sgx += g[k] * (v[k] - mu);
+      }
+    }
+  }
+  lane_g[threadIdx.y][threadIdx.x] = sg;
+  lane_gx[threadIdx.y][threadIdx.x] = sgx;
+  __syncthreads();
+  if (threadIdx.y != 0 || c >= C) return;
+  for (int k = 1; k < kRowLanes; ++k) {
+    sg += lane_g[k][threadIdx.x];
+    sgx += lane_gx[k][threadIdx.x];
+  }
+  partials[blockIdx.y * C + c] = make_float2(sg, sgx);
+}
+
+// dbeta = sum gy, dgamma = invstd * sum gy * (x - mean); slabs added in order, in double.
+__global__ void grad_finalize_kernel(const float2* partials, const float* invstd, int64_t C, int64_t slabs,
+                                     float* dgamma, float* dbeta) {
+  for (int64_t c = global_thread(); c < C; c += grid_threads()) {
+    double sg = 0.0, sgx = 0.0;
+    for (int64_t k = 0; k < slabs; ++k) {
+      const float2 p = partials[k * C + c];
+      sg += p.x;
+      sgx += p.y;
+    }
+    dbeta[c] = static_cast<float>(sg);
+    dgamma[c] = static_cast<float>(sgx * invstd[c]);
+  }
+}
+
+// gx = gamma * invstd * (gy - dbeta / M - xhat * dgamma / M). Grid: column_apply_grid(M, C).
+template <typename T>
+__global__ void grad_input_kernel(const T* x, const T* gy, const float* gamma, const float* mean,
+                                  const float* invstd, const float* dgamma, const float* dbeta, T* gx,
+                                  int64_t M, int64_t C) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  if (c >= C) return;
+  const float inv_m = 1.0f / static_cast<float>(M);
+  const float istd = invstd[c];
+  const float k = (gamma != nullptr ? gamma[c] : 1.0f) * istd;
+  const float mu = mean[c];
+  const float db = dbeta[c] * inv_m;
+  const float dg = dgamma[c] * inv_m;
+  const int64_t step = static_cast<int64_t>(gridDim.y) * kRowLanes;
+  for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + threadIdx.y; r < M; r += kColumnUnroll * step) {
+    float v[kColumnUnroll], g[kColumnUnroll];
+    load_column(x, C, c, r, step, M, v);
+    load_column(gy, C, c, r, step, M, g);
+#pragma unroll
+    for (int u = 0; u < kColumnUnroll; ++u) {
+      const int64_t rr = r + u * step;
+      const float xhat = (v[u] - mu) * istd;
+      if (rr < M) gx[rr * C + c] = from_float<T>(k * (g[u] - db - xhat * dg));
+    }
+  }
+}
+
+dim3 slab_grid(const SlabPlan& plan) {
+  return dim3(static_cast<unsigned>(plan.col_tiles), static_cast<unsigned>(plan.slabs));
+}
+
+}  // namespace
+
+size_t batchnorm_workspace_bytes(int64_t M, int64_t C) {
+  if (M <= 0 || C <= 0) return 0;
+  return static_cast<size_t>(plan_slabs(M, C).slabs * C) * sizeof(float2);
+}
+
+template <typename T>
+void batchnorm_forward_train(const T* x, const float* gamma, const float* beta, T* y, float* save_mean,
+                             float* save_invstd, float* running_mean, float* running_var, int64_t M, int64_t C,
+                             float momentum, float eps, void* workspace, cudaStream_t s) {
+  if (M <= 0 || C <= 0) return;
+  const SlabPlan plan = plan_slabs(M, C);
+  float2* partials = static_cast<float2*>(workspace);
+  const dim3 block(kColTile, kRowLanes);
+  stats_partials_kernel<<<slab_grid(plan), block, 0, s>>>(x, M, C, plan.slab_rows, partials);
+  stats_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, M, C, plan.slab_rows, plan.slabs, momentum, eps,
+                                                       save_mean, save_invstd, running_mean, running_var);
+  normalize_kernel<T, false><<<column_apply_grid(M, C), block, 0, s>>>(x, gamma, beta, save_mean, save_invstd,
+                                                                      0.0f, y, M, C);
+}
+
+template <typename T>
+void batchnorm_forward_eval(const T* x, const float* gamma, const float* beta, const float* running_mean,
+                            const float* running_var, T* y, int64_t M, int64_t C, float eps, cudaStream_t s) {
+  if (M <= 0 || C <= 0) return;
+  normalize_kernel<T, true><<<column_apply_grid(M, C), dim3(kColTile, kRowLanes), 0, s>>>(
+      x, gamma, beta, running_mean, running_var, eps, y, M, C);
+}
+
+template <typename T>
+void batchnorm_backward(const T* x, const T* gy, const float* gamma, const float* save_mean,
+                        const float* save_invstd, T* gx, float* dgamma, float* dbeta, int64_t M, int64_t C,
+                        void* workspace, cudaStream_t s) {
+  if (M <= 0 || C <= 0) return;
+  const SlabPlan plan = plan_slabs(M, C);
+  float2* partials = static_cast<float2*>(workspace);
+  const dim3 block(kColTile, kRowLanes);
+  grad_partials_kernel<<<slab_grid(plan), block, 0, s>>>(x, gy, save_mean, M, C, plan.slab_rows, partials);
+  grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, save_invstd, C, plan.slabs, dgamma, dbeta);
+  grad_input_kernel<<<column_apply_grid(M, C), block, 0, s>>>(x, gy, gamma, save_mean, save_invstd, dgamma, dbeta,
+                                                              gx, M, C);
+}
+
+#define RSD_INSTANTIATE_BATCHNORM(T)                                                                       \
+  template void batchnorm_forward_train<T>(const T*, const float*, const float*, T*, float*, float*, float*, \
+                                           float*, int64_t, int64_t, float, float, void*, cudaStream_t);   \
+  template void batchnorm_forward_eval<T>(const T*, const float*, const float*, const float*, const float*,  \
+                                          T*, int64_t, int64_t, float, cudaStream_t);                      \
+  template void batchnorm_backward<T>(const T*, const T*, const float*, const float*, const float*, T*,      \
+                                      float*, float*, int64_t, int64_t, void*, cudaStream_t);
+
+RSD_INSTANTIATE_BATCHNORM(float)
+RSD_INSTANTIATE_BATCHNORM(__nv_bfloat16)
+
+#undef RSD_INSTANTIATE_BATCHNORM
+
+}  // namespace rsd::kernels

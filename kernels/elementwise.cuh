@@ -1,0 +1,34 @@
+// Elementwise kernels over flat arrays of n elements (any layout; only n matters).
+// Host header: plain C++, no engine types.
+#pragma once
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <cstdint>
+
+namespace rsd::kernels {
+
+// y = x > 0 ? x : 0 (NaN gives 0, as on the CPU backend); T: float, __nv_bfloat16.
+template <typename T>
+void relu_forward(const T* x, T* y, int64_t n, cudaStream_t s);
+
+// gx = y > 0 ? gy : 0, where y is the forward output; T: float, __nv_bfloat16.
+template <typename T>
+void relu_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s);
+
+// y = a + b (y may alias a or b); T: float, __nv_bfloat16.
+template <typename T>
+void add(const T* a, const T* b, T* y, int64_t n, cudaStream_t s);
+
+// dst += src; T: float, __nv_bfloat16.
+template <typename T>
+void accumulate(T* dst, const T* src, int64_t n, cudaStream_t s);
+
+// y[i] = value (converted to T; int32_t truncates toward zero); T: float, __nv_bfloat16, int32_t.
+template <typename T>
+void fill(T* y, float value, int64_t n, cudaStream_t s);
+
+// y[i] = scalar[0] * mul, with scalar a single device element outside y; T: float, __nv_bfloat16.
+template <typename T>
+void fill_from_scalar(const T* scalar, float mul, T* y, int64_t n, cudaStream_t s);
+
+}  // namespace rsd::kernels

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# On a GPU machine (no GDAL, no apt there): builds rsd with CUDA for the local GPU and sm_90, runs
+# the whole suite (the CUDA parity tests run for real there) and the benchmarks, and prints a
+# summary to paste into benchmarks/RESULTS.md. Header-only dependencies come from ./third_party
+# (tools/carry-deps.sh fills it on a Debian machine). Output also goes to ${OUT:-gpu-check-out}/.
+#   bash tools/gpu-check.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-gpu-check-out}
+mkdir -p "$out"
+build=build-gpu
+log() { echo "gpu-check: $*" | tee -a "$out/summary.txt"; }
+
+log "date $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+log "device $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi unavailable')"
+
+if ! cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRSD_CUDA=ON -DRSD_WERROR=ON \
+    -DRSD_THIRD_PARTY_DIR="$PWD/third_party" > "$out/configure.log" 2>&1; then
+  tail -30 "$out/configure.log"; log "configure FAILED"; exit 1
+fi
+grep "rsd:" "$out/configure.log" | tee -a "$out/summary.txt"
+if ! cmake --build "$build" -j "$(nproc)" > "$out/build.log" 2>&1; then
+  grep -E "error|FAILED" "$out/build.log" | head -40; log "build FAILED"; exit 1
+fi
+log "build ok"
+
+ctest --test-dir "$build" --output-on-failure -j 4 > "$out/ctest.log" 2>&1
+ctest_rc=$?
+tail -25 "$out/ctest.log"
+grep -E "tests passed|tests failed" "$out/ctest.log" | tee -a "$out/summary.txt"
+# The coverage table the parity suite prints (op, cuda f32 cases, cuda bf16 cases).
+"$build/tests/rsd_cuda_tests" --force-colors=0 > "$out/cuda_parity.log" 2>&1
+sed -n '/^op /,/^$/p' "$out/cuda_parity.log" | tee -a "$out/summary.txt"
+
+for bench in "$build"/benchmarks/*_bench; do
+  [ -x "$bench" ] || continue
+  log "running $(basename "$bench")"
+  "$bench" --json "$out/$(basename "$bench").json" 2>&1 | tee -a "$out/summary.txt"
+done
+"$build/tools/rsd" demo --device cuda --steps 100 2>&1 | tail -4 | tee -a "$out/summary.txt"
+log "ctest exit code $ctest_rc"
+exit $ctest_rc

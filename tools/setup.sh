@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what rsd needs from Debian's packages (when missing), then configures and builds it in
+# ./build. CUDA code is compiled whenever nvcc is found (default /usr/local/cuda), so a machine
+# without a GPU still builds and links the whole CUDA backend.
+#   bash tools/setup.sh            # Release build in ./build
+#   BUILD_DIR=b CMAKE_ARGS="-DRSD_CUDA=OFF" bash tools/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(cmake ninja-build g++ pkg-config doctest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing packages ${missing[*]}: install them (as root: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+
+build_dir=${BUILD_DIR:-build}
+# shellcheck disable=SC2086
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRSD_WERROR=ON ${CMAKE_ARGS:-}
+cmake --build "$build_dir" -j "$(nproc)"
