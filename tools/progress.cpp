@@ -29,8 +29,12 @@ void ProgressBar::update(int64_t done, const std::string& status) {
 }
 
 void ProgressBar::finish(const std::string& status) {
-  update(total_, status);
-  if (tty_) std::printf("\n");
+  if (tty_) {
+    update(total_, status);
+    std::printf("\n");
+  } else if (last_percent_printed_ != 100) {
+    update(total_, status);
+  }
 }
 
 }  // namespace rsd::tools

@@ -1,0 +1,53 @@
+#include "engine/cuda/optim.h"
+
+#include "engine/allocator.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/context.h"
+#include "kernels/optim.cuh"
+
+namespace rsd::cuda {
+
+namespace {
+
+const kernels::MultiTensorSlot* slots_of(const MultiTensorTable& t) {
+  return static_cast<const kernels::MultiTensorSlot*>(t.slots.raw());
+}
+
+const int64_t* chunks_of(const MultiTensorTable& t) { return static_cast<const int64_t*>(t.chunk_start.raw()); }
+
+cudaStream_t stream_of(const MultiTensorTable& t) { return context(t.slots.device().index).stream; }
+
+}  // namespace
+
+void sgd_step(const MultiTensorTable& t, float lr, float momentum, float weight_decay, bool nesterov) {
+  kernels::sgd_step(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, lr, momentum, weight_decay, nesterov,
+                    stream_of(t));
+  RSD_CUDA_CHECK_LAUNCH("SGD step over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
+}
+
+Tensor lars_workspace(const MultiTensorTable& t) {
+  ArenaSuspend persistent;
+  const size_t bytes = kernels::lars_workspace_bytes(t.total_chunks);
+  return Tensor::empty({static_cast<int64_t>(bytes)}, DType::u8, t.slots.device());
+}
+
+void lars_step(const MultiTensorTable& t, const Tensor& workspace, float lr, float momentum, float weight_decay,
+               float eta) {
+  // The trust ratio of a tensor needs its whole norms before any of its elements is updated, and a
+  // tensor spans several blocks: hence two launches, ordered on the one compute stream.
+  kernels::lars_norms(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, weight_decay, workspace.raw(),
+                      stream_of(t));
+  RSD_CUDA_CHECK_LAUNCH("LARS norms over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
+  kernels::lars_step(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, lr, momentum, weight_decay, eta,
+                     workspace.raw(), stream_of(t));
+  RSD_CUDA_CHECK_LAUNCH("LARS step over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
+}
+
+void adamw_step(const MultiTensorTable& t, float lr, float beta1, float beta2, float eps, float weight_decay,
+                int64_t step) {
+  kernels::adamw_step(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, lr, beta1, beta2, eps, weight_decay,
+                      step, stream_of(t));
+  RSD_CUDA_CHECK_LAUNCH("AdamW step ", step, " over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
+}
+
+}  // namespace rsd::cuda

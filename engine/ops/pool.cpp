@@ -1,0 +1,179 @@
+#include "engine/ops/pool.h"
+
+#include <climits>
+#include <cmath>
+#include <limits>
+
+#include "engine/autograd.h"
+#include "engine/backend.h"
+#include "engine/dispatch.h"
+#include "engine/ops/checks.h"
+
+#if RSD_HAVE_CUDA
+#include "engine/cuda/pool.h"
+#endif
+
+namespace rsd {
+
+// The CPU reference, NHWC like the kernels.
+namespace cpu {
+
+// y, argmax: (N, P, Q, C). The first in-bounds element of a window always enters, later ones only
+// when strictly larger (or the first NaN), so ties go to the first in row-major window order and
+// padding never wins; a window wholly in padding gives -inf and argmax -1. The same rule as the
+// CUDA kernel, so both pick the same element even where bf16 rounding makes ties.
+void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, int kernel, int stride, int padding) {
+  dispatch_cpu_float(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3), P = y.dim(1), Q = y.dim(2);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    int32_t* pa = argmax.data<int32_t>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t q = 0; q < Q; ++q)
+          for (int64_t c = 0; c < C; ++c) {
+            T best = -std::numeric_limits<T>::infinity();
+            int32_t best_idx = -1;
+            for (int64_t h = p * stride - padding; h < p * stride - padding + kernel; ++h)
+              for (int64_t w = q * stride - padding; w < q * stride - padding + kernel; ++w) {
+                if (h < 0 || h >= H || w < 0 || w >= W) continue;
+                const T v = px[((n * H + h) * W + w) * C + c];
+                if (best_idx < 0 || v > best || (std::isnan(v) && !std::isnan(best))) {
+                  best = v;
+                  best_idx = static_cast<int32_t>(h * W + w);
+                }
+              }
+            const int64_t o = ((n * P + p) * Q + q) * C + c;
+            py[o] = best;
+            pa[o] = best_idx;
+          }
+  });
+}
+
+// gx: (N, H, W, C) = the sum of gy over the windows whose argmax is that element.
+void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, Tensor& gx) {
+  dispatch_cpu_float(gy.dtype(), "max_pool2d backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t N = gy.dim(0), P = gy.dim(1), Q = gy.dim(2), C = gy.dim(3), HW = gx.dim(1) * gx.dim(2);
+    const T* pg = gy.data<T>();
+    const int32_t* pa = argmax.data<int32_t>();
+    T* out = gx.data<T>();
+    for (int64_t i = 0, n_gx = gx.numel(); i < n_gx; ++i) out[i] = T(0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t pq = 0; pq < P * Q; ++pq)
+        for (int64_t c = 0; c < C; ++c) {
+          const int64_t o = (n * P * Q + pq) * C + c;
+          if (pa[o] >= 0) out[(n * HW + pa[o]) * C + c] += pg[o];
+        }
+  });
+}
+
+// x: (N, HW, C) -> y: (N, C), summed in double.
+void global_avg_pool_forward(const Tensor& x, Tensor& y) {
+  dispatch_cpu_float(x.dtype(), "global_avg_pool", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t N = x.dim(0), HW = x.dim(1) * x.dim(2), C = x.dim(3);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        double s = 0.0;
+        for (int64_t i = 0; i < HW; ++i) s += static_cast<double>(px[(n * HW + i) * C + c]);
+        py[n * C + c] = static_cast<T>(s / static_cast<double>(HW));
+      }
+  });
+}
+
+// gx[n, i, c] = gy[n, c] / HW.
+void global_avg_pool_backward(const Tensor& gy, Tensor& gx) {
+  dispatch_cpu_float(gy.dtype(), "global_avg_pool backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t N = gx.dim(0), HW = gx.dim(1) * gx.dim(2), C = gx.dim(3);
+    const T* pg = gy.data<T>();
+    T* out = gx.data<T>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < HW; ++i)
+        for (int64_t c = 0; c < C; ++c)
+          out[(n * HW + i) * C + c] = static_cast<T>(static_cast<double>(pg[n * C + c]) / static_cast<double>(HW));
+  });
+}
+
+}  // namespace cpu
+
+namespace {
+
+// The kernels index with int: every dimension, and the flat h*W + w of the argmax, must fit.
+void check_int_dims(const char* op, const Tensor& x) {
+  for (int i = 0; i < x.ndim(); ++i)
+    RSD_CHECK(x.dim(i) <= INT_MAX, op, ": dimension ", i, " of x ", x.describe(), " exceeds the int range");
+  RSD_CHECK(x.dim(1) * x.dim(2) <= INT_MAX, op, ": H*W of x ", x.describe(), " exceeds the int range");
+}
+
+void check_nhwc(const char* op, const Tensor& x) {
+  check::defined(op, "x", x);
+  check::floating(op, "x", x);
+  check::ndim(op, "x", x, 4);
+  check_int_dims(op, x);
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
+  const char* op = "max_pool2d";
+  check_nhwc(op, x);
+  RSD_CHECK(kernel >= 1 && stride >= 1 && padding >= 0, op, ": kernel ", kernel, ", stride ", stride, ", padding ",
+            padding, " invalid for x ", x.describe(), " (kernel, stride >= 1, padding >= 0)");
+  RSD_CHECK(padding <= kernel / 2, op, ": padding ", padding, " exceeds half the kernel ", kernel, " for x ",
+            x.describe(), " (a window could lie wholly in padding)");
+  const int64_t H = x.dim(1), W = x.dim(2);
+  RSD_CHECK(H + 2 * padding >= kernel && W + 2 * padding >= kernel, op, ": kernel ", kernel, " larger than x ",
+            x.describe(), " with padding ", padding);
+  const int64_t P = (H + 2 * padding - kernel) / stride + 1, Q = (W + 2 * padding - kernel) / stride + 1;
+  const Shape out_shape{x.dim(0), P, Q, x.dim(3)};
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty(out_shape, DType::i32, x.device());
+  if (x.is_cuda()) {
+    RSD_CUDA_CALL(cuda::max_pool2d_forward(x, y, argmax, kernel, stride, padding));
+  } else {
+    cpu::max_pool2d_forward(x, y, argmax, kernel, stride, padding);
+  }
+  if (needs_grad({x})) {
+    record(op, {y}, [x, y, argmax, kernel, stride, padding] {
+      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+      if (x.is_cuda()) {
+        RSD_CUDA_CALL(cuda::max_pool2d_backward(y.grad(), argmax, gx, kernel, stride, padding));
+      } else {
+        cpu::max_pool2d_backward(y.grad(), argmax, gx);
+      }
+      accumulate_grad(x, gx);
+    });
+  }
+  return y;
+}
+
+Tensor global_avg_pool(const Tensor& x) {
+  const char* op = "global_avg_pool";
+  check_nhwc(op, x);
+  RSD_CHECK(x.dim(1) * x.dim(2) > 0, op, ": x ", x.describe(), " has no pixels to average");
+  Tensor y = Tensor::empty({x.dim(0), x.dim(3)}, x.dtype(), x.device());
+  if (x.is_cuda()) {
+    RSD_CUDA_CALL(cuda::global_avg_pool_forward(x, y));
+  } else {
+    cpu::global_avg_pool_forward(x, y);
+  }
+  if (needs_grad({x})) {
+    record(op, {y}, [x, y] {
+      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+      if (x.is_cuda()) {
+        RSD_CUDA_CALL(cuda::global_avg_pool_backward(y.grad(), gx));
+      } else {
+        cpu::global_avg_pool_backward(y.grad(), gx);
+      }
+      accumulate_grad(x, gx);
+    });
+  }
+  return y;
+}
+
+}  // namespace rsd

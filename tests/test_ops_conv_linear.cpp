@@ -1,0 +1,223 @@
+// conv2d, linear and the CPU GEMM under them: hand-computed values, the BLAS path against the
+// plain loop, a direct (loop) convolution against im2col + GEMM, and the argument errors.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/cpu/gemm.h"
+#include "engine/ops/conv2d.h"
+#include "engine/ops/linear.h"
+#include "tests/harness.h"
+
+using namespace rsd;
+
+namespace {
+
+// Runs a GEMM through cpu::gemm and cpu::gemm_reference on the same random operands, with padded
+// leading dimensions, and returns the normalized squared difference (nmse).
+template <typename T>
+double gemm_paths_difference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, T beta, uint64_t seed) {
+  const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 1;
+  const std::vector<double> a = test::random_tensor({(ta ? k : m) * lda}, DType::f64, Device::cpu(), seed).to_host_doubles();
+  const std::vector<double> b = test::random_tensor({(tb ? n : k) * ldb}, DType::f64, Device::cpu(), seed + 1).to_host_doubles();
+  const std::vector<double> c0 = test::random_tensor({m * ldc}, DType::f64, Device::cpu(), seed + 2).to_host_doubles();
+  const std::vector<T> at(a.begin(), a.end()), bt(b.begin(), b.end());
+  std::vector<T> c_fast(c0.begin(), c0.end()), c_ref(c0.begin(), c0.end());
+  cpu::gemm<T>(ta, tb, m, n, k, alpha, at.data(), lda, bt.data(), ldb, beta, c_fast.data(), ldc);
+  cpu::gemm_reference<T>(ta, tb, m, n, k, alpha, at.data(), lda, bt.data(), ldb, beta, c_ref.data(), ldc);
+  return test::nmse(std::vector<double>(c_ref.begin(), c_ref.end()), std::vector<double>(c_fast.begin(), c_fast.end()));
+}
+
+// y[n,p,q,k] straight from the definition, for comparison with im2col + GEMM.
+std::vector<double> direct_conv2d(const Tensor& x, const Tensor& w, int stride, int padding) {
+  const std::vector<double> xv = x.to_host_doubles(), wv = w.to_host_doubles();
+  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3), K = w.dim(0), R = w.dim(1), S = w.dim(2);
+  const int64_t P = conv2d_output_size(H, R, stride, padding), Q = conv2d_output_size(W, S, stride, padding);
+  std::vector<double> y;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t p = 0; p < P; ++p)
+      for (int64_t q = 0; q < Q; ++q)
+        for (int64_t k = 0; k < K; ++k) {
+          double acc = 0.0;
+          for (int64_t r = 0; r < R; ++r)
+            for (int64_t s = 0; s < S; ++s)
+              for (int64_t c = 0; c < C; ++c) {
+                const int64_t h = p * stride - padding + r, wi = q * stride - padding + s;
+                if (h < 0 || h >= H || wi < 0 || wi >= W) continue;
+                acc += xv[((n * H + h) * W + wi) * C + c] * wv[((k * R + r) * S + s) * C + c];
+              }
+          y.push_back(acc);
+        }
+  return y;
+}
+
+template <typename F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_SUITE("ops") {
+  TEST_CASE("cpu gemm (BLAS when built with it) matches the plain loop: all transposes, odd sizes") {
+    MESSAGE("cpu::gemm uses BLAS: " << cpu::gemm_uses_blas());
+    const int64_t sizes[][3] = {{1, 1, 1}, {3, 7, 5}, {33, 17, 130}, {65, 3, 1}, {2, 129, 31}};
+    uint64_t seed = 11;
+    for (const auto& s : sizes) {
+      for (int t = 0; t < 4; ++t) {
+        const bool ta = t & 1, tb = t & 2;
+        CAPTURE(s[0]);
+        CAPTURE(s[1]);
+        CAPTURE(s[2]);
+        CAPTURE(ta);
+        CAPTURE(tb);
+        // The two paths differ only in summation order: f64 and f32 rounding.
+        CHECK(gemm_paths_difference<double>(ta, tb, s[0], s[1], s[2], 1.0, 0.0, seed) < 1e-26);
+        CHECK(gemm_paths_difference<double>(ta, tb, s[0], s[1], s[2], -0.5, 1.5, seed + 3) < 1e-26);
+        CHECK(gemm_paths_difference<float>(ta, tb, s[0], s[1], s[2], 2.0f, 0.25f, seed + 5) < 1e-11);
+        seed += 7;
+      }
+    }
+  }
+
+  TEST_CASE("cpu gemm: hand example, and beta = 0 ignores NaN already in C") {
+    // A (2,3) [1 2 3; 4 5 6], B (3,2) [1 0; 0 1; 1 1]: A B = [4 5; 10 11].
+    const float a[] = {1, 2, 3, 4, 5, 6}, b[] = {1, 0, 0, 1, 1, 1};
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (bool reference : {false, true}) {
+      float c[] = {nan, nan, nan, nan};
+      if (reference) {
+        cpu::gemm_reference<float>(false, false, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2);
+      } else {
+        cpu::gemm<float>(false, false, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2);
+      }
+      CHECK(c[0] == 4.0f);
+      CHECK(c[1] == 5.0f);
+      CHECK(c[2] == 10.0f);
+      CHECK(c[3] == 11.0f);
+    }
+    // K = 0: C = beta C.
+    float c[] = {1, 2};
+    cpu::gemm<float>(false, false, 1, 2, 0, 1.0f, a, 1, b, 2, 3.0f, c, 2);
+    CHECK(c[0] == 3.0f);
+    CHECK(c[1] == 6.0f);
+  }
+
+  TEST_CASE("conv2d: hand-computed 3x3 input, 2x2 kernel, values and gradients") {
+    // x (1,3,3,1) = [1 2 3; 4 5 6; 7 8 9], w (1,2,2,1) = [1 2; 3 4].
+    Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 3, 3, 1}, DType::f64);
+    Tensor w = Tensor::from_vector({1, 2, 3, 4}, {1, 2, 2, 1}, DType::f64);
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    Tensor y = conv2d(x, w, 1, 0);
+    CHECK(y.shape() == Shape{1, 2, 2, 1});
+    // y[0,0] = 1*1 + 2*2 + 4*3 + 5*4 = 37, and so on by one pixel.
+    CHECK(y.to_host_doubles() == std::vector<double>{37, 47, 67, 77});
+    backward(y, Tensor::full({1, 2, 2, 1}, 1.0, DType::f64));
+    // dw[r,s] = sum of the 2x2 window of x at offset (r,s); dx[h,w] = sum of the taps covering it.
+    CHECK(w.grad().to_host_doubles() == std::vector<double>{12, 16, 24, 28});
+    CHECK(x.grad().to_host_doubles() == std::vector<double>{1, 3, 2, 4, 10, 6, 3, 7, 4});
+
+    // Padding 1, stride 2: the windows start at -1 and 1, the corners see the padding.
+    Tensor y2 = conv2d(x.view({1, 3, 3, 1}), w.view({1, 2, 2, 1}), 2, 1);
+    CHECK(y2.shape() == Shape{1, 2, 2, 1});
+    CHECK(y2.to_host_doubles() == std::vector<double>{4, 18, 36, 77});
+  }
+
+  TEST_CASE("conv2d: 1x1 convolution is a per-pixel matrix product over channels") {
+    // x (1,1,2,2): pixels [1 2] and [3 4]; w (3,1,1,2): rows [1 0], [0 1], [1 -1].
+    Tensor x = Tensor::from_vector({1, 2, 3, 4}, {1, 1, 2, 2}, DType::f32);
+    Tensor w = Tensor::from_vector({1, 0, 0, 1, 1, -1}, {3, 1, 1, 2}, DType::f32);
+    CHECK(conv2d(x, w).to_host_doubles() == std::vector<double>{1, 2, -1, 3, 4, -1});
+  }
+
+  TEST_CASE("conv2d: im2col + GEMM matches the direct definition (multi-channel, strided, padded)") {
+    struct G {
+      Shape x, w;
+      int stride, padding;
+    };
+    for (const G& g : {G{{2, 7, 6, 3}, {4, 3, 3, 3}, 2, 1}, G{{1, 5, 9, 2}, {3, 3, 2, 2}, 1, 2},
+                       G{{3, 11, 11, 3}, {8, 7, 7, 3}, 2, 3}}) {
+      CAPTURE(shape_str(g.x));
+      const Tensor x = test::random_tensor(g.x, DType::f64, Device::cpu(), 3);
+      const Tensor w = test::random_tensor(g.w, DType::f64, Device::cpu(), 4);
+      CHECK(test::max_relative_error(direct_conv2d(x, w, g.stride, g.padding),
+                                     conv2d(x, w, g.stride, g.padding).to_host_doubles()) < 1e-12);
+    }
+  }
+
+  TEST_CASE("conv2d_output_size") {
+    CHECK(conv2d_output_size(224, 7, 2, 3) == 112);
+    CHECK(conv2d_output_size(8, 3, 2, 1) == 4);
+    CHECK(conv2d_output_size(1, 1, 1, 0) == 1);
+    CHECK(conv2d_output_size(2, 5, 1, 1) == 0);  // the kernel does not fit: no output
+  }
+
+  TEST_CASE("linear: hand-computed values and gradients, with and without bias") {
+    // x (3,2), w (3,2) = [1 0; 0 1; 1 1], b = [0.5 -1 2].
+    Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {3, 2}, DType::f64);
+    Tensor w = Tensor::from_vector({1, 0, 0, 1, 1, 1}, {3, 2}, DType::f64);
+    Tensor b = Tensor::from_vector({0.5, -1, 2}, {3}, DType::f64);
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    b.set_requires_grad(true);
+    Tensor y = linear(x, w, b);
+    CHECK(y.shape() == Shape{3, 3});
+    CHECK(y.to_host_doubles() == std::vector<double>{1.5, 1, 5, 3.5, 3, 9, 5.5, 5, 13});
+    backward(y, Tensor::full({3, 3}, 1.0, DType::f64));
+    CHECK(x.grad().to_host_doubles() == std::vector<double>{2, 2, 2, 2, 2, 2});  // gy w: column sums of w
+    CHECK(w.grad().to_host_doubles() == std::vector<double>{9, 12, 9, 12, 9, 12});  // gy^T x: column sums of x
+    CHECK(b.grad().to_host_doubles() == std::vector<double>{3, 3, 3});
+
+    const NoGradScope no_tape;  // nothing left on the tape for later tests
+    const Tensor y_plain = linear(x, w);
+    CHECK(y_plain.to_host_doubles() == std::vector<double>{1, 2, 3, 3, 4, 7, 5, 6, 11});
+  }
+}
+
+TEST_SUITE("errors") {
+  TEST_CASE("conv2d refuses bad arguments, naming the op and the shapes") {
+    const Tensor x = Tensor::zeros({2, 7, 7, 3}, DType::f32);
+    const Tensor w = Tensor::zeros({5, 3, 3, 3}, DType::f32);
+    const auto check_error = [](const std::string& msg, const char* shape) {
+      INFO(msg);
+      CHECK(msg.find("conv2d") != std::string::npos);
+      CHECK(msg.find(shape) != std::string::npos);
+    };
+    check_error(error_message([&] { conv2d(x, Tensor::zeros({5, 3, 3, 4}, DType::f32), 1, 1); }), "[2,7,7,3]");
+    check_error(error_message([&] { conv2d(x, Tensor::zeros({5, 3, 3, 4}, DType::f32), 1, 1); }), "[5,3,3,4]");
+    check_error(error_message([&] { conv2d(Tensor::zeros({7, 7, 3}, DType::f32), w, 1, 1); }), "[7,7,3]");
+    check_error(error_message([&] { conv2d(x, Tensor::zeros({5, 9, 3}, DType::f32), 1, 1); }), "[5,9,3]");
+    check_error(error_message([&] { conv2d(x, Tensor::zeros({5, 3, 3, 3}, DType::f64), 1, 1); }), "[2,7,7,3]");
+    check_error(error_message([&] { conv2d(x, w, 0, 1); }), "[2,7,7,3]");
+    check_error(error_message([&] { conv2d(x, w, 1, -1); }), "[2,7,7,3]");
+    check_error(error_message([&] { conv2d(x, Tensor::zeros({5, 11, 11, 3}, DType::f32), 1, 1); }), "[5,11,11,3]");
+    // Tensors on different devices need a GPU to construct: not checked here.
+  }
+
+  TEST_CASE("linear refuses bad arguments, naming the op and the shapes") {
+    const Tensor x = Tensor::zeros({3, 7}, DType::f32);
+    const Tensor w = Tensor::zeros({5, 7}, DType::f32);
+    const auto check_error = [](const std::string& msg, const char* shape) {
+      INFO(msg);
+      CHECK(msg.find("linear") != std::string::npos);
+      CHECK(msg.find(shape) != std::string::npos);
+    };
+    check_error(error_message([&] { linear(x, Tensor::zeros({5, 8}, DType::f32)); }), "[5,8]");
+    check_error(error_message([&] { linear(x, Tensor::zeros({5, 8}, DType::f32)); }), "[3,7]");
+    check_error(error_message([&] { linear(Tensor::zeros({3, 1, 7}, DType::f32), w); }), "[3,1,7]");
+    check_error(error_message([&] { linear(x, Tensor::zeros({5, 7}, DType::f64)); }), "[3,7]");
+    check_error(error_message([&] { linear(x, w, Tensor::zeros({4}, DType::f32)); }), "[4]");
+    check_error(error_message([&] { linear(x, w, Tensor::zeros({5}, DType::f64)); }), "[5]");
+    check_error(error_message([&] { linear(x, w, Tensor::zeros({1, 5}, DType::f32)); }), "[1,5]");
+  }
+}
