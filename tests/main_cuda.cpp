@@ -1,15 +1,24 @@
-// The GPU suite's entry point: without a usable GPU it says why and exits 77, which ctest reports
-// as skipped (SKIP_RETURN_CODE) rather than passed.
+// The GPU suite's entry point: without a usable GPU it says why, lists the ops whose CUDA parity
+// is therefore unverified on this machine, and exits 77, which ctest reports as skipped
+// (SKIP_RETURN_CODE) rather than passed.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <set>
+#include <string>
 
 #include "engine/device.h"
+#include "tests/op_cases.h"
 
 int main(int argc, char** argv) {
   if (rsd::cuda_device_count() == 0) {
     std::printf("SKIPPED: CUDA parity tests need a GPU: %s\n", rsd::cuda_unavailable_reason().c_str());
+    std::set<std::string> ops;
+    for (const rsd::test::OpCase& c : rsd::test::op_cases()) ops.insert(c.op);
+    std::printf("not verified on CUDA here (%zu ops, %zu cases):", ops.size(), rsd::test::op_cases().size());
+    for (const std::string& op : ops) std::printf(" %s", op.c_str());
+    std::printf("\n");
     return 77;
   }
   doctest::Context context(argc, argv);
