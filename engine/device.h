@@ -19,6 +19,10 @@ struct Device {
   bool operator!=(const Device& o) const { return !(*this == o); }
 };
 
+// Parses "cpu", "cuda", "cuda:N", or "auto" (cuda:0 when a GPU is present, else cpu); an
+// unavailable GPU is an error that says why.
+Device parse_device(const std::string& name);
+
 // True when this build holds the CUDA backend.
 bool cuda_compiled();
 // Number of usable GPUs: 0 when CUDA is not compiled in or no driver/device is present.

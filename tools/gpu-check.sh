@@ -11,6 +11,16 @@ mkdir -p "$out"
 build=build-gpu
 log() { echo "gpu-check: $*" | tee -a "$out/summary.txt"; }
 
+# cuDNN and NCCL may live only in Python's nvidia-* wheels; cuDNN dlopens its sub-libraries by
+# name, so their folders go on the loader path too (CMake finds them by itself).
+wheel_libs=$(python3 -c "
+import importlib.util as u
+for name in ('cudnn', 'nccl', 'cublas', 'cuda_runtime'):
+    s = u.find_spec('nvidia.' + name)
+    if s: print(list(s.submodule_search_locations)[0] + '/lib')
+" 2>/dev/null | paste -sd: -)
+[ -n "$wheel_libs" ] && export LD_LIBRARY_PATH="$wheel_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
 log "date $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 log "device $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi unavailable')"
 
@@ -32,11 +42,21 @@ grep -E "tests passed|tests failed" "$out/ctest.log" | tee -a "$out/summary.txt"
 "$build/tests/rsd_cuda_tests" --force-colors=0 > "$out/cuda_parity.log" 2>&1
 sed -n '/^op /,/^$/p' "$out/cuda_parity.log" | tee -a "$out/summary.txt"
 
-for bench in "$build"/benchmarks/*_bench; do
-  [ -x "$bench" ] || continue
-  log "running $(basename "$bench")"
-  "$bench" --json "$out/$(basename "$bench").json" 2>&1 | tee -a "$out/summary.txt"
-done
+# Each benchmark beside its PyTorch reference (PyTorch is on the GPU machine), then side by side.
+run_benchmark() {  # name of the rsd program, name of the torch_ref script
+  local bench=$1 ref=$2
+  [ -x "$build/benchmarks/$bench" ] || { log "$bench not built"; return; }
+  log "running $bench"
+  "$build/benchmarks/$bench" --json "$out/$bench.json" 2>&1 | tee -a "$out/summary.txt"
+  if python3 -c "import torch" 2>/dev/null; then
+    python3 "benchmarks/torch_ref/$ref.py" --json "$out/torch_$bench.json" > "$out/torch_$bench.log" 2>&1 ||
+      { tail -5 "$out/torch_$bench.log"; log "torch reference $ref FAILED"; return; }
+    python3 benchmarks/compare.py "$out/$bench.json" "$out/torch_$bench.json" 2>&1 | tee -a "$out/summary.txt"
+  else
+    log "PyTorch not importable: no side-by-side for $bench"
+  fi
+}
+run_benchmark ops_bench ops_ref
 "$build/tools/rsd" demo --device cuda --steps 100 2>&1 | tail -4 | tee -a "$out/summary.txt"
 log "ctest exit code $ctest_rc"
 exit $ctest_rc

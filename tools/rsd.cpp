@@ -15,24 +15,12 @@ namespace {
 
 struct DemoOptions {
   rsd::tools::ToyTrainingConfig config;
-  std::string device = "cpu";
+  std::string device = "cpu";  // the CPU demo is the main job until pretraining lands
   std::string metrics_path;
 };
 
-rsd::Device parse_device(const std::string& name) {
-  if (name == "cpu") return rsd::Device::cpu();
-  if (name.rfind("cuda", 0) == 0) {
-    const int index = name.size() > 5 && name[4] == ':' ? std::stoi(name.substr(5)) : 0;
-    RSD_CHECK(rsd::cuda_device_count() > index, "--device ", name, " is not available: ",
-              rsd::cuda_device_count() == 0 ? rsd::cuda_unavailable_reason()
-                                            : rsd::str_cat(rsd::cuda_device_count(), " GPU(s) present"));
-    return rsd::Device::cuda(index);
-  }
-  rsd::fail("--device must be cpu, cuda or cuda:N, got '", name, "'");
-}
-
 int run_demo(DemoOptions& opt) {
-  opt.config.device = parse_device(opt.device);
+  opt.config.device = rsd::parse_device(opt.device);
   std::printf("rsd demo: a small CNN learns the SYNTHETIC bars task (%d bands, %dx%d) on %s, %d steps of batch %d\n",
               opt.config.bands, opt.config.image_size, opt.config.image_size, opt.config.device.str().c_str(),
               opt.config.steps, opt.config.batch);
@@ -86,7 +74,7 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--lr", demo.config.lr, "Peak learning rate (warm-up then cosine)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   demo_cmd->add_option("--seed", demo.config.seed, "Seed of the data and the initialization")->capture_default_str();
-  demo_cmd->add_option("--device", demo.device, "cpu, cuda or cuda:N")->capture_default_str();
+  demo_cmd->add_option("--device", demo.device, "auto (a GPU when present), cpu, cuda or cuda:N")->capture_default_str();
   demo_cmd->add_option("--metrics", demo.metrics_path, "Write per-step metrics as JSON lines to this file");
 
   app.add_subcommand("devices", "Show whether this build has CUDA and which GPUs it sees");
