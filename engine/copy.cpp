@@ -1,5 +1,6 @@
 #include "engine/copy.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/backend.h"
@@ -72,7 +73,13 @@ void fill_(Tensor& t, double value) {
       if (n > 0) std::memset(p, 0, t.nbytes());
       return;
     }
-    for (int64_t i = 0; i < n; ++i) cpu::store_element(t.dtype(), p, i, value);
+    if (t.dtype() == DType::f32) {
+      std::fill_n(static_cast<float*>(p), n, static_cast<float>(value));
+    } else if (t.dtype() == DType::f64) {
+      std::fill_n(static_cast<double*>(p), n, value);
+    } else {
+      for (int64_t i = 0; i < n; ++i) cpu::store_element(t.dtype(), p, i, value);
+    }
     return;
   }
   RSD_CUDA_CALL(cuda::fill(t, value));

@@ -28,7 +28,12 @@ void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
     const T* out = y.data<T>();
     const T* g = gy.data<T>();
     T* gi = gx.data<T>();
-    for (int64_t i = 0, n = y.numel(); i < n; ++i) gi[i] = out[i] > T(0) ? g[i] : T(0);
+    // Both values loaded unconditionally so the compiler emits a select, not a branch that
+    // random signs would mispredict half the time.
+    for (int64_t i = 0, n = y.numel(); i < n; ++i) {
+      const T gv = g[i];
+      gi[i] = out[i] > T(0) ? gv : T(0);
+    }
   });
 }
 

@@ -1,5 +1,7 @@
 #include "engine/ops/pool.h"
 
+#include <algorithm>
+
 #include <climits>
 #include <cmath>
 #include <limits>
@@ -29,25 +31,28 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, int kernel, 
     const T* px = x.data<T>();
     T* py = y.data<T>();
     int32_t* pa = argmax.data<int32_t>();
+    // Window positions outside, channels inside: the channel loop reads contiguous memory.
     for (int64_t n = 0; n < N; ++n)
       for (int64_t p = 0; p < P; ++p)
-        for (int64_t q = 0; q < Q; ++q)
-          for (int64_t c = 0; c < C; ++c) {
-            T best = -std::numeric_limits<T>::infinity();
-            int32_t best_idx = -1;
-            for (int64_t h = p * stride - padding; h < p * stride - padding + kernel; ++h)
-              for (int64_t w = q * stride - padding; w < q * stride - padding + kernel; ++w) {
-                if (h < 0 || h >= H || w < 0 || w >= W) continue;
-                const T v = px[((n * H + h) * W + w) * C + c];
-                if (best_idx < 0 || v > best || (std::isnan(v) && !std::isnan(best))) {
-                  best = v;
-                  best_idx = static_cast<int32_t>(h * W + w);
-                }
+        for (int64_t q = 0; q < Q; ++q) {
+          T* best = py + ((n * P + p) * Q + q) * C;
+          int32_t* best_idx = pa + ((n * P + p) * Q + q) * C;
+          std::fill_n(best, C, -std::numeric_limits<T>::infinity());
+          std::fill_n(best_idx, C, -1);
+          for (int64_t h = std::max<int64_t>(p * stride - padding, 0); h < std::min(p * stride - padding + kernel, H); ++h)
+            for (int64_t w = std::max<int64_t>(q * stride - padding, 0); w < std::min(q * stride - padding + kernel, W);
+                 ++w) {
+              const T* row = px + ((n * H + h) * W + w) * C;
+              const int32_t here = static_cast<int32_t>(h * W + w);
+              for (int64_t c = 0; c < C; ++c) {
+                // Selects, not a branch: random data would mispredict it half the time.
+                const T v = row[c], b = best[c];
+                const bool take = (best_idx[c] < 0) | (v > b) | ((v != v) & (b == b));  // v != v: NaN
+                best[c] = take ? v : b;
+                best_idx[c] = take ? here : best_idx[c];
               }
-            const int64_t o = ((n * P + p) * Q + q) * C + c;
-            py[o] = best;
-            pa[o] = best_idx;
-          }
+            }
+        }
   });
 }
 
