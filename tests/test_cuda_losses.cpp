@@ -1,0 +1,179 @@
+// byol_cosine_loss on CUDA, fused and plain, against the float64 reference
+// (tests/cosine_loss_reference.h) computed on the values the GPU sees (after rounding to f32 or
+// bf16), with every output poisoned (NaN) before each run. Bounds:
+//   f32: loss within 1e-5 relative: row sums of at most a few thousand products in f32 have
+//        relative errors near 1e-6 at worst, and the mean of B rows adds less; gradient NMSE
+//        1e-10: each element is a z + b p with a, b accurate to ~1e-6, i.e. an NMSE near 1e-12,
+//        and a hundred times that leaves room without hiding a wrong term (which gives ~1e-2).
+//   bf16: loss within 1e-2 relative (the plain path rounds phat and zhat to bf16, 2^-9 each);
+//        gradient NMSE 1e-4, the bf16 bound of the op test matrix (the fused kernel rounds dp
+//        once, ~1e-6; the plain path rounds three intermediates, a few 1e-6).
+// Rows with a zero vector, p = z or p = -z are checked row by row relative to the size of
+// their gradient terms (cosine_row_error): 1e-5 in f32, 1e-2 in bf16. Without a GPU every case
+// says it was skipped and why.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/device.h"
+#include "engine/ops/cosine_loss.h"
+#include "tests/cosine_loss_reference.h"
+#include "tests/harness.h"
+
+using namespace rsd;
+using namespace rsd::test;
+
+namespace {
+
+bool skip_without_gpu() {
+  if (cuda_device_count() > 0) return false;
+  MESSAGE("skipped: the CUDA loss checks need a GPU: " << cuda_unavailable_reason());
+  return true;
+}
+
+struct Bounds {
+  double loss;       // relative error of the loss
+  double grad_nmse;  // NMSE of dp over the whole batch
+  double row;        // cosine_row_error
+};
+
+Bounds bounds_for(DType dtype) { return dtype == DType::f32 ? Bounds{1e-5, 1e-10, 1e-5} : Bounds{1e-2, 1e-4, 1e-2}; }
+
+struct GpuRun {
+  double loss;
+  std::vector<double> dp;
+};
+
+// The one-pass entry point with fresh (poisoned) outputs.
+GpuRun run_forward_backward(const Tensor& p, const Tensor& z, LossKernel kernel, double eps) {
+  set_poison_new_tensors(true);
+  Tensor loss, dp;
+  byol_cosine_loss_forward_backward(p, z, loss, dp, eps, kernel);
+  set_poison_new_tensors(false);
+  return {loss.item(), dp.to_host_doubles()};
+}
+
+// The autograd op with an upstream gradient g (a device scalar read by the kernel).
+GpuRun run_autograd(const Tensor& p, const Tensor& z, LossKernel kernel, double eps, double g) {
+  p.impl()->grad = Tensor();
+  set_poison_new_tensors(true);
+  Tensor loss = byol_cosine_loss(p, z, eps, kernel);
+  backward(loss, Tensor::full({1}, g, DType::f32, p.device()));
+  set_poison_new_tensors(false);
+  return {loss.item(), p.grad().to_host_doubles()};
+}
+
+double relative(double got, double want) { return std::fabs(got - want) / std::max(std::fabs(want), 1e-300); }
+
+void compare(const CosineLossReference& ref, const GpuRun& got, int64_t B, int64_t D, const Bounds& b,
+             bool whole_batch_nmse) {
+  INFO("loss " << got.loss << " reference " << ref.loss);
+  CHECK(relative(got.loss, ref.loss) <= b.loss);
+  if (whole_batch_nmse) {
+    const double e = nmse(ref.dp, got.dp);
+    INFO("gradient nmse " << e);
+    CHECK(e <= b.grad_nmse);
+  }
+  const double row = cosine_row_error(ref, got.dp, B, D);
+  INFO("worst row error " << row);
+  CHECK(row <= b.row);
+}
+
+Tensor on_gpu(const std::vector<double>& v, int64_t B, int64_t D, DType dtype, bool requires_grad = false) {
+  Tensor t = Tensor::from_vector(v, {B, D}, dtype, Device::cuda(0));
+  if (requires_grad) t.set_requires_grad(true);
+  return t;
+}
+
+// Sizes reaching each kernel path (see tests/cases/cosine_loss_cases.cpp), the benchmark's shape,
+// and one with more rows than a grid of kMaxBlocks blocks covers at once (4-lane groups, 64 rows
+// a block), so the grid-stride loop runs.
+const std::vector<std::pair<int64_t, int64_t>> kSizes{{1, 3},       {3, 64},      {257, 130},    {1000, 256},
+                                                      {65, 100},    {257, 1032},  {65536, 256},  {4200000, 4}};
+
+}  // namespace
+
+TEST_SUITE("losses") {
+  TEST_CASE("byol_cosine_loss on CUDA (fused and plain) matches the float64 reference") {
+    if (skip_without_gpu()) return;
+    uint64_t seed = 7100;
+    for (const auto& [B, D] : kSizes) {
+      const std::vector<double> pv = random_tensor({B, D}, DType::f64, Device::cpu(), seed++).to_host_doubles();
+      const std::vector<double> zv = random_tensor({B, D}, DType::f64, Device::cpu(), seed++).to_host_doubles();
+      for (DType dtype : {DType::f32, DType::bf16}) {
+        const Tensor p = on_gpu(pv, B, D, dtype), z = on_gpu(zv, B, D, dtype);
+        const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8);
+        for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+          CAPTURE(B);
+          CAPTURE(D);
+          CAPTURE(dtype_name(dtype));
+          CAPTURE(loss_kernel_name(kernel));
+          compare(ref, run_forward_backward(p, z, kernel, 1e-8), B, D, bounds_for(dtype), true);
+        }
+      }
+    }
+  }
+
+  TEST_CASE("byol_cosine_loss on CUDA: the autograd op scales dp by the upstream gradient on the device") {
+    if (skip_without_gpu()) return;
+    const int64_t B = 33, D = 256;
+    const std::vector<double> pv = random_tensor({B, D}, DType::f64, Device::cpu(), 71).to_host_doubles();
+    const std::vector<double> zv = random_tensor({B, D}, DType::f64, Device::cpu(), 72).to_host_doubles();
+    for (DType dtype : {DType::f32, DType::bf16}) {
+      const Tensor p = on_gpu(pv, B, D, dtype, true);
+      const Tensor z = on_gpu(zv, B, D, dtype, true);  // the target: never gets a gradient
+      const CosineLossReference ref =
+          cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8, -0.75);
+      for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+        CAPTURE(dtype_name(dtype));
+        CAPTURE(loss_kernel_name(kernel));
+        const GpuRun got = run_autograd(p, z, kernel, 1e-8, -0.75);
+        CHECK_FALSE(z.grad().defined());
+        compare(ref, got, B, D, bounds_for(dtype), true);
+      }
+    }
+  }
+
+  TEST_CASE("byol_cosine_loss on CUDA: zero rows, p = z and p = -z") {
+    if (skip_without_gpu()) return;
+    for (int64_t D : {int64_t{3}, int64_t{130}, int64_t{256}, int64_t{1032}}) {
+      const int64_t B = 7;
+      std::vector<double> pv = random_tensor({B, D}, DType::f64, Device::cpu(), 81).to_host_doubles();
+      std::vector<double> zv = random_tensor({B, D}, DType::f64, Device::cpu(), 82).to_host_doubles();
+      auto row = [D](std::vector<double>& v, int64_t r) { return v.begin() + r * D; };
+      std::fill(row(pv, 0), row(pv, 1), 0.0);                      // p = 0
+      std::fill(row(zv, 1), row(zv, 2), 0.0);                      // z = 0
+      std::fill(row(pv, 2), row(pv, 3), 0.0);                      // both
+      std::fill(row(zv, 2), row(zv, 3), 0.0);
+      std::copy(row(zv, 3), row(zv, 4), row(pv, 3));               // p = z
+      for (int64_t d = 0; d < D; ++d) pv[static_cast<size_t>(4 * D + d)] = -zv[static_cast<size_t>(4 * D + d)];
+      for (DType dtype : {DType::f32, DType::bf16}) {
+        const Tensor p = on_gpu(pv, B, D, dtype), z = on_gpu(zv, B, D, dtype);
+        const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8);
+        for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+          CAPTURE(D);
+          CAPTURE(dtype_name(dtype));
+          CAPTURE(loss_kernel_name(kernel));
+          // The zero-p row's gradient (~1e8) dominates any whole-batch NMSE: rows only.
+          compare(ref, run_forward_backward(p, z, kernel, 1e-8), B, D, bounds_for(dtype), false);
+        }
+      }
+    }
+  }
+
+  TEST_CASE("byol_cosine_loss on CUDA is deterministic") {
+    if (skip_without_gpu()) return;
+    const int64_t B = 4099, D = 256;
+    const Tensor p = random_tensor({B, D}, DType::bf16, Device::cuda(0), 91);
+    const Tensor z = random_tensor({B, D}, DType::bf16, Device::cuda(0), 92);
+    const GpuRun first = run_forward_backward(p, z, LossKernel::fused, 1e-8);
+    const GpuRun second = run_forward_backward(p, z, LossKernel::fused, 1e-8);
+    CHECK(first.loss == second.loss);
+    CHECK(first.dp == second.dp);
+  }
+}

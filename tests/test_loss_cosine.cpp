@@ -1,0 +1,232 @@
+// byol_cosine_loss on the CPU against an independent float64 reference (tests/cosine_loss_reference.h):
+// random inputs in f32 and f64, zero rows (the eps clamp), duplicate rows, p = z and p = -z, a
+// central-difference gradient at a zero row, the one-pass entry point; and bad uses.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/device.h"
+#include "engine/ops/cosine_loss.h"
+#include "tests/cosine_loss_reference.h"
+#include "tests/harness.h"
+
+using namespace rsd;
+using namespace rsd::test;
+
+namespace {
+
+Tensor leaf(const std::vector<double>& v, const Shape& shape, DType dtype) {
+  Tensor t = Tensor::from_vector(v, shape, dtype);
+  t.set_requires_grad(true);
+  return t;
+}
+
+struct Result {
+  double loss;
+  std::vector<double> dp;
+};
+
+// The op through autograd: loss and p's gradient (upstream gradient 1).
+Result run_op(const Tensor& p, const Tensor& z, double eps = 1e-8) {
+  p.impl()->grad = Tensor();
+  Tensor loss = byol_cosine_loss(p, z, eps);
+  backward(loss);
+  return {loss.item(), p.grad().to_host_doubles()};
+}
+
+double relative(double got, double want) { return std::fabs(got - want) / std::max(std::fabs(want), 1e-300); }
+
+// Rows of p and z with the special cases the clamp is for; row r of each is D values.
+std::vector<double> rows(const std::vector<std::vector<double>>& r) {
+  std::vector<double> out;
+  for (const auto& row : r) out.insert(out.end(), row.begin(), row.end());
+  return out;
+}
+
+// f() must throw rsd::Error whose message names byol_cosine_loss and contains `shape`.
+template <typename F>
+void check_error(F&& f, const std::string& shape) {
+  try {
+    f();
+    FAIL("no rsd::Error thrown; expected one naming byol_cosine_loss and " << shape);
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(message.find("byol_cosine_loss") != std::string::npos);
+    CHECK(message.find(shape) != std::string::npos);
+  }
+  tape().clear();
+}
+
+const std::vector<std::pair<int64_t, int64_t>> kSizes{{1, 3}, {3, 64}, {257, 3}, {257, 130}, {1000, 256}, {3, 1032}};
+
+}  // namespace
+
+TEST_SUITE("losses") {
+  TEST_CASE("byol_cosine_loss on the CPU matches the float64 reference in f64 and f32") {
+    uint64_t seed = 9100;
+    for (const auto& [B, D] : kSizes) {
+      for (DType dtype : {DType::f64, DType::f32}) {
+        CAPTURE(B);
+        CAPTURE(D);
+        CAPTURE(dtype_name(dtype));
+        const std::vector<double> pv = random_tensor({B, D}, DType::f64, Device::cpu(), seed++).to_host_doubles();
+        const std::vector<double> zv = random_tensor({B, D}, DType::f64, Device::cpu(), seed++).to_host_doubles();
+        Tensor p = leaf(pv, {B, D}, dtype);
+        Tensor z = Tensor::from_vector(zv, {B, D}, dtype);
+        // The reference sees the values the op sees (rounded to f32 in an f32 run).
+        const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8);
+        const Result got = run_op(p, z);
+        // f64: both sides in double. f32: the op sums in double and rounds its outputs once.
+        const bool f64 = dtype == DType::f64;
+        CHECK(relative(got.loss, ref.loss) <= (f64 ? 1e-13 : 1e-6));
+        CHECK(nmse(ref.dp, got.dp) <= (f64 ? 1e-24 : 1e-12));
+        CHECK(cosine_row_error(ref, got.dp, B, D) <= (f64 ? 1e-12 : 1e-6));
+      }
+    }
+  }
+
+  TEST_CASE("byol_cosine_loss: zero rows are clamped to norm eps; loss and gradient stay finite") {
+    const double eps = 1e-8;
+    // Rows: p zero, z zero, both zero, an ordinary row.
+    const std::vector<double> pv = rows({{0, 0, 0}, {1, 2, 2}, {0, 0, 0}, {0.5, -1, 2}});
+    const std::vector<double> zv = rows({{3, 0, 4}, {0, 0, 0}, {0, 0, 0}, {1, 1, -0.25}});
+    for (DType dtype : {DType::f64, DType::f32}) {
+      CAPTURE(dtype_name(dtype));
+      Tensor p = leaf(pv, {4, 3}, dtype);
+      Tensor z = Tensor::from_vector(zv, {4, 3}, dtype);
+      const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), 4, 3, eps);
+      const Result got = run_op(p, z, eps);
+      CHECK(std::isfinite(got.loss));
+      for (double v : got.dp) CHECK(std::isfinite(v));
+      CHECK(relative(got.loss, ref.loss) <= 1e-6);
+      CHECK(cosine_row_error(ref, got.dp, 4, 3) <= 1e-6);
+      // Row 0 (p = 0): -2 z / (eps |z| B) = -2 (3, 0, 4) / (5 eps 4). Rows 1, 2 (z = 0): zero.
+      CHECK(got.dp[0] == doctest::Approx(-2.0 * 3 / (5 * eps * 4)).epsilon(1e-6));
+      CHECK(got.dp[1] == 0.0);
+      CHECK(got.dp[2] == doctest::Approx(-2.0 * 4 / (5 * eps * 4)).epsilon(1e-6));
+      for (int k = 3; k < 9; ++k) CHECK(got.dp[static_cast<size_t>(k)] == 0.0);
+      // Rows 0..2 each contribute 2.
+      const double cos3 = (0.5 - 1 - 0.5) / (std::sqrt(5.25) * std::sqrt(2.0625));
+      CHECK(got.loss == doctest::Approx((6.0 + 2.0 - 2.0 * cos3) / 4).epsilon(1e-6));
+    }
+  }
+
+  TEST_CASE("byol_cosine_loss: the gradient at a zero row matches central differences") {
+    // With eps = 1e-3 and steps of 1e-5 a zero row of p stays inside the clamp (|p| <= eps), where
+    // the loss is linear in p: the central difference is exact up to rounding.
+    const double eps = 1e-3;
+    const std::vector<double> pv = rows({{0, 0, 0, 0}, {0.3, -0.2, 0.9, 0.1}, {0, 0, 0, 0}});
+    const std::vector<double> zv = rows({{0.2, -0.7, 0.1, 0.4}, {0, 0, 0, 0}, {0, 0, 0, 0}});
+    Tensor p = leaf(pv, {3, 4}, DType::f64);
+    Tensor z = Tensor::from_vector(zv, {3, 4}, DType::f64);
+    const GradCheckReport r = check_gradients(
+        [eps](const std::vector<Tensor>& in) { return byol_cosine_loss(in[0], in[1], eps); }, {p, z}, 77, 1e-5);
+    INFO(r.worst);
+    CHECK(r.max_error <= 1e-6);
+  }
+
+  TEST_CASE("byol_cosine_loss: duplicate rows give the one-row loss and equal gradient rows") {
+    const std::vector<double> prow{0.3, -1.2, 0.8, 0.05, 2.0}, zrow{-0.4, 0.9, 0.7, 1.1, 0.2};
+    Tensor p1 = leaf(prow, {1, 5}, DType::f64);
+    const Result one = run_op(p1, Tensor::from_vector(zrow, {1, 5}, DType::f64));
+    const int64_t B = 6;
+    std::vector<double> pv, zv;
+    for (int64_t i = 0; i < B; ++i) {
+      pv.insert(pv.end(), prow.begin(), prow.end());
+      zv.insert(zv.end(), zrow.begin(), zrow.end());
+    }
+    Tensor p = leaf(pv, {B, 5}, DType::f64);
+    const Result many = run_op(p, Tensor::from_vector(zv, {B, 5}, DType::f64));
+    CHECK(many.loss == doctest::Approx(one.loss).epsilon(1e-14));
+    for (int64_t i = 0; i < B; ++i)
+      for (int64_t d = 0; d < 5; ++d)
+        CHECK(many.dp[static_cast<size_t>(i * 5 + d)] * B ==
+              doctest::Approx(one.dp[static_cast<size_t>(d)]).epsilon(1e-14));
+  }
+
+  TEST_CASE("byol_cosine_loss: p = z gives 0, p = -z gives 4, both with a zero gradient") {
+    const std::vector<double> zv = random_tensor({5, 7}, DType::f64, Device::cpu(), 31).to_host_doubles();
+    for (double sign : {1.0, -1.0}) {
+      for (DType dtype : {DType::f64, DType::f32}) {
+        CAPTURE(sign);
+        CAPTURE(dtype_name(dtype));
+        std::vector<double> pv = zv;
+        for (double& v : pv) v *= 3.0 * sign;  // the scale of p does not matter
+        Tensor p = leaf(pv, {5, 7}, dtype);
+        const Result got = run_op(p, Tensor::from_vector(zv, {5, 7}, dtype));
+        const double tol = dtype == DType::f64 ? 1e-14 : 1e-6;
+        CHECK(std::fabs(got.loss - (sign > 0 ? 0.0 : 4.0)) <= tol);
+        for (double v : got.dp) CHECK(std::fabs(v) <= tol);
+      }
+    }
+  }
+
+  TEST_CASE("byol_cosine_loss: z gets no gradient; the one-pass entry point matches autograd") {
+    const std::vector<double> pv = random_tensor({9, 33}, DType::f64, Device::cpu(), 41).to_host_doubles();
+    const std::vector<double> zv = random_tensor({9, 33}, DType::f64, Device::cpu(), 42).to_host_doubles();
+    Tensor p = leaf(pv, {9, 33}, DType::f32);
+    Tensor z = leaf(zv, {9, 33}, DType::f32);  // even when the target requires grad
+    Tensor loss = byol_cosine_loss(p, z);
+    CHECK(loss.shape() == Shape{1});
+    CHECK(loss.dtype() == DType::f32);
+    CHECK(tape().op_names() == std::vector<std::string>{"byol_cosine_loss"});
+    // An upstream gradient other than 1 scales dp.
+    backward(loss, Tensor::full({1}, 0.5, DType::f32));
+    CHECK_FALSE(z.grad().defined());
+    const std::vector<double> autograd_dp = p.grad().to_host_doubles();
+
+    Tensor fb_loss, fb_dp;
+    Tensor q = Tensor::from_vector(pv, {9, 33}, DType::f32);
+    byol_cosine_loss_forward_backward(q, Tensor::from_vector(zv, {9, 33}, DType::f32), fb_loss, fb_dp);
+    CHECK(tape().size() == 0);
+    CHECK(fb_loss.item() == loss.item());
+    const std::vector<double> fb = fb_dp.to_host_doubles();
+    REQUIRE(fb.size() == autograd_dp.size());
+    for (size_t i = 0; i < fb.size(); ++i) CHECK(autograd_dp[i] == doctest::Approx(0.5 * fb[i]).epsilon(1e-6));
+
+    // Preallocated outputs are overwritten in place.
+    Tensor loss_out = Tensor::full({1}, 7.0, DType::f32), dp_out = Tensor::zeros({9, 33}, DType::f32);
+    const void* dp_memory = dp_out.raw();
+    byol_cosine_loss_forward_backward(q, Tensor::from_vector(zv, {9, 33}, DType::f32), loss_out, dp_out);
+    CHECK(dp_out.raw() == dp_memory);
+    CHECK(loss_out.item() == fb_loss.item());
+    CHECK(dp_out.to_host_doubles() == fb);
+  }
+}
+
+TEST_SUITE("errors") {
+  TEST_CASE("byol_cosine_loss: shape, ndim, dtype and device mismatches, bad outputs") {
+    Tensor p = Tensor::zeros({3, 4}, DType::f32);
+    check_error([&] { byol_cosine_loss(p, Tensor::zeros({3, 5}, DType::f32)); }, "f32[3,5]@cpu");
+    check_error([&] { byol_cosine_loss(p, Tensor::zeros({2, 4}, DType::f32)); }, "f32[3,4]@cpu");
+    check_error([&] { byol_cosine_loss(Tensor::zeros({4}, DType::f32), Tensor::zeros({4}, DType::f32)); },
+                "f32[4]@cpu");
+    check_error([&] { byol_cosine_loss(p, Tensor::zeros({3, 4, 1}, DType::f32)); }, "f32[3,4,1]@cpu");
+    check_error([&] { byol_cosine_loss(p, Tensor::zeros({3, 4}, DType::f64)); }, "f64[3,4]@cpu");
+    check_error([&] { byol_cosine_loss(Tensor::zeros({0, 4}, DType::f32), Tensor::zeros({0, 4}, DType::f32)); },
+                "f32[0,4]@cpu");
+    check_error([&] { byol_cosine_loss(p, p, 0.0); }, "f32[3,4]@cpu");
+    Tensor labels = Tensor::from_ints({0, 1, 2}, {3});
+    check_error([&] { byol_cosine_loss(labels, labels); }, "i32[3]@cpu");
+    if (cuda_device_count() > 0) {
+      Tensor pc = Tensor::zeros({3, 4}, DType::f32, Device::cuda(0));
+      check_error([&] { byol_cosine_loss(p, pc); }, "f32[3,4]@cuda:0");
+    } else {
+      MESSAGE("the device-mismatch case needs a GPU: " << cuda_unavailable_reason());
+    }
+
+    Tensor loss, bad_dp = Tensor::zeros({3, 5}, DType::f32);
+    check_error([&] { byol_cosine_loss_forward_backward(p, p, loss, bad_dp); }, "f32[3,5]@cpu");
+    Tensor bad_loss = Tensor::zeros({1}, DType::f64), dp;
+    check_error([&] { byol_cosine_loss_forward_backward(p, p, bad_loss, dp); }, "f64[1]@cpu");
+    Tensor aliased = p;
+    Tensor loss2;
+    check_error([&] { byol_cosine_loss_forward_backward(p, Tensor::zeros({3, 4}, DType::f32), loss2, aliased); },
+                "f32[3,4]@cpu");
+  }
+}
