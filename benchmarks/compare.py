@@ -34,10 +34,13 @@ def main():
         t = ref.get(key(r))
         line = f"{r['op']:22s} {r['shape']:28s} {r['dtype']:5s}"
         for m in metrics:
-            if t is None or m not in t or m not in r:
-                line += f" {r.get(m, float('nan')):16.3f} {'-':>16s} {'-':>7s}"
+            ours_v, theirs_v = r.get(m), (t or {}).get(m)
+            fmt = lambda v: f"{v:16.3f}" if isinstance(v, (int, float)) else f"{(v or '-'):>16s}"
+            if isinstance(ours_v, (int, float)) and isinstance(theirs_v, (int, float)) and ours_v > 0:
+                line += f" {fmt(ours_v)} {fmt(theirs_v)} {theirs_v / ours_v:7.2f}"
             else:
-                line += f" {r[m]:16.3f} {t[m]:16.3f} {t[m] / r[m]:7.2f}"
+                line += f" {fmt(ours_v if ours_v is not None else r.get('error'))}" \
+                        f" {fmt(theirs_v if theirs_v is not None else (t or {}).get('error'))} {'-':>7s}"
         print(line)
 
 

@@ -96,6 +96,11 @@ AllocatorStats CachingPool::stats() const {
   return stats_;
 }
 
+void CachingPool::reset_peak() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_bytes_in_use = stats_.bytes_in_use;
+}
+
 void CachingPool::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& [size, blocks] : free_blocks_) {

@@ -56,6 +56,8 @@ class CachingPool final : public Allocator {
   Device device() const override { return raw_.device(); }
   // Returns every cached (free) block to the raw allocator.
   void empty_cache();
+  // Restarts the peak statistic at the bytes in use now (peak-memory measurements).
+  void reset_peak();
   // Bucket size for a request: multiples of 512 B below 1 MiB, of 2 MiB above.
   static size_t round_size(size_t bytes);
 
@@ -79,6 +81,8 @@ class Arena final : public Allocator {
   void reset();
   // Increases at every reset; tensors remember it to detect use after reset.
   uint64_t generation() const { return generation_; }
+  // Restarts the peak statistic at the bytes in use now (peak-memory measurements).
+  void reset_peak() { stats_.peak_bytes_in_use = stats_.bytes_in_use; }
   static constexpr size_t kAlignment = 256;
 
  private:

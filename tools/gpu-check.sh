@@ -43,20 +43,21 @@ grep -E "tests passed|tests failed" "$out/ctest.log" | tee -a "$out/summary.txt"
 sed -n '/^op /,/^$/p' "$out/cuda_parity.log" | tee -a "$out/summary.txt"
 
 # Each benchmark beside its PyTorch reference (PyTorch is on the GPU machine), then side by side.
-run_benchmark() {  # name of the rsd program, name of the torch_ref script
-  local bench=$1 ref=$2
+run_benchmark() {  # rsd program, torch_ref script, timing fields to compare
+  local bench=$1 ref=$2 metrics=$3
   [ -x "$build/benchmarks/$bench" ] || { log "$bench not built"; return; }
   log "running $bench"
   "$build/benchmarks/$bench" --json "$out/$bench.json" 2>&1 | tee -a "$out/summary.txt"
   if python3 -c "import torch" 2>/dev/null; then
     python3 "benchmarks/torch_ref/$ref.py" --json "$out/torch_$bench.json" > "$out/torch_$bench.log" 2>&1 ||
       { tail -5 "$out/torch_$bench.log"; log "torch reference $ref FAILED"; return; }
-    python3 benchmarks/compare.py "$out/$bench.json" "$out/torch_$bench.json" 2>&1 | tee -a "$out/summary.txt"
+    python3 benchmarks/compare.py "$out/$bench.json" "$out/torch_$bench.json" --metrics "$metrics" 2>&1 | tee -a "$out/summary.txt"
   else
     log "PyTorch not importable: no side-by-side for $bench"
   fi
 }
-run_benchmark ops_bench ops_ref
+run_benchmark ops_bench ops_ref fwd_ms,fwd_bwd_ms
+run_benchmark loss_bench loss_ref fwd_bwd_ms,peak_bytes
 "$build/tools/rsd" demo --device cuda --steps 100 2>&1 | tail -4 | tee -a "$out/summary.txt"
 log "ctest exit code $ctest_rc"
 exit $ctest_rc

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""PyTorch reference for benchmarks/loss_bench: the same losses written the usual way, timed the
+same way (CUDA events around forward + backward, median after warm-up), peak memory from
+torch.cuda.max_memory_allocated beyond the inputs, JSON keyed like loss_bench's results.
+
+  InfoNCE: F.normalize, logits = a @ b.T / tau, (cross_entropy(logits) + cross_entropy(logits.T)) / 2
+  BYOL:    (2 - 2 * (F.normalize(p) * F.normalize(z)).sum(-1)).mean(), z detached
+
+    python3 benchmarks/torch_ref/loss_ref.py --json torch_loss.json
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce(a, b, tau):
+    a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    logits = a @ b.t() / tau
+    labels = torch.arange(a.shape[0], device=a.device)
+    return 0.5 * (F.cross_entropy(logits.float(), labels) + F.cross_entropy(logits.t().float(), labels))
+
+
+def byol_cosine(p, z):
+    return (2 - 2 * (F.normalize(p, dim=1) * F.normalize(z.detach(), dim=1)).sum(-1).float()).mean()
+
+
+def measure(fn, device, warmup, runs):
+    """(median ms, peak extra bytes) of fn, or an error string."""
+    try:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+            base = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            fn()
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated() - base
+        else:
+            peak = 0
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(runs):
+            if device.type == "cuda":
+                start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                fn()
+                stop.record()
+                stop.synchronize()
+                times.append(start.elapsed_time(stop))
+            else:
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times), peak, None
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return None, None, "OOM"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--sizes", type=int, nargs="*", default=None)
+    parser.add_argument("--cosine-rows", type=int, nargs="*", default=None)
+    parser.add_argument("--dims", type=int, nargs="*", default=[128, 256])
+    parser.add_argument("--dtypes", nargs="*", default=["bf16", "f32"])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--json", default="")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    sizes = args.sizes or ([1024, 8192, 32768, 65536] if gpu else [256])
+    cosine_rows = args.cosine_rows or ([8192, 65536] if gpu else [1024])
+    dtypes = [d for d in args.dtypes if gpu or d == "f32"]
+    torch.backends.cuda.matmul.allow_tf32 = False  # rsd's f32 path uses no TF32 either
+    name = torch.cuda.get_device_name(device) if gpu else f"cpu ({os.cpu_count()} threads)"
+    print(f"torch {torch.__version__} losses on {name}, median of {args.runs} runs")
+    results = []
+    for dname in dtypes:
+        dtype = {"bf16": torch.bfloat16, "f32": torch.float32}[dname]
+        for dim in args.dims:
+            for n in sizes:
+                a = torch.randn(n, dim, device=device, dtype=dtype, requires_grad=True)
+                b = torch.randn(n, dim, device=device, dtype=dtype, requires_grad=True)
+                tau = torch.tensor(0.1, device=device)
+                ms, peak, err = measure(lambda: info_nce(a, b, tau).backward(), device, args.warmup, args.runs)
+                results.append({"op": "info_nce", "shape": f"N={n} M={n} D={dim}", "dtype": dname, "ok": err is None,
+                                "fwd_bwd_ms": ms, "peak_bytes": peak, "error": err})
+                print(f"info_nce     N={n} M={n} D={dim}  {dname:5s} {ms if ms else err} ms  peak {peak}")
+                del a, b
+            for rows in cosine_rows:
+                p = torch.randn(rows, dim, device=device, dtype=dtype, requires_grad=True)
+                z = torch.randn(rows, dim, device=device, dtype=dtype)
+                ms, peak, err = measure(lambda: byol_cosine(p, z).backward(), device, args.warmup, args.runs)
+                results.append({"op": "byol_cosine", "shape": f"B={rows} D={dim}", "dtype": dname, "ok": err is None,
+                                "fwd_bwd_ms": ms, "peak_bytes": peak, "error": err})
+                print(f"byol_cosine  B={rows} D={dim}  {dname:5s} {ms if ms else err} ms")
+    if args.json:
+        doc = {"benchmark": "loss_bench", "implementation": f"torch {torch.__version__}", "device": name,
+               "results": results}
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=2)
+        os.replace(tmp, args.json)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+// Cases for info_nce_loss: square and rectangular (with an offset) problems, symmetric and
+// row-only, tau differentiable (kept f32 in bf16 runs) or constant, both CUDA kernels. Sizes stay
+// small: the gradient check runs the op twice per input element.
+#include "engine/ops/info_nce.h"
+#include "tests/op_cases.h"
+
+using rsd::Tensor;
+using rsd::test::InputSpec;
+using rsd::test::OpCase;
+
+namespace {
+
+struct NceCase {
+  int64_t n, m, offset, d;
+  bool symmetric;
+  bool learn_tau;
+  rsd::LossKernel kernel = rsd::LossKernel::fused;
+};
+
+OpCase info_nce_case(const NceCase& c) {
+  const std::string label =
+      rsd::str_cat("N", c.n, " M", c.m, " offset ", c.offset, " D", c.d, c.symmetric ? " symmetric" : " row-only",
+                   c.learn_tau ? " tau learned" : " tau fixed", " ", rsd::loss_kernel_name(c.kernel));
+  const InputSpec tau = c.learn_tau ? InputSpec::values({1}, 0.05, 0.2) : InputSpec::constant({1}, 0.05, 0.2);
+  rsd::InfoNceOptions opt;
+  opt.symmetric = c.symmetric;
+  opt.kernel = c.kernel;
+  const int64_t offset = c.offset;
+  OpCase oc("info_nce_loss", label, {InputSpec::values({c.n, c.d}), InputSpec::values({c.m, c.d}), tau},
+            [offset, opt](const std::vector<Tensor>& in) { return rsd::info_nce_loss(in[0], in[1], in[2], offset, opt); });
+  return oc.keep_f32(2);
+}
+
+}  // namespace
+
+RSD_OP_CASES(info_nce) {
+  const auto plain = rsd::LossKernel::plain;
+  for (const NceCase& c : {NceCase{1, 1, 0, 3, true, true}, NceCase{1, 1, 0, 64, false, false},
+                           NceCase{3, 3, 0, 64, true, true}, NceCase{3, 3, 0, 130, false, false},
+                           NceCase{33, 33, 0, 3, true, true}, NceCase{33, 33, 0, 64, false, true},
+                           NceCase{3, 7, 4, 64, true, true}, NceCase{3, 7, 4, 3, false, false},
+                           NceCase{5, 12, 0, 130, true, false}, NceCase{5, 12, 0, 3, false, true},
+                           NceCase{3, 7, 4, 64, true, true, plain}, NceCase{33, 33, 0, 3, false, true, plain},
+                           NceCase{5, 12, 7, 130, true, false, plain}})
+    cases.push_back(info_nce_case(c));
+}

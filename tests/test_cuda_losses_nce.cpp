@@ -1,0 +1,213 @@
+// info_nce_loss on CUDA, fused and plain, against the float64 reference
+// (tests/info_nce_reference.h) computed on the values the GPU sees (inputs rounded to f32 or
+// bf16, tau to f32), every output poisoned (NaN) before each run. Bounds, relative (gradients by
+// relative L2 error over the whole tensor):
+//   f32: 1e-5 at tau >= 0.1, growing as 0.1 / tau below (the f32 rounding of S, up to 1/tau in
+//        size, moves every probability by ~1e-7 / tau relative; see tests/test_loss_info_nce.cpp).
+//   bf16: 1e-2. Fused: S comes from the exact bf16 inputs with f32 accumulation, G is rounded to
+//        bf16 once for the second product and the gradients once at the store: ~3e-3 in a float64
+//        simulation of these sizes. Plain: a_hat, a_hat / tau and b_hat are rounded to bf16
+//        before the GEMM (f32 logits): up to ~7e-3 at tau = 0.01, D = 64; at D = 3 and tau =
+//        0.01 it would miss 1e-2, so the small-tau case uses D = 64.
+// The sizes reach: one and several splits of the looped rows (N << M), D below and above one
+// chunk of 256 (the chunked fallback), D not a multiple of 8 (element copies), tails of every
+// tile. Plus the fused path's peak memory and its determinism. Without a GPU each case says it
+// was skipped and why.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/allocator.h"
+#include "engine/autograd.h"
+#include "engine/device.h"
+#include "engine/ops/info_nce.h"
+#include "tests/harness.h"
+#include "tests/info_nce_reference.h"
+
+using namespace rsd;
+using namespace rsd::test;
+
+namespace {
+
+bool skip_without_gpu() {
+  if (cuda_device_count() > 0) return false;
+  MESSAGE("skipped: the CUDA InfoNCE checks need a GPU: " << cuda_unavailable_reason());
+  return true;
+}
+
+struct NceConfig {
+  int64_t n, m, offset, d;
+  double tau;
+  bool symmetric;
+};
+
+const std::vector<NceConfig> kSizes = {
+    {1, 1, 0, 3, 0.1, true},          {3, 3, 0, 64, 0.1, true},         {3, 7, 4, 130, 0.07, false},
+    {257, 257, 0, 64, 0.1, true},     {257, 300, 43, 130, 0.05, true},  {1000, 1000, 0, 256, 0.07, true},
+    {1000, 1200, 200, 3, 0.1, false}, {64, 4096, 1000, 256, 0.1, true}, {100, 300, 50, 300, 0.1, true},
+    {129, 129, 0, 257, 0.2, true},    {1000, 1000, 0, 64, 0.01, true},  {33, 2000, 7, 130, 0.1, false}};
+
+struct GpuRun {
+  double loss;
+  std::vector<double> da, db;
+  double dtau;
+};
+
+// The autograd op with poisoned outputs and an upstream gradient g.
+GpuRun run_gpu(const Tensor& a, const Tensor& b, const Tensor& tau, const NceConfig& c, LossKernel kernel, double g) {
+  for (const Tensor& t : {a, b, tau}) t.impl()->grad = Tensor();
+  InfoNceOptions opt;
+  opt.symmetric = c.symmetric;
+  opt.kernel = kernel;
+  set_poison_new_tensors(true);
+  Tensor loss = info_nce_loss(a, b, tau, c.offset, opt);
+  backward(loss, Tensor::full({1}, g, DType::f32, a.device()));
+  set_poison_new_tensors(false);
+  return {loss.item(), a.grad().to_host_doubles(), b.grad().to_host_doubles(), tau.grad().item()};
+}
+
+Tensor leaf_on_gpu(const std::vector<double>& v, const Shape& shape, DType dtype) {
+  Tensor t = Tensor::from_vector(v, shape, dtype, Device::cuda(0));
+  t.set_requires_grad(true);
+  return t;
+}
+
+double relative(double got, double want) {
+  return std::isfinite(got) ? std::fabs(got - want) / std::max(std::fabs(want), 1e-12) : INFINITY;
+}
+
+double bound_for(DType dtype, double tau) { return dtype == DType::f32 ? 1e-5 * std::max(1.0, 0.1 / tau) : 1e-2; }
+
+// Both kernels in both dtypes on inputs av (n, d), bv (m, d).
+void check_config(const NceConfig& c, const std::vector<double>& av, const std::vector<double>& bv) {
+  const double g = 0.75;
+  for (DType dtype : {DType::f32, DType::bf16}) {
+    const Tensor a = leaf_on_gpu(av, {c.n, c.d}, dtype);
+    const Tensor b = leaf_on_gpu(bv, {c.m, c.d}, dtype);
+    const Tensor tau = leaf_on_gpu({c.tau}, {1}, DType::f32);
+    const double tau_value = tau.item();
+    const InfoNceReference ref = info_nce_reference(a.to_host_doubles(), b.to_host_doubles(), c.n, c.m, c.d,
+                                                    tau_value, c.offset, c.symmetric, 1e-12, g);
+    const double bound = bound_for(dtype, tau_value);
+    for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+      const std::string label = str_cat("N", c.n, " M", c.m, " offset ", c.offset, " D", c.d, " tau ", c.tau,
+                                        c.symmetric ? " symmetric " : " row-only ", dtype_name(dtype), " ",
+                                        loss_kernel_name(kernel));
+      CAPTURE(label);
+      const GpuRun got = run_gpu(a, b, tau, c, kernel, g);
+      INFO("loss " << got.loss << " reference " << ref.loss << "; dtau " << got.dtau << " reference " << ref.dtau);
+      CHECK(relative(got.loss, ref.loss) <= bound);
+      CHECK(relative(got.dtau, ref.dtau) <= bound);
+      const double ea = relative_l2(ref.da, got.da), eb = relative_l2(ref.db, got.db);
+      INFO("da relative L2 " << ea << ", db relative L2 " << eb);
+      CHECK(ea <= bound);
+      CHECK(eb <= bound);
+    }
+  }
+}
+
+std::vector<double> random_values(int64_t rows, int64_t d, uint64_t seed) {
+  return random_tensor({rows, d}, DType::f64, Device::cpu(), seed).to_host_doubles();
+}
+
+}  // namespace
+
+TEST_SUITE("losses") {
+  TEST_CASE("info_nce_loss on CUDA (fused and plain, f32 and bf16) matches the float64 reference") {
+    if (skip_without_gpu()) return;
+    uint64_t seed = 9100;
+    for (const NceConfig& c : kSizes) {
+      const std::vector<double> av = random_values(c.n, c.d, seed++);
+      const std::vector<double> bv = random_values(c.m, c.d, seed++);
+      check_config(c, av, bv);
+    }
+  }
+
+  TEST_CASE("info_nce_loss on CUDA: zero vectors, duplicate rows, identical positive pairs") {
+    if (skip_without_gpu()) return;
+    for (const NceConfig& c : {NceConfig{33, 40, 5, 64, 0.1, true}, NceConfig{130, 200, 70, 3, 0.1, true},
+                               NceConfig{70, 70, 0, 300, 0.1, true}}) {
+      std::vector<double> av = random_values(c.n, c.d, 31), bv = random_values(c.m, c.d, 32);
+      const auto row = [&c](std::vector<double>& v, int64_t r) { return v.begin() + r * c.d; };
+      std::fill(row(av, 4), row(av, 5), 0.0);                               // a zero row of A
+      std::fill(row(bv, 0), row(bv, 1), 0.0);                               // a zero row of B
+      std::fill(row(bv, c.offset + 6), row(bv, c.offset + 7), 0.0);         // a zero positive
+      std::copy(row(av, 0), row(av, 1), row(av, 1));                        // duplicate rows of A
+      std::copy(row(bv, 2), row(bv, 3), row(bv, 30));                      // duplicate rows of B
+      for (int64_t i = 10; i < 20; ++i) std::copy(row(av, i), row(av, i + 1), row(bv, c.offset + i));
+      check_config(c, av, bv);
+    }
+  }
+
+  TEST_CASE("info_nce_loss on CUDA: the fused path's peak memory is O((N + M) D)") {
+    if (skip_without_gpu()) return;
+    const int64_t N = 8192, M = 8192, D = 128;
+    for (DType dtype : {DType::f32, DType::bf16}) {
+      CAPTURE(dtype_name(dtype));
+      const Tensor a = leaf_on_gpu(random_values(N, D, 41), {N, D}, dtype);
+      const Tensor b = leaf_on_gpu(random_values(M, D, 42), {M, D}, dtype);
+      const Tensor tau = leaf_on_gpu({0.1}, {1}, DType::f32);
+      synchronize(Device::cuda(0));
+      CachingPool& pool = pool_for(Device::cuda(0));
+      const int64_t before = pool.stats().bytes_in_use;
+      pool.reset_peak();
+      {
+        Tensor loss = info_nce_loss(a, b, tau);
+        backward(loss);
+        synchronize(Device::cuda(0));
+      }
+      const int64_t peak = pool.stats().peak_bytes_in_use - before;
+      const int64_t bound = 4 * (N + M) * D * 4 + (int64_t{1} << 20);
+      INFO("peak " << peak << " bytes, bound " << bound << " (an N x M f32 matrix: " << N * M * 4 << ")");
+      CHECK(peak < bound);
+      for (const Tensor& t : {a, b, tau}) t.impl()->grad = Tensor();
+    }
+  }
+
+  TEST_CASE("info_nce_loss on CUDA: the fused path is deterministic") {
+    if (skip_without_gpu()) return;
+    const NceConfig c{300, 2000, 500, 256, 0.1, true};
+    const Tensor a = leaf_on_gpu(random_values(c.n, c.d, 51), {c.n, c.d}, DType::bf16);
+    const Tensor b = leaf_on_gpu(random_values(c.m, c.d, 52), {c.m, c.d}, DType::bf16);
+    const Tensor tau = leaf_on_gpu({c.tau}, {1}, DType::f32);
+    const GpuRun first = run_gpu(a, b, tau, c, LossKernel::fused, 1.0);
+    const GpuRun second = run_gpu(a, b, tau, c, LossKernel::fused, 1.0);
+    CHECK(first.loss == second.loss);
+    CHECK(first.dtau == second.dtau);
+    CHECK(first.da == second.da);
+    CHECK(first.db == second.db);
+  }
+
+  TEST_CASE("info_nce_loss on CUDA: N = M = 1 has exactly zero loss and gradients") {
+    if (skip_without_gpu()) return;
+    const NceConfig c{1, 1, 0, 37, 0.1, true};
+    for (DType dtype : {DType::f32, DType::bf16})
+      for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+        CAPTURE(dtype_name(dtype));
+        CAPTURE(loss_kernel_name(kernel));
+        const Tensor a = leaf_on_gpu(random_values(1, c.d, 61), {1, c.d}, dtype);
+        const Tensor b = leaf_on_gpu(random_values(1, c.d, 62), {1, c.d}, dtype);
+        const Tensor tau = leaf_on_gpu({c.tau}, {1}, DType::f32);
+        const GpuRun got = run_gpu(a, b, tau, c, kernel, 1.0);
+        CHECK(got.loss == 0.0);
+        CHECK(got.dtau == 0.0);
+        for (double v : got.da) CHECK(v == 0.0);
+        for (double v : got.db) CHECK(v == 0.0);
+      }
+  }
+}
+
+TEST_SUITE("errors") {
+  TEST_CASE("info_nce_loss on CUDA: tau must be f32, tensors on one device") {
+    if (skip_without_gpu()) return;
+    const Tensor a = Tensor::zeros({3, 4}, DType::bf16, Device::cuda(0));
+    const Tensor b = Tensor::zeros({5, 4}, DType::bf16, Device::cuda(0));
+    CHECK_THROWS_WITH_AS(info_nce_loss(a, b, Tensor::full({1}, 0.1, DType::bf16, Device::cuda(0))),
+                         doctest::Contains("info_nce_loss"), Error);
+    CHECK_THROWS_WITH_AS(info_nce_loss(a, b, Tensor::full({1}, 0.1, DType::f32)), doctest::Contains("bf16[3,4]@cuda:0"),
+                         Error);
+  }
+}

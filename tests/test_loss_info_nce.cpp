@@ -1,0 +1,201 @@
+// info_nce_loss on the CPU against the float64 reference (tests/info_nce_reference.h), in f64 and
+// f32, and its bad uses. Bounds: f64 1e-10 relative (sums in double on both sides); f32 1e-5
+// relative at tau >= 0.1. Below that the bound grows as 0.1 / tau: S (up to 1/tau in size) is
+// stored in f32, so its own rounding, ~6e-8 / tau, moves every probability by that much relative.
+// Gradients are compared by relative L2 error over the whole tensor, the loss and dtau by
+// relative error.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/ops/info_nce.h"
+#include "tests/harness.h"
+#include "tests/info_nce_reference.h"
+
+using namespace rsd;
+using namespace rsd::test;
+
+namespace {
+
+struct NceConfig {
+  int64_t n, m, offset, d;
+  double tau;
+  bool symmetric;
+};
+
+// Inputs drawn in f64, then rounded to the run dtype; the reference sees the rounded values.
+struct NceInputs {
+  std::vector<double> a, b;
+};
+
+NceInputs random_inputs(const NceConfig& c, uint64_t seed) {
+  return {random_tensor({c.n, c.d}, DType::f64, Device::cpu(), seed).to_host_doubles(),
+          random_tensor({c.m, c.d}, DType::f64, Device::cpu(), seed + 1).to_host_doubles()};
+}
+
+struct NceRun {
+  double loss;
+  std::vector<double> da, db;
+  double dtau;
+};
+
+NceRun run_op(const NceConfig& c, const NceInputs& in, DType dtype, double g, LossKernel kernel = LossKernel::fused) {
+  Tensor a = Tensor::from_vector(in.a, {c.n, c.d}, dtype);
+  Tensor b = Tensor::from_vector(in.b, {c.m, c.d}, dtype);
+  Tensor tau = Tensor::from_vector({c.tau}, {1}, dtype);
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  tau.set_requires_grad(true);
+  InfoNceOptions opt;
+  opt.symmetric = c.symmetric;
+  opt.kernel = kernel;
+  Tensor loss = info_nce_loss(a, b, tau, c.offset, opt);
+  backward(loss, Tensor::full({1}, g, dtype));
+  return {loss.item(), a.grad().to_host_doubles(), b.grad().to_host_doubles(), tau.grad().item()};
+}
+
+double relative(double got, double want) { return std::fabs(got - want) / std::max(std::fabs(want), 1e-12); }
+
+double bound_for(DType dtype, double tau) { return dtype == DType::f64 ? 1e-10 : 1e-5 * std::max(1.0, 0.1 / tau); }
+
+// Runs the CPU op in `dtype` on `in` (rounded to dtype first) and compares with the reference.
+void check_against_reference(const NceConfig& c, NceInputs in, DType dtype) {
+  CAPTURE(c.n);
+  CAPTURE(c.m);
+  CAPTURE(c.offset);
+  CAPTURE(c.d);
+  CAPTURE(c.tau);
+  CAPTURE(c.symmetric);
+  const std::string dtype_str = dtype_name(dtype);
+  CAPTURE(dtype_str);
+  in.a = Tensor::from_vector(in.a, {c.n, c.d}, dtype).to_host_doubles();
+  in.b = Tensor::from_vector(in.b, {c.m, c.d}, dtype).to_host_doubles();
+  const double tau = Tensor::from_vector({c.tau}, {1}, dtype).item();
+  const double g = 0.75;
+  const InfoNceReference ref = info_nce_reference(in.a, in.b, c.n, c.m, c.d, tau, c.offset, c.symmetric, 1e-12, g);
+  const NceRun got = run_op(c, in, dtype, g);
+  const double bound = bound_for(dtype, tau);
+  INFO("loss " << got.loss << " reference " << ref.loss);
+  CHECK(relative(got.loss, ref.loss) <= bound);
+  INFO("dtau " << got.dtau << " reference " << ref.dtau);
+  CHECK(relative(got.dtau, ref.dtau) <= bound);
+  const double ea = relative_l2(ref.da, got.da), eb = relative_l2(ref.db, got.db);
+  INFO("da relative L2 " << ea << ", db relative L2 " << eb);
+  CHECK(ea <= bound);
+  CHECK(eb <= bound);
+}
+
+const std::vector<NceConfig>& sizes() {
+  static const std::vector<NceConfig> configs = {
+      {1, 1, 0, 3, 0.1, true},       {1, 5, 3, 64, 0.1, true},        {3, 3, 0, 130, 0.07, true},
+      {3, 7, 4, 256, 0.1, false},    {257, 257, 0, 64, 0.1, true},    {257, 300, 43, 130, 0.05, true},
+      {257, 257, 0, 256, 0.2, false}, {1000, 1000, 0, 3, 0.1, true},  {1000, 1200, 200, 64, 0.07, true},
+      {257, 513, 256, 256, 0.1, true}};
+  return configs;
+}
+
+// f() must throw rsd::Error whose message names info_nce_loss and contains `shape`.
+template <typename F>
+void check_error(F&& f, const std::string& shape) {
+  try {
+    f();
+    FAIL("no rsd::Error thrown; expected one naming info_nce_loss and " << shape);
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(message.find("info_nce_loss") != std::string::npos);
+    CHECK(message.find(shape) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("losses") {
+  TEST_CASE("info_nce_loss on the CPU matches the float64 reference (f64 and f32)") {
+    uint64_t seed = 100;
+    for (const NceConfig& c : sizes()) {
+      const NceInputs in = random_inputs(c, seed += 2);
+      check_against_reference(c, in, DType::f64);
+      check_against_reference(c, in, DType::f32);
+    }
+  }
+
+  TEST_CASE("info_nce_loss: large logits (tau = 0.01)") {
+    for (const NceConfig& c : {NceConfig{257, 257, 0, 3, 0.01, true}, NceConfig{100, 300, 50, 64, 0.01, true}}) {
+      const NceInputs in = random_inputs(c, 7);
+      check_against_reference(c, in, DType::f64);
+      check_against_reference(c, in, DType::f32);
+    }
+  }
+
+  TEST_CASE("info_nce_loss: duplicate rows and identical positive pairs") {
+    const NceConfig c{33, 40, 5, 64, 0.1, true};
+    NceInputs in = random_inputs(c, 11);
+    const auto copy_row = [&](std::vector<double>& dst, int64_t r, const std::vector<double>& src, int64_t s) {
+      std::copy(src.begin() + s * c.d, src.begin() + (s + 1) * c.d, dst.begin() + r * c.d);
+    };
+    copy_row(in.a, 1, in.a, 0);   // two equal rows of A
+    copy_row(in.b, 30, in.b, 2);  // two equal rows of B (one of them a positive)
+    for (int64_t i = 10; i < 20; ++i) copy_row(in.b, c.offset + i, in.a, i);  // b_{offset+i} = a_i
+    check_against_reference(c, in, DType::f64);
+    check_against_reference(c, in, DType::f32);
+  }
+
+  TEST_CASE("info_nce_loss: zero vectors take the eps branch of the normalization") {
+    const NceConfig c{9, 12, 2, 3, 0.1, true};
+    NceInputs in = random_inputs(c, 13);
+    for (int64_t d = 0; d < c.d; ++d) {
+      in.a[static_cast<size_t>(4 * c.d + d)] = 0.0;
+      in.b[static_cast<size_t>(0 * c.d + d)] = 0.0;
+      in.b[static_cast<size_t>((c.offset + 6) * c.d + d)] = 0.0;
+    }
+    check_against_reference(c, in, DType::f64);
+    check_against_reference(c, in, DType::f32);
+  }
+
+  TEST_CASE("info_nce_loss: N = M = 1 has zero loss and zero gradients") {
+    const NceConfig c{1, 1, 0, 5, 0.1, true};
+    const NceRun got = run_op(c, random_inputs(c, 17), DType::f64, 1.0);
+    CHECK(got.loss == doctest::Approx(0.0));
+    CHECK(got.dtau == doctest::Approx(0.0));
+    for (double v : got.da) CHECK(v == doctest::Approx(0.0));
+  }
+
+  TEST_CASE("info_nce_forward / info_nce_backward equal the autograd op") {
+    const NceConfig c{7, 10, 3, 5, 0.2, true};
+    const NceInputs in = random_inputs(c, 19);
+    const NceRun tape = run_op(c, in, DType::f64, 0.5);
+    Tensor a = Tensor::from_vector(in.a, {c.n, c.d}, DType::f64);
+    Tensor b = Tensor::from_vector(in.b, {c.m, c.d}, DType::f64);
+    Tensor tau = Tensor::from_vector({c.tau}, {1}, DType::f64);
+    const InfoNceContext ctx = info_nce_forward(a, b, tau, c.offset);
+    const InfoNceGrads grads = info_nce_backward(ctx, Tensor::full({1}, 0.5, DType::f64));
+    CHECK(ctx.loss.item() == doctest::Approx(tape.loss).epsilon(1e-14));
+    CHECK(grads.dtau.item() == doctest::Approx(tape.dtau).epsilon(1e-14));
+    CHECK(relative_l2(tape.da, grads.da.to_host_doubles()) <= 1e-14);
+    CHECK(relative_l2(tape.db, grads.db.to_host_doubles()) <= 1e-14);
+  }
+}
+
+TEST_SUITE("errors") {
+  TEST_CASE("info_nce_loss: offset out of range, D mismatch, bad tau, wrong ndim") {
+    const Tensor a = Tensor::zeros({3, 4}, DType::f32);
+    const Tensor b = Tensor::zeros({7, 4}, DType::f32);
+    const Tensor tau = Tensor::full({1}, 0.1, DType::f32);
+    check_error([&] { info_nce_loss(a, b, tau, 5); }, "f32[7,4]@cpu");
+    check_error([&] { info_nce_loss(a, b, tau, -1); }, "f32[3,4]@cpu");
+    check_error([&] { info_nce_loss(Tensor::zeros({8, 4}, DType::f32), b, tau); }, "f32[8,4]@cpu");
+    check_error([&] { info_nce_loss(a, Tensor::zeros({7, 5}, DType::f32), tau); }, "f32[7,5]@cpu");
+    check_error([&] { info_nce_loss(a, b, Tensor::full({2}, 0.1, DType::f32)); }, "f32[2]@cpu");
+    check_error([&] { info_nce_loss(a, b, Tensor::full({1}, 0.0, DType::f32)); }, "f32[1]@cpu");
+    check_error([&] { info_nce_loss(a, b, Tensor::full({1}, -0.5, DType::f32)); }, "f32[1]@cpu");
+    check_error([&] { info_nce_loss(Tensor::zeros({12}, DType::f32), b, tau); }, "f32[12]@cpu");
+    check_error([&] { info_nce_loss(a, Tensor::zeros({7, 4, 1}, DType::f32), tau); }, "f32[7,4,1]@cpu");
+    check_error([&] { info_nce_loss(a, Tensor::zeros({7, 4}, DType::f64), tau); }, "f64[7,4]@cpu");
+    check_error([&] { info_nce_loss(Tensor::zeros({0, 4}, DType::f32), b, tau); }, "f32[0,4]@cpu");
+  }
+}
