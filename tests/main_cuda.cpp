@@ -13,7 +13,7 @@
 
 int main(int argc, char** argv) {
   if (rsd::cuda_device_count() == 0) {
-    std::printf("SKIPPED: CUDA parity tests need a GPU: %s\n", rsd::cuda_unavailable_reason().c_str());
+    std::printf("SKIPPED: the GPU suite (op parity, optimizers, losses, RNG, training on CUDA) needs a GPU: %s\n", rsd::cuda_unavailable_reason().c_str());
     std::set<std::string> ops;
     for (const rsd::test::OpCase& c : rsd::test::op_cases()) ops.insert(c.op);
     std::printf("not verified on CUDA here (%zu ops, %zu cases):", ops.size(), rsd::test::op_cases().size());
