@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what rsd needs from Debian's packages (when missing), then configures and builds it in
+# Installs what rsd needs from Debian's packages (when missing; GDAL is optional for the build
+# but installed here, so the readers and their tests run), then configures and builds it in
 # ./build. CUDA code is compiled whenever nvcc is found (default /usr/local/cuda), so a machine
 # without a GPU still builds and links the whole CUDA backend.
 #   bash tools/setup.sh            # Release build in ./build
@@ -7,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ pkg-config doctest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev)
+packages=(cmake ninja-build g++ pkg-config doctest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev libgdal-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
