@@ -9,13 +9,12 @@ torch.cuda.max_memory_allocated beyond the inputs, JSON keyed like loss_bench's 
     python3 benchmarks/torch_ref/loss_ref.py --json torch_loss.json
 """
 import argparse
-import json
-import os
 import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+
+from common import device_name, time_runs, write_json
 
 
 def info_nce(a, b, tau):
@@ -41,21 +40,7 @@ def measure(fn, device, warmup, runs):
             peak = torch.cuda.max_memory_allocated() - base
         else:
             peak = 0
-        for _ in range(warmup):
-            fn()
-        times = []
-        for _ in range(runs):
-            if device.type == "cuda":
-                start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                stop.record()
-                stop.synchronize()
-                times.append(start.elapsed_time(stop))
-            else:
-                t0 = time.perf_counter()
-                fn()
-                times.append((time.perf_counter() - t0) * 1e3)
+        times = time_runs(fn, device, warmup, runs)
         return statistics.median(times), peak, None
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
@@ -79,7 +64,7 @@ def main():
     cosine_rows = args.cosine_rows or ([8192, 65536] if gpu else [1024])
     dtypes = [d for d in args.dtypes if gpu or d == "f32"]
     torch.backends.cuda.matmul.allow_tf32 = False  # rsd's f32 path uses no TF32 either
-    name = torch.cuda.get_device_name(device) if gpu else f"cpu ({os.cpu_count()} threads)"
+    name = device_name(device)
     print(f"torch {torch.__version__} losses on {name}, median of {args.runs} runs")
     results = []
     for dname in dtypes:
@@ -104,11 +89,7 @@ def main():
     if args.json:
         doc = {"benchmark": "loss_bench", "implementation": f"torch {torch.__version__}", "device": name,
                "results": results}
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=2)
-        os.replace(tmp, args.json)
-        print(f"wrote {args.json}")
+        write_json(args.json, doc)
 
 
 if __name__ == "__main__":

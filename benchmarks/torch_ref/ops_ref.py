@@ -5,35 +5,12 @@ activations, timed the same way (CUDA events around each run, median after warm-
     python3 benchmarks/torch_ref/ops_ref.py --device cuda --batch 64 --json torch_ops.json
 """
 import argparse
-import json
-import os
 import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
-
-def time_runs(fn, device, warmup, runs):
-    for _ in range(warmup):
-        fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(runs):
-            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            stop.record()
-            stop.synchronize()
-            times.append(start.elapsed_time(stop))
-        return times
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
+from common import device_name, time_runs, write_json
 
 
 def shape_str(s):
@@ -113,7 +90,7 @@ def main():
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = False  # rsd's f32 path uses no TF32 either
     torch.backends.cudnn.allow_tf32 = False
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} threads)"
+    name = device_name(device)
     print(f"torch {torch.__version__} ops on {name}, batch {batch}, median of {runs} runs")
     results = []
     for dtype in dtypes:
@@ -134,11 +111,7 @@ def main():
     if args.json:
         doc = {"benchmark": "ops_bench", "implementation": f"torch {torch.__version__}", "device": name,
                "batch": batch, "results": results}
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=2)
-        os.replace(tmp, args.json)
-        print(f"wrote {args.json}")
+        write_json(args.json, doc)
 
 
 if __name__ == "__main__":
