@@ -1,15 +1,22 @@
 // The rsd command line. Subcommands: demo (the CPU training demo; pretraining joins later),
-// devices (what this build and machine can run on). `rsd --help` and `rsd SUB --help` list options.
+// devices (what this build and machine can run on), pack (a dataset into shards), info (what a
+// shard, dataset, folder or GeoTIFF holds; --verify checks every checksum), make-synthetic
+// (shards of random data for benchmarks). `rsd --help` and `rsd SUB --help` list options.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "engine/atomic_file.h"
 #include "engine/device.h"
 #include "engine/error.h"
-#include "tools/toy_training.h"
+#include "tools/info.h"
+#include "tools/pack.h"
 #include "tools/progress.h"
+#include "tools/synthetic_shards.h"
+#include "tools/toy_training.h"
 
 namespace {
 
@@ -60,6 +67,43 @@ int run_devices() {
   return 0;
 }
 
+int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+void print_pack_result(const rsd::tools::PackResult& r, bool skip_bad) {
+  std::printf("packed %lld samples into %zu shard(s), %lld bytes per record\nindex: %s\n",
+              static_cast<long long>(r.packed), r.shards.size(), static_cast<long long>(r.record_bytes),
+              r.index_path.c_str());
+  if (skip_bad) {
+    std::printf("skipped %zu bad sample(s); report: %s\n", r.skipped.size(), r.skipped_report.c_str());
+    for (size_t i = 0; i < r.skipped.size() && i < 5; ++i)
+      std::printf("  %s: %s\n", r.skipped[i].id.c_str(), r.skipped[i].error.c_str());
+  }
+}
+
+int run_pack(const rsd::tools::PackCommand& command) {
+  const rsd::tools::PackResult r = rsd::tools::pack_dataset(command);
+  print_pack_result(r, command.skip_bad);
+  return 0;
+}
+
+int run_info(const std::string& path, bool verify) {
+  rsd::tools::InfoOptions options;
+  options.verify = verify;
+  const rsd::tools::InfoResult r = rsd::tools::describe_path(path, options);
+  std::fputs(r.text.c_str(), stdout);
+  if (r.ok()) return 0;
+  std::fprintf(stderr, "rsd info: %zu corrupted record(s) in %s (see above)\n", r.corrupted.size(), path.c_str());
+  return 2;
+}
+
+int run_make_synthetic(const rsd::tools::SyntheticShardsConfig& config) {
+  std::printf("rsd make-synthetic: %lld SYNTHETIC samples of %d bands, %dx%d (random values, not imagery)\n",
+              static_cast<long long>(config.samples), config.bands, config.size, config.size);
+  const rsd::tools::PackResult r = rsd::tools::make_synthetic_shards(config);
+  print_pack_result(r, false);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +123,51 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("devices", "Show whether this build has CUDA and which GPUs it sees");
 
+  rsd::tools::PackCommand pack;
+  pack.threads = default_threads();
+  CLI::App* pack_cmd = app.add_subcommand(
+      "pack", "Convert a dataset (SEN12MS, SSL4EO-S12, BigEarthNet-MM, TerraMesh, CSV, EuroSAT-MS, Sen1Floods11, "
+              "DFC2020, folder) into checksummed, memory-mappable shards and dataset.json in OUT (needs GDAL)");
+  pack_cmd->add_option("SRC", pack.src, "The dataset folder (or CSV manifest)")->required();
+  pack_cmd->add_option("OUT", pack.out, "The output folder (made; must not hold a dataset already)")->required();
+  pack_cmd->add_option("--layout", pack.layout,
+                       "sen12ms, ssl4eo-s12, bigearthnet-mm, terramesh, csv, eurosat-ms, sen1floods11, dfc2020 or "
+                       "folder (default: detected)");
+  pack_cmd->add_option("--s2-level", pack.s2_level, "L1C or L2A where the source holds both (default: L1C if present)")
+      ->check(CLI::IsMember({"L1C", "L2A", "l1c", "l2a"}));
+  pack_cmd->add_option("--records-per-shard", pack.records_per_shard, "Records per shard (default: about 1 GiB a shard)")
+      ->check(CLI::PositiveNumber);
+  pack_cmd->add_flag("--skip-bad", pack.skip_bad,
+                     "Skip samples that cannot be read, count them and list them in OUT/skipped.json (default: the "
+                     "first bad sample stops the pack and nothing is left in OUT)");
+  pack_cmd->add_option("--threads", pack.threads, "Threads reading samples")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+
+  std::string info_path;
+  bool info_verify = false;
+  CLI::App* info_cmd = app.add_subcommand(
+      "info", "Summarize a shard (.rsd), a packed dataset (dataset.json or its folder), a dataset folder or a GeoTIFF");
+  info_cmd->add_option("PATH", info_path, "What to describe")->required();
+  info_cmd->add_flag("--verify", info_verify,
+                     "Check every record's CRC32C; exit with status 2 naming the shard and records if any is corrupt");
+
+  rsd::tools::SyntheticShardsConfig synthetic;
+  synthetic.threads = default_threads();
+  CLI::App* synthetic_cmd = app.add_subcommand(
+      "make-synthetic", "Write shards of SYNTHETIC random data (labelled so) for the loader benchmark");
+  synthetic_cmd->add_option("OUT", synthetic.out, "The output folder")->required();
+  synthetic_cmd->add_option("--samples", synthetic.samples, "Number of samples")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  synthetic_cmd->add_option("--bands", synthetic.bands, "Bands: the first 13 are S2, then VV, VH")
+      ->check(CLI::Range(1, 15))->capture_default_str();
+  synthetic_cmd->add_option("--size", synthetic.size, "Height and width")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  synthetic_cmd->add_option("--records-per-shard", synthetic.records_per_shard,
+                            "Records per shard (default: about 1 GiB a shard)")->check(CLI::PositiveNumber);
+  synthetic_cmd->add_option("--seed", synthetic.seed, "Seed of the random values")->capture_default_str();
+  synthetic_cmd->add_option("--threads", synthetic.threads, "Threads making samples")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -86,6 +175,9 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("demo")) return run_demo(demo);
+    if (app.got_subcommand("pack")) return run_pack(pack);
+    if (app.got_subcommand("info")) return run_info(info_path, info_verify);
+    if (app.got_subcommand("make-synthetic")) return run_make_synthetic(synthetic);
     return run_devices();
   } catch (const rsd::Error& e) {
     std::fprintf(stderr, "rsd: error: %s\n", e.what());

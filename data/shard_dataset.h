@@ -1,0 +1,116 @@
+// Datasets of many shards: a folder of shard-00000-of-00012.rsd ... files and dataset.json, the
+// index listing them with their record counts, the layout and the statistics. The writer finishes
+// every shard and writes dataset.json last (atomically), so a folder with a dataset.json holds a
+// complete dataset; an interrupted write removes what it made.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "data/shard.h"
+
+namespace rsd::data {
+
+constexpr const char* kDatasetIndexName = "dataset.json";
+constexpr uint32_t kDatasetVersion = 1;
+
+// "shard-00003-of-00012.rsd": index 3 of 12 shards.
+std::string shard_file_name(int64_t index, int64_t count);
+
+class DatasetWriter {
+ public:
+  // Creates `folder` when missing; refuses one that already holds a dataset.json or shard files.
+  DatasetWriter(std::string folder, ShardLayout layout, int64_t records_per_shard);
+  // Without finish(): removes every shard and temporary file it made, and the folder if it made
+  // it and it is left empty.
+  ~DatasetWriter();
+  DatasetWriter(const DatasetWriter&) = delete;
+  DatasetWriter& operator=(const DatasetWriter&) = delete;
+
+  // Throws (naming the sample) when the sample does not fit the layout or its id is a duplicate.
+  void append(const Sample& sample);
+  int64_t size() const { return count_; }
+  const ShardLayout& layout() const { return layout_; }
+  const std::string& folder() const { return folder_; }
+
+  // Per-band statistics (JSON text), written into every shard header and dataset.json.
+  void set_statistics(std::string json);
+  // Extra facts for dataset.json's "info" object (a JSON object as text): source, tool, skipped.
+  void set_info(std::string json_object);
+
+  struct Result {
+    std::string index_path;           // <folder>/dataset.json
+    std::vector<std::string> shards;  // paths, in order
+  };
+  // Names the shards "-of-N", writes them (headers with the statistics), then dataset.json.
+  Result finish();
+
+ private:
+  void remove_made() noexcept;
+
+  std::string folder_;
+  ShardLayout layout_;
+  int64_t records_per_shard_;
+  std::string statistics_json_ = "null";
+  std::string info_json_ = "{}";
+  std::vector<std::unique_ptr<ShardWriter>> writers_;
+  std::vector<std::string> finished_paths_;  // shards renamed to their final name
+  std::unordered_set<std::string> ids_;
+  int64_t count_ = 0;
+  bool made_folder_ = false;
+  bool finished_ = false;
+};
+
+// A corrupted record found by verification.
+struct CorruptRecord {
+  std::string shard;     // the shard file
+  int64_t index = 0;     // within the shard
+  int64_t global = 0;    // within the dataset
+  std::string id;
+};
+
+// Reads a dataset through its shards with global record indices 0 .. size() - 1 in shard order.
+class ShardDataset {
+ public:
+  // `path`: a dataset.json, a folder holding one, or a single .rsd shard (a one-shard dataset).
+  // Throws rsd::Error naming the file when the index or a shard is missing, corrupt, or
+  // disagrees with the index (layout, record count).
+  explicit ShardDataset(const std::string& path);
+
+  const std::string& path() const { return path_; }  // the index (or the single shard)
+  int64_t size() const { return starts_.back(); }
+  const ShardLayout& layout() const { return layout_; }
+  const std::string& statistics_json() const { return statistics_json_; }
+  const std::string& info_json() const { return info_json_; }  // "{}" for a single shard
+  bool synthetic() const { return layout_.synthetic; }
+
+  int64_t shard_count() const { return static_cast<int64_t>(shards_.size()); }
+  const ShardReader& shard(int64_t s) const { return *shards_.at(static_cast<size_t>(s)); }
+  int64_t shard_start(int64_t s) const { return starts_.at(static_cast<size_t>(s)); }
+
+  struct Location {
+    int64_t shard = 0;
+    int64_t index = 0;
+  };
+  Location locate(int64_t global) const;
+
+  RecordView record_view(int64_t global) const;
+  Sample read_sample(int64_t global) const;
+  const RecordMeta& meta(int64_t global) const;
+  bool verify(int64_t global) const;
+  std::vector<CorruptRecord> verify_all() const;
+
+ private:
+  void open_index(const std::string& index_path);
+
+  std::string path_;
+  ShardLayout layout_;
+  std::string statistics_json_ = "null";
+  std::string info_json_ = "{}";
+  std::vector<std::unique_ptr<ShardReader>> shards_;
+  std::vector<int64_t> starts_{0};  // starts_[s] = global index of shard s's first record; back() = size
+};
+
+}  // namespace rsd::data

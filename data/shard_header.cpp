@@ -1,0 +1,196 @@
+#include "data/shard_header.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+
+namespace rsd::data {
+namespace {
+
+using nlohmann::json;
+
+Sensor parse_sensor(const std::string& name, const std::string& file) {
+  if (name == "s1") return Sensor::s1;
+  if (name == "s2") return Sensor::s2;
+  if (name == "label") return Sensor::label;
+  fail("corrupt shard header in ", file, ": unknown sensor \"", name, "\" (expected s1, s2 or label)");
+}
+
+json layout_to_json(const ShardLayout& layout) {
+  const RecordLayout rl = record_layout(layout);
+  json rasters = json::array();
+  for (size_t r = 0; r < layout.rasters.size(); ++r) {
+    const RasterLayout& l = layout.rasters[r];
+    const RasterSections& s = rl.sections[r];
+    rasters.push_back({{"sensor", sensor_name(l.sensor)}, {"bands", l.bands}, {"height", l.height},
+                       {"width", l.width}, {"dtype", "f32"}, {"mask", "bits-lsb"},
+                       {"pixels_offset", s.pixels_offset}, {"pixels_bytes", s.pixels_bytes},
+                       {"mask_offset", s.mask_offset}, {"mask_bytes", s.mask_bytes}});
+  }
+  return {{"name", layout.name}, {"rasters", rasters}, {"class_names", layout.class_names},
+          {"synthetic", layout.synthetic}};
+}
+
+// Reads the layout and checks that its stored offsets are the ones this version computes: a
+// header written by another layout rule must not be read with the wrong offsets.
+ShardLayout layout_from_json(const json& j, const std::string& file) {
+  ShardLayout layout;
+  layout.name = j.at("name").get<std::string>();
+  layout.class_names = j.at("class_names").get<std::vector<std::string>>();
+  layout.synthetic = j.value("synthetic", false);
+  for (const json& r : j.at("rasters")) {
+    RasterLayout l;
+    l.sensor = parse_sensor(r.at("sensor").get<std::string>(), file);
+    l.bands = r.at("bands").get<std::vector<std::string>>();
+    l.height = r.at("height").get<int64_t>();
+    l.width = r.at("width").get<int64_t>();
+    // Bounded so that record sizes cannot overflow (2^40 values is far beyond any sensor tile).
+    constexpr int64_t kMaxSide = int64_t{1} << 20, kMaxBands = int64_t{1} << 12;
+    RSD_CHECK(l.height > 0 && l.width > 0 && !l.bands.empty() && l.height <= kMaxSide && l.width <= kMaxSide &&
+                  l.channels() <= kMaxBands && l.elements() <= (int64_t{1} << 40),
+              "corrupt shard header in ", file, ": ", sensor_name(l.sensor), " raster of ", l.height, "x", l.width,
+              " with ", l.bands.size(), " bands");
+    const std::string dtype = r.at("dtype").get<std::string>();
+    const std::string mask = r.at("mask").get<std::string>();
+    RSD_CHECK(dtype == "f32", file, ": stored dtype \"", dtype, "\" is not supported by this build (f32)");
+    RSD_CHECK(mask == "bits-lsb", file, ": mask encoding \"", mask, "\" is not supported by this build (bits-lsb)");
+    layout.rasters.push_back(l);
+  }
+  RSD_CHECK(!layout.rasters.empty(), "corrupt shard header in ", file, ": the layout has no rasters");
+  const RecordLayout rl = record_layout(layout);
+  const json& rasters = j.at("rasters");
+  for (size_t r = 0; r < layout.rasters.size(); ++r) {
+    const RasterSections& s = rl.sections[r];
+    const json& stored = rasters[r];
+    RSD_CHECK(stored.at("pixels_offset").get<int64_t>() == s.pixels_offset &&
+                  stored.at("pixels_bytes").get<int64_t>() == s.pixels_bytes &&
+                  stored.at("mask_offset").get<int64_t>() == s.mask_offset &&
+                  stored.at("mask_bytes").get<int64_t>() == s.mask_bytes,
+              "corrupt shard header in ", file, ": the section offsets of raster ", r,
+              " differ from the ones its layout implies");
+  }
+  return layout;
+}
+
+json geotransform_json(const GeoInfo& geo) {
+  if (!geo.has_geotransform) return nullptr;
+  return json(std::vector<double>(geo.geotransform.begin(), geo.geotransform.end()));
+}
+
+json record_to_json(const RecordMeta& m, std::map<std::string, int64_t>& crs_index, json& crs_table) {
+  json rasters = json::array();
+  for (const RasterMeta& r : m.rasters) {
+    auto [it, inserted] = crs_index.emplace(r.geo.crs_wkt, static_cast<int64_t>(crs_index.size()));
+    if (inserted) crs_table.push_back(r.geo.crs_wkt);
+    rasters.push_back({{"crs", it->second}, {"geotransform", geotransform_json(r.geo)},
+                       {"invalid", r.invalid_count}, {"source", r.source}, {"source_dtype", r.source_dtype}});
+  }
+  json j = {{"id", m.id}, {"crc32c", m.crc32c}, {"rasters", rasters}};
+  if (!m.label_names.empty()) j["labels"] = m.label_names;
+  if (m.class_index >= 0) j["class_index"] = m.class_index;
+  return j;
+}
+
+RecordMeta record_from_json(const json& j, const std::vector<std::string>& crs_table, size_t raster_count,
+                            const std::string& file) {
+  RecordMeta m;
+  m.id = j.at("id").get<std::string>();
+  m.crc32c = j.at("crc32c").get<uint32_t>();
+  m.label_names = j.value("labels", std::vector<std::string>{});
+  m.class_index = j.value("class_index", -1);
+  const json& rasters = j.at("rasters");
+  RSD_CHECK(rasters.size() == raster_count, "corrupt shard header in ", file, ": record \"", m.id, "\" has ",
+            rasters.size(), " rasters, the layout ", raster_count);
+  for (const json& r : rasters) {
+    RasterMeta rm;
+    const size_t crs = r.at("crs").get<size_t>();
+    RSD_CHECK(crs < crs_table.size(), "corrupt shard header in ", file, ": record \"", m.id, "\" names CRS ", crs,
+              " of ", crs_table.size());
+    rm.geo.crs_wkt = crs_table[crs];
+    const json& gt = r.at("geotransform");
+    if (!gt.is_null()) {
+      const auto v = gt.get<std::vector<double>>();
+      RSD_CHECK(v.size() == 6, "corrupt shard header in ", file, ": record \"", m.id, "\" has a geotransform of ",
+                v.size(), " numbers");
+      std::copy(v.begin(), v.end(), rm.geo.geotransform.begin());
+      rm.geo.has_geotransform = true;
+    }
+    rm.invalid_count = r.at("invalid").get<int64_t>();
+    rm.source = r.at("source").get<std::string>();
+    rm.source_dtype = r.at("source_dtype").get<std::string>();
+    m.rasters.push_back(std::move(rm));
+  }
+  return m;
+}
+
+json parse_or_fail(const char* text, size_t length, const std::string& what) {
+  try {
+    return json::parse(text, text + length);
+  } catch (const json::exception& e) {
+    fail(what, " is not valid JSON: ", e.what());
+  }
+}
+
+}  // namespace
+
+std::string encode_shard_header(const ShardHeader& header) {
+  std::map<std::string, int64_t> crs_index;
+  json crs_table = json::array();
+  json records = json::array();
+  for (const RecordMeta& m : header.records) records.push_back(record_to_json(m, crs_index, crs_table));
+  const json j = {{"format", "rsd-shard"},
+                  {"version", kShardVersion},
+                  {"synthetic", header.layout.synthetic},
+                  {"layout", layout_to_json(header.layout)},
+                  {"record_bytes", header.record_bytes},
+                  {"record_count", header.records.size()},
+                  {"checksum", "crc32c"},
+                  {"statistics", json::parse(header.statistics_json)},
+                  {"crs", crs_table},
+                  {"records", records}};
+  return j.dump();
+}
+
+ShardHeader decode_shard_header(const char* text, size_t length, const std::string& file) {
+  const json j = parse_or_fail(text, length, "the header of shard " + file);
+  try {
+    RSD_CHECK(j.is_object() && j.value("format", "") == "rsd-shard", "corrupt shard header in ", file,
+              ": not an rsd-shard header");
+    RSD_CHECK(j.at("checksum").get<std::string>() == "crc32c", file, ": checksum \"",
+              j.at("checksum").get<std::string>(), "\" is not supported by this build (crc32c)");
+    ShardHeader h;
+    h.layout = layout_from_json(j.at("layout"), file);
+    h.layout.synthetic = j.value("synthetic", false);
+    h.statistics_json = j.at("statistics").dump();
+    h.record_bytes = j.at("record_bytes").get<int64_t>();
+    const auto crs_table = j.at("crs").get<std::vector<std::string>>();
+    const json& records = j.at("records");
+    const int64_t count = j.at("record_count").get<int64_t>();
+    RSD_CHECK(records.is_array() && static_cast<int64_t>(records.size()) == count, "corrupt shard header in ", file,
+              ": record_count is ", count, " but ", records.size(), " records are described");
+    h.records.reserve(records.size());
+    for (const json& r : records) h.records.push_back(record_from_json(r, crs_table, h.layout.rasters.size(), file));
+    return h;
+  } catch (const json::exception& e) {
+    fail("corrupt shard header in ", file, ": ", e.what());
+  }
+}
+
+std::string encode_layout(const ShardLayout& layout) { return layout_to_json(layout).dump(); }
+
+ShardLayout decode_layout(const std::string& json_text, const std::string& file) {
+  const json j = parse_or_fail(json_text.data(), json_text.size(), "the layout in " + file);
+  try {
+    return layout_from_json(j, file);
+  } catch (const json::exception& e) {
+    fail("corrupt layout in ", file, ": ", e.what());
+  }
+}
+
+std::string canonical_json(const std::string& json_text, const std::string& what) {
+  if (json_text.empty()) return "null";
+  return parse_or_fail(json_text.data(), json_text.size(), what).dump();
+}
+
+}  // namespace rsd::data

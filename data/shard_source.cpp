@@ -1,0 +1,98 @@
+#include "data/shard_source.h"
+
+#include <algorithm>
+
+#include "data/crc32c.h"
+#include "engine/error.h"
+
+namespace rsd::data {
+
+namespace {
+
+Raster& raster_for(Sample& s, Sensor sensor) {
+  std::optional<Raster>& slot = sensor == Sensor::s1 ? s.s1 : sensor == Sensor::s2 ? s.s2 : s.labels.map;
+  if (!slot) slot.emplace();
+  return *slot;
+}
+
+// Copies one raster of a record into `out`, reusing its vectors' capacity.
+void decode_raster(const RecordRaster& rv, Raster& out) {
+  const RasterLayout& l = *rv.layout;
+  const auto n = static_cast<size_t>(l.elements());
+  out.bands = l.bands;
+  out.height = l.height;
+  out.width = l.width;
+  out.pixels.assign(rv.pixels, rv.pixels + n);
+  out.valid.resize(n);
+  if (rv.meta->invalid_count == 0) {
+    std::fill(out.valid.begin(), out.valid.end(), uint8_t{1});
+  } else {
+    unpack_mask(rv.mask_bits, static_cast<int64_t>(n), out.valid.data());
+  }
+  out.invalid_count = rv.meta->invalid_count;
+  out.geo = rv.meta->geo;
+  out.source = rv.meta->source;
+  out.source_dtype = rv.meta->source_dtype;
+}
+
+PixelView pixel_view(const RecordRaster& rv) {
+  PixelView v;
+  v.pixels = rv.pixels;
+  v.valid_bits = rv.mask_bits;
+  v.invalid_count = rv.meta->invalid_count;
+  v.height = rv.layout->height;
+  v.width = rv.layout->width;
+  v.channels = rv.layout->channels();
+  v.bands = &rv.layout->bands;
+  return v;
+}
+
+}  // namespace
+
+ShardSource::ShardSource(std::shared_ptr<const ShardDataset> dataset, bool verify_records)
+    : dataset_(std::move(dataset)), verify_records_(verify_records) {
+  RSD_CHECK(dataset_ != nullptr, "ShardSource: no dataset");
+}
+
+ShardSource::ShardSource(const std::string& path, bool verify_records)
+    : ShardSource(std::make_shared<const ShardDataset>(path), verify_records) {}
+
+RecordView ShardSource::record(int64_t index) const {
+  const RecordView v = dataset_->record_view(index);
+  if (verify_records_ && crc32c(v.bytes, static_cast<size_t>(v.size)) != v.meta->crc32c) {
+    const ShardDataset::Location at = dataset_->locate(index);
+    fail("corrupted shard record: ", dataset_->shard(at.shard).path(), " record ", at.index, " (sample '",
+         v.meta->id, "', dataset index ", index, "): CRC32C mismatch");
+  }
+  return v;
+}
+
+void ShardSource::read(int64_t index, Sample& out) const {
+  const RecordView v = record(index);
+  out.id = v.meta->id;
+  out.labels.names = v.meta->label_names;
+  out.labels.class_index = v.meta->class_index;
+  const ShardLayout& layout = dataset_->layout();
+  if (!layout.find(Sensor::s1)) out.s1.reset();
+  if (!layout.find(Sensor::s2)) out.s2.reset();
+  if (!layout.find(Sensor::label)) out.labels.map.reset();
+  for (int r = 0; r < v.raster_count; ++r) {
+    const RecordRaster& rv = v.rasters[static_cast<size_t>(r)];
+    decode_raster(rv, raster_for(out, rv.layout->sensor));
+  }
+}
+
+bool ShardSource::view(int64_t index, SampleView& out) const {
+  const RecordView v = record(index);
+  out = SampleView{};
+  out.id = v.meta->id;
+  out.class_index = v.meta->class_index;
+  for (int r = 0; r < v.raster_count; ++r) {
+    const RecordRaster& rv = v.rasters[static_cast<size_t>(r)];
+    const Sensor sensor = rv.layout->sensor;
+    (sensor == Sensor::s1 ? out.s1 : sensor == Sensor::s2 ? out.s2 : out.label_map) = pixel_view(rv);
+  }
+  return true;
+}
+
+}  // namespace rsd::data

@@ -1,0 +1,31 @@
+// `rsd info [--verify] PATH`: what PATH holds.
+//   - a shard (.rsd), a dataset.json or a folder holding one: layout, bands, sizes, record and
+//     shard counts, invalid-pixel counts and the per-band statistics; with verify, every record's
+//     CRC32C is checked and each corrupted record is named (shard file, index, id);
+//   - a folder of GeoTIFFs or a CSV manifest: the detected layout and the number of samples;
+//   - a single GeoTIFF: its size, bands, types, nodata and georeferencing (needs GDAL).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "data/shard_dataset.h"
+
+namespace rsd::tools {
+
+struct InfoOptions {
+  bool verify = false;
+  bool progress = true;  // a progress bar while verifying
+};
+
+struct InfoResult {
+  std::string text;                          // the summary, several lines
+  bool verified = false;                     // checksums were checked
+  std::vector<data::CorruptRecord> corrupted;
+  bool ok() const { return corrupted.empty(); }
+};
+
+// Throws rsd::Error naming PATH when it is missing, unreadable or corrupt (a bad header, a
+// truncated shard); corrupted records are reported in the result, not thrown.
+InfoResult describe_path(const std::string& path, const InfoOptions& options = {});
+
+}  // namespace rsd::tools
