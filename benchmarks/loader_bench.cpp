@@ -40,6 +40,29 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Copies `count` pixels of C channels from src (stepping src_step floats per pixel: C, or -C for a
+// mirrored row) to dst (stepping dst_step floats: the output's channel count).
+template <int C>
+void copy_pixels(const float* src, int64_t src_step, float* dst, int64_t dst_step, int64_t count) {
+  for (int64_t x = 0; x < count; ++x, src += src_step, dst += dst_step)
+    for (int k = 0; k < C; ++k) dst[k] = src[k];
+}
+
+void copy_pixels(const float* src, int64_t src_step, float* dst, int64_t dst_step, int64_t count, int64_t c) {
+  switch (c) {  // fixed channel counts unroll into a few vector moves per pixel
+    case 1: return copy_pixels<1>(src, src_step, dst, dst_step, count);
+    case 2: return copy_pixels<2>(src, src_step, dst, dst_step, count);
+    case 3: return copy_pixels<3>(src, src_step, dst, dst_step, count);
+    case 4: return copy_pixels<4>(src, src_step, dst, dst_step, count);
+    case 12: return copy_pixels<12>(src, src_step, dst, dst_step, count);
+    case 13: return copy_pixels<13>(src, src_step, dst, dst_step, count);
+    case 15: return copy_pixels<15>(src, src_step, dst, dst_step, count);
+    default:
+      for (int64_t x = 0; x < count; ++x, src += src_step, dst += dst_step)
+        for (int64_t k = 0; k < c; ++k) dst[k] = src[k];
+  }
+}
+
 // Random crop + flips of every raster of the sample, bands concatenated (S2, then S1).
 // out: (crop, crop, C) with C the sum of the rasters' channels.
 class CropFlip {
@@ -74,12 +97,8 @@ class CropFlip {
       int64_t c0 = 0;
       for (int i = 0; i < count; ++i) {
         const int64_t c = rasters[i]->channels;
-        const float* src = rasters[i]->pixels + (sy * w + x0) * c;
-        for (int64_t x = 0; x < crop_; ++x) {
-          const float* p = src + (flip_h ? crop_ - 1 - x : x) * c;
-          float* o = row + x * channels_ + c0;
-          for (int64_t k = 0; k < c; ++k) o[k] = p[k];
-        }
+        const float* first = rasters[i]->pixels + (sy * w + x0 + (flip_h ? crop_ - 1 : 0)) * c;
+        copy_pixels(first, flip_h ? -c : c, row + c0, channels_, crop_, c);
         c0 += c;
       }
     }

@@ -9,11 +9,14 @@
 // - Ring and backpressure: K = options.prefetch slots, allocated once; batch g always goes to slot
 //   g % K, so at most K batches are being filled, waiting or held by the consumer, and workers
 //   block when the consumer falls behind. A Batch's tensors keep their slot until the last of them
-//   is destroyed: the consumer may hold at most K - 1 batches while asking for the next one (asking
-//   while holding K is a guaranteed deadlock, reported as an rsd::Error instead).
+//   is destroyed: the consumer may keep at most K - 1 batches alive while asking for the next one
+//   (asking for batch g while still holding batch g - K, whose slot it needs, would wait forever:
+//   it is an rsd::Error instead).
 // - Determinism: batch g is (epoch, step) = (g / B, g % B) with B batches per epoch; its rows are
 //   fixed by rank_indices (data/sampler.h) and each row's transform gets sample_seed(seed, epoch,
-//   index), so batches are the same whatever the number of workers or their timing.
+//   index), so batches are the same whatever the number of workers or their timing. Workers claim
+//   one row at a time, in batch order, so a slow sample delays only its own batch's completion.
+//   An epoch's order is computed once, by the worker that starts its first batch.
 // - Devices: on the CPU the Batch wraps the host buffer (no copy). On a GPU the slot also holds
 //   device memory; the worker that completes a batch queues its upload on a dedicated copy stream
 //   (engine/copy_stream.h), and next() makes the device's compute stream wait for that upload on

@@ -355,18 +355,6 @@ TEST_SUITE("loader") {
     CHECK(st.mb_per_s > 0);
   }
 
-  TEST_CASE("bad options are errors that say what is wrong") {
-    LoaderOptions o = small_options();
-    o.sample_shape = {3, 2};
-    CHECK_THROWS_WITH_AS(Loader(make_source(10), SampleTransform(seeded_copy), o), doctest::Contains("(H, W, C)"), Error);
-    o = small_options();
-    o.workers = 0;
-    CHECK_THROWS_WITH_AS(Loader(make_source(10), SampleTransform(seeded_copy), o), doctest::Contains("workers"), Error);
-    o = small_options();
-    o.start_step = 2;
-    CHECK_THROWS_WITH_AS(Loader(make_source(10), SampleTransform(seeded_copy), o), doctest::Contains("start_step"), Error);
-  }
-
   TEST_CASE("shards are read zero-copy through views, or decoded into samples, with the same batches") {
     const std::filesystem::path dir =
         std::filesystem::temp_directory_path() / ("rsd_test_loader_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
@@ -409,5 +397,24 @@ TEST_SUITE("loader") {
     Loader checked(std::make_shared<ShardSource>(dir.string(), true), copy_pixels_transform(o.sample_shape), o);
     CHECK_THROWS_WITH_AS(checked.next(), doctest::Contains("sample-3"), Error);
     std::filesystem::remove_all(dir);
+  }
+}
+
+TEST_SUITE("errors") {
+  TEST_CASE("loader: bad options are errors that say what is wrong") {
+    LoaderOptions o = small_options();
+    o.sample_shape = {3, 2};
+    CHECK_THROWS_WITH_AS(Loader(make_source(10), SampleTransform(seeded_copy), o), doctest::Contains("(H, W, C)"), Error);
+    o = small_options();
+    o.workers = 0;
+    CHECK_THROWS_WITH_AS(Loader(make_source(10), SampleTransform(seeded_copy), o), doctest::Contains("workers"), Error);
+    o = small_options();
+    o.start_step = 2;
+    CHECK_THROWS_WITH_AS(Loader(make_source(10), SampleTransform(seeded_copy), o), doctest::Contains("start_step"), Error);
+    if (cuda_device_count() == 0) {
+      o = small_options();
+      o.device = Device::cuda(0);
+      CHECK_THROWS_WITH_AS(Loader(make_source(10), SampleTransform(seeded_copy), o), doctest::Contains("cuda:0"), Error);
+    }
   }
 }
