@@ -209,6 +209,25 @@ void unpack_mask(const uint8_t* bits, int64_t n, uint8_t* out) {
   for (int64_t e = 0; e < n; ++e) out[e] = static_cast<uint8_t>((bits[e >> 3] >> (e & 7)) & 1u);
 }
 
+void decode_raster(const RecordRaster& rv, Raster& out) {
+  const RasterLayout& l = *rv.layout;
+  const auto n = static_cast<size_t>(l.elements());
+  out.bands = l.bands;
+  out.height = l.height;
+  out.width = l.width;
+  out.pixels.assign(rv.pixels, rv.pixels + n);
+  out.valid.resize(n);
+  if (rv.meta->invalid_count == 0) {
+    std::fill(out.valid.begin(), out.valid.end(), uint8_t{1});
+  } else {
+    unpack_mask(rv.mask_bits, static_cast<int64_t>(n), out.valid.data());
+  }
+  out.invalid_count = rv.meta->invalid_count;
+  out.geo = rv.meta->geo;
+  out.source = rv.meta->source;
+  out.source_dtype = rv.meta->source_dtype;
+}
+
 // ---- writer ----
 
 ShardWriter::ShardWriter(std::string path, ShardLayout layout)
@@ -394,23 +413,7 @@ Sample ShardReader::read_sample(int64_t i) const {
   s.labels.class_index = v.meta->class_index;
   for (int r = 0; r < v.raster_count; ++r) {
     const RecordRaster& rv = v.rasters[static_cast<size_t>(r)];
-    const RasterLayout& l = *rv.layout;
-    Raster& out = emplace_raster(s, l.sensor);
-    const auto n = static_cast<size_t>(l.elements());
-    out.bands = l.bands;
-    out.height = l.height;
-    out.width = l.width;
-    out.pixels.assign(rv.pixels, rv.pixels + n);
-    out.valid.resize(n);
-    if (rv.meta->invalid_count == 0) {
-      std::fill(out.valid.begin(), out.valid.end(), uint8_t{1});
-    } else {
-      unpack_mask(rv.mask_bits, static_cast<int64_t>(n), out.valid.data());
-    }
-    out.invalid_count = rv.meta->invalid_count;
-    out.geo = rv.meta->geo;
-    out.source = rv.meta->source;
-    out.source_dtype = rv.meta->source_dtype;
+    decode_raster(rv, emplace_raster(s, rv.layout->sensor));
   }
   return s;
 }

@@ -112,6 +112,10 @@ struct RecordView {
 // Bit-packed mask (LSB first) -> one byte per element (0 or 1); n elements.
 void unpack_mask(const uint8_t* bits, int64_t n, uint8_t* out);
 
+// Copies one raster of a record (pixels, unpacked mask, georeferencing, source) into `out`,
+// reusing the capacity of its vectors.
+void decode_raster(const RecordRaster& rv, Raster& out);
+
 // Writes one shard. Records go to "<path>.records.tmp.<pid>" as they are appended; finish() writes
 // preamble, header and records to "<path>.tmp.<pid>", flushes it to disk and renames it to the
 // path. Destruction without finish() (an exception, an interrupted pack) removes both temporary

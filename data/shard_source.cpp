@@ -15,26 +15,6 @@ Raster& raster_for(Sample& s, Sensor sensor) {
   return *slot;
 }
 
-// Copies one raster of a record into `out`, reusing its vectors' capacity.
-void decode_raster(const RecordRaster& rv, Raster& out) {
-  const RasterLayout& l = *rv.layout;
-  const auto n = static_cast<size_t>(l.elements());
-  out.bands = l.bands;
-  out.height = l.height;
-  out.width = l.width;
-  out.pixels.assign(rv.pixels, rv.pixels + n);
-  out.valid.resize(n);
-  if (rv.meta->invalid_count == 0) {
-    std::fill(out.valid.begin(), out.valid.end(), uint8_t{1});
-  } else {
-    unpack_mask(rv.mask_bits, static_cast<int64_t>(n), out.valid.data());
-  }
-  out.invalid_count = rv.meta->invalid_count;
-  out.geo = rv.meta->geo;
-  out.source = rv.meta->source;
-  out.source_dtype = rv.meta->source_dtype;
-}
-
 PixelView pixel_view(const RecordRaster& rv) {
   PixelView v;
   v.pixels = rv.pixels;
