@@ -4,6 +4,7 @@
 #include <functional>
 #include <random>
 
+#include "tests/raster_test_util.h"
 #include "data/normalization.h"
 #include "engine/error.h"
 
@@ -12,22 +13,7 @@ using namespace rsd::data;
 
 namespace {
 
-// A raster of `bands`, every pixel valid, value f(y, x, c).
-Raster make_raster(const std::vector<std::string>& bands, int64_t height, int64_t width,
-                   const std::function<float(int64_t, int64_t, int64_t)>& f) {
-  Raster r;
-  r.bands = bands;
-  r.height = height;
-  r.width = width;
-  r.source = "memory.tif";
-  const int64_t c = r.channels();
-  r.pixels.resize(static_cast<size_t>(height * width * c));
-  r.valid.assign(r.pixels.size(), 1);
-  for (int64_t y = 0; y < height; ++y)
-    for (int64_t x = 0; x < width; ++x)
-      for (int64_t b = 0; b < c; ++b) r.pixels[static_cast<size_t>((y * width + x) * c + b)] = f(y, x, b);
-  return r;
-}
+using rsd::test::make_raster;
 
 void set_invalid(Raster& r, int64_t y, int64_t x, int64_t c) {
   r.valid[static_cast<size_t>((y * r.width + x) * r.channels() + c)] = 0;

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "tests/raster_test_util.h"
 #include "data/views.h"
 #include "engine/error.h"
 
@@ -16,21 +17,7 @@ namespace {
 const std::vector<std::string> kS2Bands = {"B01", "B02", "B03", "B04", "B05", "B06", "B07",
                                            "B08", "B8A", "B09", "B10", "B11", "B12"};
 
-Raster make_raster(const std::vector<std::string>& bands, int64_t height, int64_t width,
-                   const std::function<float(int64_t, int64_t, int64_t)>& f, const std::string& source) {
-  Raster r;
-  r.bands = bands;
-  r.height = height;
-  r.width = width;
-  r.source = source;
-  const int64_t c = r.channels();
-  r.pixels.resize(static_cast<size_t>(height * width * c));
-  r.valid.assign(r.pixels.size(), 1);
-  for (int64_t y = 0; y < height; ++y)
-    for (int64_t x = 0; x < width; ++x)
-      for (int64_t b = 0; b < c; ++b) r.pixels[static_cast<size_t>((y * width + x) * c + b)] = f(y, x, b);
-  return r;
-}
+using rsd::test::make_raster;
 
 // Pixel value encodes its place: 1000 y + x, the same in every band of S1 and S2.
 float place(int64_t y, int64_t x, int64_t) { return static_cast<float>(1000 * y + x); }
