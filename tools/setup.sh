@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ pkg-config doctest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev libgdal-dev)
+packages=(cmake ninja-build g++ pkg-config doctest-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev libopenblas-dev libgdal-dev
+          python3-numpy python3-gdal python3-torchvision python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,6 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: missing packages ${missing[*]}: install them (as root: apt-get install ${missing[*]})" >&2
     exit 1
   fi
+fi
+
+# The Python test client for checkpoints (safetensors is not packaged by Debian 12), installed for
+# Debian's python3, which has numpy and torch.
+if ! /usr/bin/python3 -c "import safetensors" 2>/dev/null; then
+  echo "setup: installing safetensors for /usr/bin/python3 (pip)"
+  /usr/bin/python3 -m pip install -q --break-system-packages --root-user-action=ignore safetensors
 fi
 
 build_dir=${BUILD_DIR:-build}
