@@ -85,4 +85,26 @@ void fill_(Tensor& t, double value) {
   RSD_CUDA_CALL(cuda::fill(t, value));
 }
 
+Tensor copy_columns(const Tensor& x, int64_t begin, int64_t end) {
+  RSD_CHECK(x.defined() && x.ndim() == 2, "copy_columns: expected a matrix (R, C), got ",
+            x.defined() ? x.describe() : std::string("an undefined tensor"));
+  const int64_t rows = x.dim(0), cols = x.dim(1);
+  RSD_CHECK(0 <= begin && begin < end && end <= cols, "copy_columns: columns [", begin, ", ", end, ") of ",
+            x.describe());
+  Tensor y = Tensor::empty({rows, end - begin}, x.dtype(), x.device());
+  if (x.is_cuda()) {
+    RSD_CUDA_CALL(cuda::copy_columns(x, begin, y));
+    return y;
+  }
+  const size_t elem = dtype_size(x.dtype());
+  const auto* src = static_cast<const char*>(x.raw());
+  auto* dst = static_cast<char*>(y.raw());
+  const size_t row_bytes = static_cast<size_t>(end - begin) * elem;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(dst + static_cast<size_t>(r) * row_bytes, src + (static_cast<size_t>(r * cols + begin)) * elem,
+                row_bytes);
+  }
+  return y;
+}
+
 }  // namespace rsd

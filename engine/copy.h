@@ -8,6 +8,10 @@ namespace rsd {
 void copy_convert(const Tensor& src, Tensor& dst);
 // Every element of t set to value (converted to t's dtype).
 void fill_(Tensor& t, double value);
+// Columns [begin, end) of a row-major matrix: x (R, C) -> a new (R, end - begin) tensor of x's dtype
+// on x's device (the loader packs a sample's views side by side; this separates them). One strided
+// copy (cudaMemcpy2DAsync on the compute stream on CUDA).
+Tensor copy_columns(const Tensor& x, int64_t begin, int64_t end);
 
 namespace cpu {
 double load_element(DType t, const void* base, int64_t i);

@@ -15,8 +15,8 @@ Tensor& ParameterRegistry::add(const std::string& name, Tensor value, bool exclu
             value.describe(), " but the registry's parameters are on ", device_.str());
   RSD_CHECK(value.impl()->is_leaf, "ParameterRegistry: parameter '", name, "' (", value.describe(),
             ") is the output of a recorded op; create parameters under NoGradScope");
-  value.set_requires_grad(true);
-  {
+  if (trainable_) {
+    value.set_requires_grad(true);
     ArenaSuspend persistent;  // the gradient outlives every step
     value.set_grad(Tensor::zeros(value.shape(), DType::f32, value.device()));
   }
@@ -35,6 +35,7 @@ Tensor& ParameterRegistry::add_buffer(const std::string& name, Tensor value) {
 }
 
 void ParameterRegistry::zero_grad() {
+  if (!trainable_) return;
   for (auto& p : params_) p->value.zero_grad();
 }
 

@@ -30,6 +30,9 @@ struct Parameter {
 class ParameterRegistry {
  public:
   ParameterRegistry() = default;
+  // trainable = false: a frozen set (BYOL's target network, a model being evaluated): its
+  // parameters do not require grad and get no gradient buffer.
+  explicit ParameterRegistry(bool trainable) : trainable_(trainable) {}
   ParameterRegistry(const ParameterRegistry&) = delete;
   ParameterRegistry& operator=(const ParameterRegistry&) = delete;
 
@@ -57,12 +60,14 @@ class ParameterRegistry {
   int64_t numel() const;
   // The device of the parameters (CPU while none is registered).
   Device device() const { return device_; }
+  bool trainable() const { return trainable_; }
 
  private:
   std::vector<std::unique_ptr<Parameter>> params_;  // unique_ptr: addresses stable as it grows
   std::map<std::string, size_t> index_;             // name -> position in params_
   std::map<std::string, Tensor> buffers_;
   Device device_ = Device::cpu();
+  bool trainable_ = true;
 };
 
 }  // namespace rsd

@@ -1,4 +1,4 @@
-// Elementwise kernels: relu forward/backward, add, accumulate, fill. Arithmetic in float.
+// Elementwise kernels: relu forward/backward, exp forward/backward, add, accumulate, fill. Arithmetic in float.
 #include "elementwise.cuh"
 
 #include "common.cuh"
@@ -65,6 +65,15 @@ struct ReluBackwardOp {
   __device__ float operator()(float y, float gy) const { return y > 0.0f ? gy : 0.0f; }
 };
 
+struct ExpOp {
+  __device__ float operator()(float x) const { return expf(x); }
+};
+
+// y = exp(x), so dy/dx = y.
+struct ExpBackwardOp {
+  __device__ float operator()(float y, float gy) const { return gy * y; }
+};
+
 struct AddOp {
   __device__ float operator()(float a, float b) const { return a + b; }
 };
@@ -111,6 +120,16 @@ void relu_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s) {
 }
 
 template <typename T>
+void exp_forward(const T* x, T* y, int64_t n, cudaStream_t s) {
+  launch_map1(x, y, n, ExpOp{}, s);
+}
+
+template <typename T>
+void exp_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s) {
+  launch_map2(y, gy, gx, n, ExpBackwardOp{}, s);
+}
+
+template <typename T>
 void add(const T* a, const T* b, T* y, int64_t n, cudaStream_t s) {
   launch_map2(a, b, y, n, AddOp{}, s);
 }
@@ -135,6 +154,8 @@ void fill_from_scalar(const T* scalar, float mul, T* y, int64_t n, cudaStream_t 
 #define RSD_INSTANTIATE_ELEMENTWISE(T)                                              \
   template void relu_forward<T>(const T*, T*, int64_t, cudaStream_t);               \
   template void relu_backward<T>(const T*, const T*, T*, int64_t, cudaStream_t);    \
+  template void exp_forward<T>(const T*, T*, int64_t, cudaStream_t);                \
+  template void exp_backward<T>(const T*, const T*, T*, int64_t, cudaStream_t);     \
   template void add<T>(const T*, const T*, T*, int64_t, cudaStream_t);              \
   template void accumulate<T>(T*, const T*, int64_t, cudaStream_t);                 \
   template void fill<T>(T*, float, int64_t, cudaStream_t);                          \

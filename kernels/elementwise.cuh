@@ -15,6 +15,14 @@ void relu_forward(const T* x, T* y, int64_t n, cudaStream_t s);
 template <typename T>
 void relu_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s);
 
+// y = exp(x), computed in float; T: float, __nv_bfloat16.
+template <typename T>
+void exp_forward(const T* x, T* y, int64_t n, cudaStream_t s);
+
+// gx = gy * y, where y = exp(x) is the forward output; T: float, __nv_bfloat16.
+template <typename T>
+void exp_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s);
+
 // y = a + b (y may alias a or b); T: float, __nv_bfloat16.
 template <typename T>
 void add(const T* a, const T* b, T* y, int64_t n, cudaStream_t s);

@@ -6,40 +6,10 @@
 #include <cmath>
 
 #include "common.cuh"
+#include "multi_tensor.cuh"
 
 namespace rsd::kernels {
 namespace {
-
-// The elements [begin, end) of one slot that this block updates.
-struct ChunkView {
-  MultiTensorSlot slot;
-  int index;      // slot index
-  int64_t begin;  // first element
-  int64_t end;    // one past the last element
-};
-
-// Finds the slot whose chunk range [chunk_start[i], chunk_start[i + 1]) holds `chunk`. Invariant:
-// chunk_start[lo] <= chunk < chunk_start[hi]; empty slots (equal neighbours) are never chosen.
-__device__ ChunkView locate_chunk(const MultiTensorSlot* slots, const int64_t* chunk_start, int n_slots,
-                                  int64_t chunk) {
-  int lo = 0, hi = n_slots;
-  while (hi - lo > 1) {
-    const int mid = lo + (hi - lo) / 2;
-    if (chunk_start[mid] <= chunk) {
-      lo = mid;
-    } else {
-      hi = mid;
-    }
-  }
-  ChunkView v;
-  v.slot = slots[lo];
-  v.index = lo;
-  v.begin = (chunk - chunk_start[lo]) * kMultiTensorChunk;
-  v.end = min64(v.slot.n, v.begin + kMultiTensorChunk);
-  return v;
-}
-
-__device__ __forceinline__ bool excluded(const MultiTensorSlot& s) { return (s.flags & kSlotExcluded) != 0; }
 
 __global__ void sgd_kernel(const MultiTensorSlot* slots, const int64_t* chunk_start, int n_slots, float lr,
                            float momentum, float weight_decay, bool nesterov) {

@@ -4,11 +4,12 @@
 
 namespace rsd::models {
 
-BasicBlock::BasicBlock(const LayerContext& ctx, int in_channels, int out_channels, int stride)
+BasicBlock::BasicBlock(const LayerContext& ctx, int in_channels, int out_channels, int stride,
+                       bool zero_init_residual)
     : conv1_(ctx.child("conv1"), in_channels, out_channels, 3, stride, 1),
       bn1_(ctx.child("bn1"), out_channels),
       conv2_(ctx.child("conv2"), out_channels, out_channels, 3, 1, 1),
-      bn2_(ctx.child("bn2"), out_channels),
+      bn2_(ctx.child("bn2"), out_channels, zero_init_residual ? 0.0 : 1.0),
       has_downsample_(stride != 1 || in_channels != out_channels) {
   if (has_downsample_) {
     down_conv_ = Conv2d(ctx.child("downsample.0"), in_channels, out_channels, 1, stride, 0);

@@ -8,7 +8,11 @@ namespace rsd::models {
 
 class BasicBlock {
  public:
-  BasicBlock(const LayerContext& ctx, int in_channels, int out_channels, int stride);
+  // Output channels per unit of `out_channels` (torchvision's BasicBlock.expansion).
+  static constexpr int kExpansion = 1;
+  // zero_init_residual: bn2's weight starts at 0, so the residual branch starts at 0 and the block
+  // at relu(shortcut) (torchvision's zero_init_residual, after Goyal et al. 2017).
+  BasicBlock(const LayerContext& ctx, int in_channels, int out_channels, int stride, bool zero_init_residual = false);
   Tensor forward(const Tensor& x, bool training) const;  // x: (N, H, W, Cin) -> (N, H/stride, W/stride, Cout)
 
  private:

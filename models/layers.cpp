@@ -2,10 +2,28 @@
 
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/conv2d.h"
+#include "engine/ops/convert.h"
 #include "engine/ops/linear.h"
 #include "models/init.h"
 
 namespace rsd::models {
+
+namespace {
+
+// An f32 parameter in the dtype of the activations it meets; the cast is recorded, so the
+// gradient returns to the f32 master weight. Undefined stays undefined (a linear without bias).
+Tensor in_dtype_of(const Tensor& param, const Tensor& x) {
+  if (!param.defined() || param.dtype() == x.dtype()) return param;
+  return cast(param, x.dtype());
+}
+
+Tensor f64_copy_of(const Tensor& t) {
+  Tensor c = Tensor::empty(t.shape(), DType::f64, t.device());
+  c.copy_from(t);
+  return c;
+}
+
+}  // namespace
 
 Conv2d::Conv2d(const LayerContext& ctx, int in_channels, int out_channels, int kernel, int stride, int padding)
     : stride_(stride), padding_(padding) {
@@ -14,19 +32,37 @@ Conv2d::Conv2d(const LayerContext& ctx, int in_channels, int out_channels, int k
   weight_ = ctx.params.add(ctx.prefix + "weight", w, false);
 }
 
-Tensor Conv2d::forward(const Tensor& x) const { return conv2d(x, weight_, stride_, padding_); }
+Tensor Conv2d::forward(const Tensor& x) const { return conv2d(x, in_dtype_of(weight_, x), stride_, padding_); }
 
-BatchNorm::BatchNorm(const LayerContext& ctx, int channels) {
-  weight_ = ctx.params.add(ctx.prefix + "weight", Tensor::full({channels}, 1.0, DType::f32, ctx.device), true);
+BatchNorm::BatchNorm(const LayerContext& ctx, int channels, double weight_init) {
+  weight_ = ctx.params.add(ctx.prefix + "weight", Tensor::full({channels}, weight_init, DType::f32, ctx.device), true);
   bias_ = ctx.params.add(ctx.prefix + "bias", Tensor::zeros({channels}, DType::f32, ctx.device), true);
   running_mean_ = ctx.params.add_buffer(ctx.prefix + "running_mean", Tensor::zeros({channels}, DType::f32, ctx.device));
   running_var_ = ctx.params.add_buffer(ctx.prefix + "running_var", Tensor::full({channels}, 1.0, DType::f32, ctx.device));
 }
 
 Tensor BatchNorm::forward(const Tensor& x, bool training) const {
+  // CUDA wants f32 per-channel tensors for f32 and bf16 activations; the CPU wants x's dtype,
+  // which for the f32 parameters means f32 as they are and f64 through forward_f64_on_cpu.
+  if (x.device().is_cpu() && x.dtype() == DType::f64) return forward_f64_on_cpu(x, training);
   Tensor mean = running_mean_, var = running_var_;
   return x.ndim() == 4 ? batch_norm2d(x, weight_, bias_, mean, var, training)
                        : batch_norm1d(x, weight_, bias_, mean, var, training);
+}
+
+// The float64 reference: gamma and beta cast with autograd; the running statistics updated in f64
+// temporaries (no autograd) and stored back into the f32 buffers.
+Tensor BatchNorm::forward_f64_on_cpu(const Tensor& x, bool training) const {
+  const Tensor gamma = cast(weight_, DType::f64), beta = cast(bias_, DType::f64);
+  Tensor mean = f64_copy_of(running_mean_), var = f64_copy_of(running_var_);
+  Tensor y = x.ndim() == 4 ? batch_norm2d(x, gamma, beta, mean, var, training)
+                           : batch_norm1d(x, gamma, beta, mean, var, training);
+  if (training) {
+    Tensor stored_mean = running_mean_, stored_var = running_var_;
+    stored_mean.copy_from(mean);
+    stored_var.copy_from(var);
+  }
+  return y;
 }
 
 Linear::Linear(const LayerContext& ctx, int in_features, int out_features, bool bias) {
@@ -40,6 +76,6 @@ Linear::Linear(const LayerContext& ctx, int in_features, int out_features, bool 
   }
 }
 
-Tensor Linear::forward(const Tensor& x) const { return linear(x, weight_, bias_); }
+Tensor Linear::forward(const Tensor& x) const { return linear(x, in_dtype_of(weight_, x), in_dtype_of(bias_, x)); }
 
 }  // namespace rsd::models

@@ -1,5 +1,13 @@
 // Layers: parameters registered by name (torchvision's naming, so weights export directly) plus a
 // forward that calls the engine's ops. A layer holds handles to tensors the registry owns.
+//
+// Mixed precision: parameters are always f32 master weights in the registry; a layer's forward
+// follows the dtype of its input. On the GPU activations may be bf16: convolution and linear
+// weights are cast to bf16 through the autograd op `cast`, so gradients flow back into the f32
+// buffers, while batch norm takes its f32 parameters and statistics as they are (the CUDA op wants
+// f32). On the CPU an f64 input runs the whole model in f64 from the same f32 parameters: the
+// float64 reference of a training step (batch norm's CPU op wants x's dtype, so gamma and beta are
+// cast and the running statistics go through f64 temporaries copied back after the step).
 #pragma once
 #include <string>
 
@@ -23,7 +31,7 @@ class Conv2d {
  public:
   Conv2d() = default;
   Conv2d(const LayerContext& ctx, int in_channels, int out_channels, int kernel, int stride, int padding);
-  Tensor forward(const Tensor& x) const;  // x: (N, H, W, C) -> (N, P, Q, K)
+  Tensor forward(const Tensor& x) const;  // x: (N, H, W, C) -> (N, P, Q, K), x's dtype
   const Tensor& weight() const { return weight_; }
 
  private:
@@ -31,14 +39,17 @@ class Conv2d {
   int stride_ = 1, padding_ = 0;
 };
 
-// Batch normalization over the last dimension; weight 1, bias 0, running mean 0, running var 1.
+// Batch normalization over the last dimension; weight `weight_init` (1, or 0 for the last BN of a
+// residual branch under zero_init_residual), bias 0, running mean 0, running var 1.
 class BatchNorm {
  public:
   BatchNorm() = default;
-  BatchNorm(const LayerContext& ctx, int channels);
-  Tensor forward(const Tensor& x, bool training) const;  // x: (N, H, W, C) or (N, C)
+  BatchNorm(const LayerContext& ctx, int channels, double weight_init = 1.0);
+  Tensor forward(const Tensor& x, bool training) const;  // x: (N, H, W, C) or (N, C), x's dtype
+  const Tensor& weight() const { return weight_; }
 
  private:
+  Tensor forward_f64_on_cpu(const Tensor& x, bool training) const;
   Tensor weight_, bias_, running_mean_, running_var_;
 };
 
@@ -47,7 +58,7 @@ class Linear {
  public:
   Linear() = default;
   Linear(const LayerContext& ctx, int in_features, int out_features, bool bias = true);
-  Tensor forward(const Tensor& x) const;  // x: (N, in) -> (N, out)
+  Tensor forward(const Tensor& x) const;  // x: (N, in) -> (N, out), x's dtype
 
  private:
   Tensor weight_, bias_;

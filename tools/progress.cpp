@@ -6,14 +6,15 @@
 
 namespace rsd::tools {
 
-ProgressBar::ProgressBar(std::string label, int64_t total)
-    : label_(std::move(label)), total_(std::max<int64_t>(total, 1)), tty_(isatty(fileno(stdout)) != 0),
+ProgressBar::ProgressBar(std::string label, int64_t total, int64_t first)
+    : label_(std::move(label)), total_(std::max<int64_t>(total, 1)), first_(first), tty_(isatty(fileno(stdout)) != 0),
       start_(std::chrono::steady_clock::now()) {}
 
 void ProgressBar::update(int64_t done, const std::string& status) {
   const int percent = static_cast<int>(100 * done / total_);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double eta = done > 0 ? seconds * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
+  const int64_t progressed = done - first_;
+  const double eta = progressed > 0 ? seconds * static_cast<double>(total_ - done) / static_cast<double>(progressed) : 0.0;
   if (tty_) {
     constexpr int kWidth = 30;
     const int filled = kWidth * percent / 100;
@@ -22,8 +23,8 @@ void ProgressBar::update(int64_t done, const std::string& status) {
                 static_cast<long long>(total_), status.c_str(), eta);
     std::fflush(stdout);
   } else if (percent / 10 != last_percent_printed_ / 10 || done == total_) {
-    std::printf("%s %3d%% %lld/%lld  %s  (%.1fs)\n", label_.c_str(), percent, static_cast<long long>(done),
-                static_cast<long long>(total_), status.c_str(), seconds);
+    std::printf("%s %3d%% %lld/%lld  %s  (%.1fs, %.0fs left)\n", label_.c_str(), percent, static_cast<long long>(done),
+                static_cast<long long>(total_), status.c_str(), seconds, eta);
     last_percent_printed_ = percent;
   }
 }

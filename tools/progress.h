@@ -10,7 +10,8 @@ namespace rsd::tools {
 
 class ProgressBar {
  public:
-  ProgressBar(std::string label, int64_t total);
+  // first: units already done when the bar starts (a resumed run), left out of the rate and ETA.
+  ProgressBar(std::string label, int64_t total, int64_t first = 0);
   // Marks `done` units finished; `status` is appended (e.g. "loss 0.412").
   void update(int64_t done, const std::string& status);
   void finish(const std::string& status);
@@ -18,6 +19,7 @@ class ProgressBar {
  private:
   std::string label_;
   int64_t total_;
+  int64_t first_;
   bool tty_;
   int last_percent_printed_ = -1;
   std::chrono::steady_clock::time_point start_;

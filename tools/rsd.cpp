@@ -1,5 +1,5 @@
-// The rsd command line. Subcommands: demo (the CPU training demo; pretraining joins later),
-// devices (what this build and machine can run on), pack (a dataset into shards), info (what a
+// The rsd command line. Subcommands: pretrain (self-supervised pretraining from a TOML config),
+// demo (a small supervised CNN on a synthetic toy task), devices (what this build and machine can run on), pack (a dataset into shards), info (what a
 // shard, dataset, folder or GeoTIFF holds; --verify checks every checksum), make-synthetic
 // (shards of random data for benchmarks). `rsd --help` and `rsd SUB --help` list options.
 #include <CLI/CLI.hpp>
@@ -8,12 +8,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/atomic_file.h"
 #include "engine/device.h"
 #include "engine/error.h"
 #include "tools/info.h"
 #include "tools/pack.h"
+#include "tools/pretrain/config.h"
+#include "tools/pretrain/trainer.h"
 #include "tools/progress.h"
 #include "tools/synthetic_shards.h"
 #include "tools/toy_training.h"
@@ -53,6 +56,36 @@ int run_demo(DemoOptions& opt) {
     rsd::write_file_atomically(opt.metrics_path, lines);
     std::printf("metrics: %s (JSON lines)\n", opt.metrics_path.c_str());
   }
+  return 0;
+}
+
+struct PretrainCommand {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string device;
+  std::string resume;
+  bool resume_given = false;
+  std::string init;
+  std::string out_dir;
+};
+
+int run_pretrain(const PretrainCommand& cmd) {
+  std::vector<std::string> overrides = cmd.overrides;
+  if (!cmd.device.empty()) overrides.push_back("device=" + cmd.device);
+  if (!cmd.out_dir.empty()) overrides.push_back("log.out_dir=" + cmd.out_dir);
+  const rsd::tools::PretrainConfig config = rsd::tools::load_pretrain_config(cmd.config_path, overrides);
+  rsd::tools::PretrainRunOptions options;
+  if (cmd.resume_given) options.resume = cmd.resume.empty() ? config.log.out_dir + "/checkpoints" : cmd.resume;
+  options.init = cmd.init;
+  const rsd::tools::PretrainResult r = rsd::tools::run_pretrain(config, options);
+  const double first = r.losses.empty() ? 0.0 : r.losses.front(), last = r.losses.empty() ? 0.0 : r.losses.back();
+  std::printf("trained steps %lld..%lld of %lld on %s: loss %.4f -> %.4f, %.1f samples/s\n",
+              static_cast<long long>(r.first_step), static_cast<long long>(r.last_step),
+              static_cast<long long>(r.total_steps), r.device.c_str(), first, last, r.samples_per_s);
+  std::printf("checkpoint: %s\nmetrics:    %s\n", r.checkpoint.c_str(), r.metrics.c_str());
+  if (!r.plot.empty()) std::printf("loss curve: %s\n", r.plot.c_str());
+  std::printf("config:     %s/config.toml (resume with: rsd pretrain --config %s --resume)\n", r.out_dir.c_str(),
+              cmd.config_path.c_str());
   return 0;
 }
 
@@ -110,6 +143,21 @@ int main(int argc, char** argv) {
   CLI::App app{"rsd: self-supervised pretraining of Sentinel-1/Sentinel-2 encoders (C++/CUDA, no framework)"};
   app.set_version_flag("--version", "rsd 0.1.0");
   app.require_subcommand(1);
+
+  PretrainCommand pretrain;
+  bool config_keys = false;
+  CLI::App* pretrain_cmd = app.add_subcommand(
+      "pretrain", "Self-supervised pretraining (byol, dual-contrastive, simclr) from a TOML config: progress, "
+                  "JSON-lines metrics, checkpoints, resume. See configs/ and --config-keys");
+  pretrain_cmd->add_option("--config", pretrain.config_path, "The TOML config (configs/demo.toml, configs/byol.toml, ...)");
+  pretrain_cmd->add_option("--set", pretrain.overrides, "Override a key: --set train.lr=0.1 (repeatable)");
+  pretrain_cmd->add_option("--device", pretrain.device, "auto (a GPU when present), cpu, cuda or cuda:N (default: the config's)");
+  pretrain_cmd->add_option("--out", pretrain.out_dir, "Output folder (default: the config's log.out_dir)");
+  CLI::Option* resume_opt = pretrain_cmd->add_option(
+      "--resume", pretrain.resume, "Continue from a checkpoint file or folder; without a value, the newest in OUT/checkpoints");
+  resume_opt->expected(0, 1);
+  pretrain_cmd->add_option("--init", pretrain.init, "Start from the weights of a safetensors file (torchvision names accepted)");
+  pretrain_cmd->add_flag("--config-keys", config_keys, "List every config key with its type, default and meaning");
 
   DemoOptions demo;
   CLI::App* demo_cmd = app.add_subcommand("demo", "Train a small CNN on a synthetic toy task (the CPU training demo)");
@@ -174,6 +222,18 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    if (app.got_subcommand("pretrain")) {
+      if (config_keys) {
+        std::fputs(rsd::tools::pretrain_config_help().c_str(), stdout);
+        return 0;
+      }
+      if (pretrain.config_path.empty()) {
+        std::fprintf(stderr, "rsd pretrain: --config FILE is required (try configs/demo.toml; --config-keys lists the keys)\n");
+        return 2;
+      }
+      pretrain.resume_given = resume_opt->count() > 0;
+      return run_pretrain(pretrain);
+    }
     if (app.got_subcommand("demo")) return run_demo(demo);
     if (app.got_subcommand("pack")) return run_pack(pack);
     if (app.got_subcommand("info")) return run_info(info_path, info_verify);

@@ -107,4 +107,14 @@ void fill(Tensor& t, double value) {
   RSD_CUDA_CHECK_LAUNCH("fill ", t.describe());
 }
 
+void copy_columns(const Tensor& src, int64_t begin, Tensor& dst) {
+  const size_t elem = dtype_size(src.dtype());
+  const size_t src_pitch = static_cast<size_t>(src.dim(1)) * elem;
+  const size_t width = static_cast<size_t>(dst.dim(1)) * elem;
+  const auto* from = static_cast<const char*>(src.raw()) + static_cast<size_t>(begin) * elem;
+  RSD_CUDA_CHECK(cudaMemcpy2DAsync(dst.raw(), width, from, src_pitch, width, static_cast<size_t>(src.dim(0)),
+                                   cudaMemcpyDeviceToDevice, context(src.device().index).stream),
+                 "copy_columns ", src.describe(), " [", begin, ", +", dst.dim(1), ")");
+}
+
 }  // namespace rsd::cuda

@@ -25,6 +25,24 @@ void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
   RSD_CUDA_CHECK_LAUNCH("relu backward ", y.describe());
 }
 
+void exp_forward(const Tensor& x, Tensor& y) {
+  dispatch_float(x.dtype(), "exp", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::exp_forward<T>(static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), x.numel(),
+                            context(x.device().index).stream);
+  });
+  RSD_CUDA_CHECK_LAUNCH("exp ", x.describe());
+}
+
+void exp_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
+  dispatch_float(y.dtype(), "exp backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::exp_backward<T>(static_cast<const T*>(y.raw()), static_cast<const T*>(gy.raw()),
+                             static_cast<T*>(gx.raw()), y.numel(), context(y.device().index).stream);
+  });
+  RSD_CUDA_CHECK_LAUNCH("exp backward ", y.describe());
+}
+
 void add(const Tensor& a, const Tensor& b, Tensor& y) {
   dispatch_float(a.dtype(), "add", [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -1,5 +1,7 @@
 #include "engine/ops/elementwise.h"
 
+#include <cmath>
+
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/dispatch.h"
@@ -34,6 +36,25 @@ void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
       const T gv = g[i];
       gi[i] = out[i] > T(0) ? gv : T(0);
     }
+  });
+}
+
+void exp_forward(const Tensor& x, Tensor& y) {
+  dispatch_cpu_float(x.dtype(), "exp", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = std::exp(in[i]);
+  });
+}
+
+void exp_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
+  dispatch_cpu_float(y.dtype(), "exp backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* out = y.data<T>();
+    const T* g = gy.data<T>();
+    T* gi = gx.data<T>();
+    for (int64_t i = 0, n = y.numel(); i < n; ++i) gi[i] = g[i] * out[i];
   });
 }
 
@@ -74,6 +95,29 @@ Tensor relu(const Tensor& x) {
         RSD_CUDA_CALL(cuda::relu_backward(y, y.grad(), gx));
       } else {
         cpu::relu_backward(y, y.grad(), gx);
+      }
+      accumulate_grad(x, gx);
+    });
+  }
+  return y;
+}
+
+Tensor exp(const Tensor& x) {
+  check::defined("exp", "x", x);
+  check::floating("exp", "x", x);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.is_cuda()) {
+    RSD_CUDA_CALL(cuda::exp_forward(x, y));
+  } else {
+    cpu::exp_forward(x, y);
+  }
+  if (needs_grad({x})) {
+    record("exp", {y}, [x, y] {
+      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+      if (x.is_cuda()) {
+        RSD_CUDA_CALL(cuda::exp_backward(y, y.grad(), gx));
+      } else {
+        cpu::exp_backward(y, y.grad(), gx);
       }
       accumulate_grad(x, gx);
     });

@@ -1,4 +1,4 @@
-// Element-wise ops: relu, add, and the in-place accumulation autograd uses.
+// Element-wise ops: relu, exp, add, and the in-place accumulation autograd uses.
 #pragma once
 #include "engine/tensor.h"
 
@@ -6,6 +6,8 @@ namespace rsd {
 
 // y = max(x, 0). Backward: gx = gy where y > 0.
 Tensor relu(const Tensor& x);
+// y = exp(x) (a learnable temperature is stored as its log). Backward: gx = gy * y.
+Tensor exp(const Tensor& x);
 // y = a + b (same shape, dtype, device). Backward: ga = gb = gy.
 Tensor add(const Tensor& a, const Tensor& b);
 // dst += src, in place, no autograd.

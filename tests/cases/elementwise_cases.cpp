@@ -1,4 +1,4 @@
-// Cases for relu, add, sum, mean, cast, to_device and reshape.
+// Cases for relu, exp, add, sum, mean, cast, to_device and reshape.
 #include "engine/ops/convert.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
@@ -13,6 +13,7 @@ RSD_OP_CASES(elementwise) {
   for (const Shape& s : {Shape{1}, Shape{7}, Shape{3, 33}, Shape{2, 7, 5, 3}}) {
     const std::string label = rsd::shape_str(s);
     cases.push_back(OpCase("relu", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::relu(in[0]); }));
+    cases.push_back(OpCase("exp", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::exp(in[0]); }));
     cases.push_back(OpCase("add", label, {InputSpec::values(s), InputSpec::values(s)},
                      [](const std::vector<Tensor>& in) { return rsd::add(in[0], in[1]); }));
     cases.push_back(OpCase("sum", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::sum(in[0]); }));

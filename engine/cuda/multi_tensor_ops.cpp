@@ -1,0 +1,44 @@
+#include "engine/cuda/multi_tensor_ops.h"
+
+#include "engine/allocator.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/context.h"
+#include "kernels/multi_tensor_ops.cuh"
+
+namespace rsd::cuda {
+
+namespace {
+
+const kernels::MultiTensorSlot* slots_of(const MultiTensorTable& t) {
+  return static_cast<const kernels::MultiTensorSlot*>(t.slots.raw());
+}
+
+const int64_t* chunks_of(const MultiTensorTable& t) { return static_cast<const int64_t*>(t.chunk_start.raw()); }
+
+cudaStream_t stream_of(const MultiTensorTable& t) { return context(t.slots.device().index).stream; }
+
+}  // namespace
+
+void ema_update(const MultiTensorTable& t, float tau) {
+  kernels::ema_update(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, tau, stream_of(t));
+  RSD_CUDA_CHECK_LAUNCH("EMA update over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
+}
+
+Tensor squared_norm_workspace(const MultiTensorTable& t) {
+  ArenaSuspend persistent;
+  const size_t bytes = kernels::squared_norm_workspace_bytes(t.total_chunks);
+  return Tensor::empty({static_cast<int64_t>(bytes > 0 ? bytes : 8)}, DType::u8, t.slots.device());
+}
+
+void squared_norm(const MultiTensorTable& t, const Tensor& workspace, Tensor& out) {
+  kernels::squared_norm(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, workspace.raw(),
+                        static_cast<double*>(out.raw()), stream_of(t));
+  RSD_CUDA_CHECK_LAUNCH("squared norm over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
+}
+
+void scale(const MultiTensorTable& t, float factor) {
+  kernels::scale(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, factor, stream_of(t));
+  RSD_CUDA_CHECK_LAUNCH("scale over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
+}
+
+}  // namespace rsd::cuda

@@ -1,0 +1,32 @@
+// The global L2 norm of a model's gradients, and their scaling in place: gradient clipping, the
+// training loop's NaN/Inf guard, and the gradient norm it logs.
+//   GradientNorm norm(registry.parameters());
+//   const double g = norm.compute();          // one 8-byte read from the GPU
+//   if (clip > 0 && g > clip) norm.scale(clip / (g + 1e-6));
+// CPU: a double sum over the f32 gradients. CUDA: one multi-tensor launch (float sums per chunk
+// of 65536 elements, then a fixed-order double sum), so a run gives the same value every time.
+// Any Inf or NaN gradient makes compute() return a non-finite value.
+#pragma once
+#include <vector>
+
+#include "engine/cuda/multi_tensor.h"
+#include "engine/params.h"
+#include "engine/tensor.h"
+
+namespace rsd {
+
+class GradientNorm {
+ public:
+  // The gradient buffers of `params` (allocated by the registry, so their addresses are stable).
+  explicit GradientNorm(const std::vector<Parameter*>& params);
+  double compute() const;
+  // Every gradient multiplied by `factor`.
+  void scale(double factor);
+
+ private:
+  std::vector<Tensor> grads_;
+  cuda::MultiTensorTable table_;  // CUDA only: param = the gradient
+  Tensor workspace_, result_;     // CUDA only
+};
+
+}  // namespace rsd

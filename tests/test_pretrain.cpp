@@ -1,0 +1,250 @@
+// Pretraining: one full training step of each method in f32 equal to the same step computed in
+// f64 (loss, every gradient, the updated weights); BYOL's EMA and tau schedule; gradient
+// accumulation and clipping; the NaN/Inf guard; and exact resume of `rsd pretrain` on the shipped
+// samples (needs GDAL).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include "engine/optim/grad_norm.h"
+#include "engine/optim/lars.h"
+#include "engine/optim/schedule.h"
+#include "models/byol.h"
+#include "models/dual_contrastive.h"
+#include "models/simclr.h"
+#include "tests/harness.h"
+#include "tools/pretrain/config.h"
+#include "tools/pretrain/trainer.h"
+#include "tools/pretrain/train_step.h"
+
+using namespace rsd;
+namespace fs = std::filesystem;
+
+namespace {
+
+models::ResNetConfig tiny_encoder() {
+  models::ResNetConfig r;
+  r.depth = 18;
+  r.width = 8;
+  r.stem = models::ResNetStem::small_patch;
+  r.zero_init_residual = false;  // zero BN scales would leave half the gradients exactly zero
+  return r;
+}
+
+enum class Kind { byol, dual, simclr, dual_learnable };
+
+std::unique_ptr<models::SslMethod> make(Kind kind, uint64_t seed) {
+  Generator gen(seed);
+  if (kind == Kind::byol) {
+    models::ByolOptions o;
+    o.encoder = tiny_encoder();
+    o.encoder.in_channels = 3;
+    o.projector_hidden = 32;
+    o.projector_out = 16;
+    o.predictor_hidden = 32;
+    o.tau_base = 0.9;
+    o.total_steps = 10;
+    return std::make_unique<models::Byol>(o, Device::cpu(), gen);
+  }
+  models::ContrastiveOptions o;
+  o.encoder = tiny_encoder();
+  o.projector_hidden = 32;
+  o.projector_out = 16;
+  o.temperature = 0.2;
+  o.learnable_temperature = kind == Kind::dual_learnable;
+  if (kind == Kind::simclr) return std::make_unique<models::SimClr>(o, 4, Device::cpu(), gen);
+  return std::make_unique<models::DualContrastive>(o, 2, 5, Device::cpu(), gen);
+}
+
+std::vector<int64_t> channels_of(Kind kind) {
+  if (kind == Kind::byol) return {3, 3};
+  if (kind == Kind::simclr) return {4, 4};
+  return {2, 5};
+}
+
+std::vector<Tensor> views(Kind kind, DType dtype, uint64_t seed, int64_t n = 6, int64_t hw = 12) {
+  std::vector<Tensor> out;
+  for (int64_t c : channels_of(kind)) {
+    Tensor v = test::random_tensor({n, hw, hw, c}, DType::f64, Device::cpu(), seed++);
+    Tensor cast_v = Tensor::empty(v.shape(), dtype);
+    cast_v.copy_from(v);
+    out.push_back(cast_v);
+  }
+  return out;
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0.0;
+  for (double v : t.to_host_doubles()) m = std::max(m, std::fabs(v));
+  return m;
+}
+
+// max |got - ref| relative to the largest |ref| of the tensor, or to `floor` when that is larger:
+// a tensor that is zero in exact arithmetic (the bias of a linear layer followed by batch norm has
+// a zero gradient) holds only rounding noise, which is measured against the model's gradient scale.
+double scaled_error(const Tensor& ref, const Tensor& got, double floor = 1e-30) {
+  const std::vector<double> r = ref.to_host_doubles(), g = got.to_host_doubles();
+  return test::max_relative_error(r, g, std::max(max_abs(ref), floor));
+}
+
+struct StepRun {
+  std::unique_ptr<models::SslMethod> method;
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<tools::TrainStep> step;
+  tools::StepResult result;
+};
+
+StepRun one_step(Kind kind, DType dtype, const tools::StepOptions& so = {}, double lr = 0.5) {
+  StepRun run;
+  run.method = make(kind, 7);
+  LarsOptions lo;
+  lo.weight_decay = 1e-4;
+  run.optimizer = std::make_unique<LARS>(run.method->params().parameters(), lo);
+  run.step = std::make_unique<tools::TrainStep>(*run.method, *run.optimizer, so);
+  uint64_t seed = 100;
+  run.result = run.step->run([&] { return views(kind, dtype, seed += 10); }, 0, lr);
+  return run;
+}
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::byol: return "byol";
+    case Kind::dual: return "dual-contrastive";
+    case Kind::simclr: return "simclr";
+    default: return "dual-contrastive, learnable temperature";
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("pretrain") {
+  TEST_CASE("one training step of each method: f32 equals the f64 run (loss, gradients, updated weights)") {
+    for (Kind kind : {Kind::byol, Kind::dual, Kind::simclr, Kind::dual_learnable}) {
+      const std::string method_name = kind_name(kind);
+      CAPTURE(method_name);
+      StepRun f32 = one_step(kind, DType::f32);
+      StepRun f64 = one_step(kind, DType::f64);
+      REQUIRE_FALSE(f32.result.skipped);
+      CHECK(f32.result.loss == doctest::Approx(f64.result.loss).epsilon(1e-5));
+      CHECK(f32.result.grad_norm == doctest::Approx(f64.result.grad_norm).epsilon(1e-4));
+      CHECK(f32.result.grad_norm > 0.0);
+      auto p32 = f32.method->params().parameters();
+      auto p64 = f64.method->params().parameters();
+      REQUIRE(p32.size() == p64.size());
+      double grad_scale = 0.0;
+      for (const Parameter* p : p64) grad_scale = std::max(grad_scale, max_abs(p->value.grad()));
+      for (size_t i = 0; i < p32.size(); ++i) {
+        CAPTURE(p32[i]->name);
+        CHECK(scaled_error(p64[i]->value.grad(), p32[i]->value.grad(), 1e-3 * grad_scale) <= 1e-4);
+        CHECK(scaled_error(p64[i]->value, p32[i]->value) <= 1e-4);
+      }
+      for (const auto& [name, buffer] : f32.method->params().buffers()) {
+        CAPTURE(name);
+        CHECK(scaled_error(f64.method->params().buffers().at(name), buffer) <= 1e-5);
+      }
+    }
+  }
+
+  TEST_CASE("BYOL: the target follows the online network by EMA with the cosine tau schedule") {
+    CosineMomentum schedule(0.9, 10);
+    CHECK(schedule.tau(0) == doctest::Approx(0.9));
+    CHECK(schedule.tau(5) == doctest::Approx(0.95));
+    CHECK(schedule.tau(10) == doctest::Approx(1.0));
+    auto method = make(Kind::byol, 3);
+    auto& byol = dynamic_cast<models::Byol&>(*method);
+    // At construction the target is a copy of the online network.
+    for (const Parameter* t : byol.target_params().parameters()) {
+      const Parameter* o = byol.params().find("online." + t->name.substr(7));
+      REQUIRE(o != nullptr);
+      CHECK(o->value.to_host_doubles() == t->value.to_host_doubles());
+    }
+    std::map<std::string, std::vector<double>> before;
+    for (const Parameter* t : byol.target_params().parameters()) before[t->name] = t->value.to_host_doubles();
+    LARS opt(byol.params().parameters(), LarsOptions{});
+    tools::TrainStep step(byol, opt, {});
+    uint64_t seed = 1;
+    step.run([&] { return views(Kind::byol, DType::f32, seed += 2); }, 0, 0.5);
+    const float keep = static_cast<float>(schedule.tau(0)), take = 1.0f - keep;
+    int moved = 0;
+    for (const Parameter* t : byol.target_params().parameters()) {
+      CAPTURE(t->name);
+      const std::vector<double> online = byol.params().find("online." + t->name.substr(7))->value.to_host_doubles();
+      const std::vector<double> got = t->value.to_host_doubles();
+      const std::vector<double>& old = before[t->name];
+      for (size_t i = 0; i < got.size(); ++i) {
+        const float expected = keep * static_cast<float>(old[i]) + take * static_cast<float>(online[i]);
+        REQUIRE(static_cast<float>(got[i]) == expected);
+      }
+      if (got != old) ++moved;
+    }
+    CHECK(moved > 0);
+  }
+
+  TEST_CASE("gradient accumulation averages the micro-batch gradients; clipping bounds the norm") {
+    // lr = 0: the optimizer leaves the weights, so each run sees the same network.
+    auto grads_of = [](Kind kind, int accum, uint64_t first_seed) {
+      auto method = make(kind, 7);
+      LARS opt(method->params().parameters(), LarsOptions{});
+      tools::StepOptions so;
+      so.grad_accum = accum;
+      tools::TrainStep step(*method, opt, so);
+      uint64_t seed = first_seed;
+      step.run([&] { return views(kind, DType::f32, seed += 10); }, 0, 0.0);
+      std::vector<std::vector<double>> g;
+      for (const Parameter* p : method->params().parameters()) g.push_back(p->value.grad().to_host_doubles());
+      return g;
+    };
+    const auto both = grads_of(Kind::dual, 2, 100);  // micro-batches with seeds 110, 120
+    const auto first = grads_of(Kind::dual, 1, 100);
+    const auto second = grads_of(Kind::dual, 1, 110);
+    for (size_t i = 0; i < both.size(); ++i) {
+      std::vector<double> mean(both[i].size());
+      for (size_t k = 0; k < mean.size(); ++k) mean[k] = 0.5 * (first[i][k] + second[i][k]);
+      double scale = 1e-30;
+      for (double v : mean) scale = std::max(scale, std::fabs(v));
+      CHECK(test::max_relative_error(mean, both[i], scale) <= 1e-5);
+    }
+    tools::StepOptions clip;
+    clip.grad_clip = 1e-3;
+    StepRun clipped = one_step(Kind::simclr, DType::f32, clip, 0.0);
+    CHECK(clipped.result.clipped);
+    CHECK(clipped.result.grad_norm > 1e-3);
+    GradientNorm after(clipped.method->params().parameters());
+    CHECK(after.compute() == doctest::Approx(1e-3).epsilon(1e-3));
+  }
+
+  TEST_CASE("the NaN/Inf guard skips bad steps and stops after max_bad_steps in a row") {
+    auto method = make(Kind::simclr, 7);
+    LARS opt(method->params().parameters(), LarsOptions{});
+    tools::StepOptions so;
+    so.max_bad_steps = 3;
+    tools::TrainStep step(*method, opt, so);
+    const std::vector<double> before = method->params().parameters().front()->value.to_host_doubles();
+    auto poisoned = [] {
+      std::vector<Tensor> v = views(Kind::simclr, DType::f32, 5);
+      v[0].data<float>()[3] = std::nanf("");
+      return v;
+    };
+    tools::StepResult r = step.run(poisoned, 0, 0.5);
+    CHECK(r.skipped);
+    CHECK(step.bad_in_a_row() == 1);
+    CHECK(method->params().parameters().front()->value.to_host_doubles() == before);  // no update
+    r = step.run([] { return views(Kind::simclr, DType::f32, 9); }, 1, 0.5);
+    CHECK_FALSE(r.skipped);
+    CHECK(step.bad_in_a_row() == 0);
+    CHECK(step.skipped_total() == 1);
+    step.run(poisoned, 2, 0.5);
+    step.run(poisoned, 3, 0.5);
+    try {
+      step.run(poisoned, 4, 0.5);
+      FAIL("expected the guard to stop training");
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      CHECK(msg.find("3 steps in a row") != std::string::npos);
+      CHECK(msg.find("train.lr") != std::string::npos);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+// The metrics of a training run as JSON lines (one object per logged step), flushed line by line
+// so `tail -f` and a crashed run both show everything logged so far. A resumed run keeps the rows
+// of the steps before its first and continues the same file.
+#pragma once
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rsd::tools {
+
+using MetricsRow = std::vector<std::pair<std::string, double>>;  // in column order; "step" first
+
+class MetricsLog {
+ public:
+  // Keeps the rows of `path` whose step is below first_step (none when first_step is 0).
+  MetricsLog(std::string path, int64_t first_step);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+  void write(const MetricsRow& row);
+  // (step, value) of one column over every row, kept ones included: the loss curve.
+  std::vector<std::pair<double, double>> series(const std::string& column) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::vector<MetricsRow> rows_;
+};
+
+}  // namespace rsd::tools
