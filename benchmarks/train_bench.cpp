@@ -86,7 +86,8 @@ nlohmann::json bench_one(const Args& a, const std::string& method, const std::st
   const double sps = static_cast<double>(a.batch) / (t.median_ms / 1e3);
   std::printf("%-18s %-9s %5lld %5lld %10.2f %10.1f\n", method.c_str(), arch.c_str(), static_cast<long long>(a.batch),
               static_cast<long long>(a.patch), t.median_ms, sps);
-  return {{"method", method}, {"arch", arch}, {"stem", a.stem}, {"width", a.width}, {"batch", a.batch},
+  return {{"op", method + "/" + arch}, {"shape", str_cat(a.batch, "x", a.patch, "x", a.patch)},
+          {"dtype", device.is_cuda() ? "bf16" : "fp32"}, {"method", method}, {"arch", arch}, {"stem", a.stem}, {"width", a.width}, {"batch", a.batch},
           {"patch", a.patch}, {"precision", device.is_cuda() ? "bf16" : "fp32"}, {"median_ms", t.median_ms},
           {"min_ms", t.min_ms}, {"runs", t.runs}, {"samples_per_s", sps},
           {"parameters", m->params().numel()}};
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
     nlohmann::json rows = nlohmann::json::array();
     for (const std::string& method : split(a.methods))
       for (const std::string& arch : split(a.archs)) rows.push_back(bench_one(a, method, arch, device));
-    const nlohmann::json doc = {{"benchmark", "train"}, {"framework", "rsd"}, {"device", bench::device_name(device)},
+    const nlohmann::json doc = {{"benchmark", "train"}, {"implementation", "rsd"}, {"device", bench::device_name(device)},
                                 {"results", rows}};
     write_file_atomically(a.json_path, doc.dump(2) + "\n");
     std::printf("wrote %s\n", a.json_path.c_str());

@@ -12,6 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/checkpoint.h"
+#include "engine/safetensors.h"
+#include "tools/pretrain/method_factory.h"
+#include "tools/pretrain/run_checkpoint.h"
 #include "tools/pretrain/config.h"
 #include "tools/pretrain/trainer.h"
 
@@ -136,5 +139,40 @@ TEST_SUITE("pretrain") {
     o.resume = r.checkpoint;
     CHECK_THROWS_WITH_AS(tools::run_pretrain(tiny_config("byol", dir.path() / "b", 2), o),
                          doctest::Contains("simclr"), Error);
+  }
+
+  TEST_CASE("--init loads weights by name, from a checkpoint or a torchvision-layout file" * doctest::skip(kNoGdal)) {
+    TempDir dir;
+    const tools::PretrainConfig c = tiny_config("simclr", dir.path() / "run", 2);
+    const tools::PretrainResult r = tools::run_pretrain(c, quiet());
+    const SafetensorsFile ckpt = SafetensorsFile::open(r.checkpoint);
+    auto fresh = tools::make_method(c, {13, 13}, Device::cpu(), 2);
+    CHECK(tools::load_initial_weights(r.checkpoint, *fresh) > 0);
+    for (const Parameter* p : fresh->params().parameters()) {
+      CAPTURE(p->name);
+      CHECK(p->value.to_host_doubles() == ckpt.read(p->name).to_host_doubles());
+    }
+    // torchvision's names (no prefix) and conv layout (K, C, R, S): conv1 of a 13-band encoder.
+    const Parameter* conv1 = fresh->params().find("encoder.conv1.weight");
+    REQUIRE(conv1 != nullptr);
+    const Shape ours = conv1->value.shape();  // (K, R, S, C)
+    const int64_t K = ours[0], R = ours[1], S = ours[2], C = ours[3];
+    std::vector<double> tv(static_cast<size_t>(K * C * R * S));
+    for (size_t i = 0; i < tv.size(); ++i) tv[i] = 0.001 * static_cast<double>(i);
+    const fs::path file = dir.path() / "torchvision.safetensors";
+    write_safetensors(file.string(), {{"conv1.weight", Tensor::from_vector(tv, {K, C, R, S}, DType::f32)}});
+    auto other = tools::make_method(c, {13, 13}, Device::cpu(), 2);
+    CHECK(tools::load_initial_weights(file.string(), *other) == 1);
+    const std::vector<double> got = other->params().find("encoder.conv1.weight")->value.to_host_doubles();
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t ch = 0; ch < C; ++ch)
+        for (int64_t y = 0; y < R; ++y)
+          for (int64_t x = 0; x < S; ++x)
+            REQUIRE(got[static_cast<size_t>(((k * R + y) * S + x) * C + ch)] ==
+                    doctest::Approx(tv[static_cast<size_t>(((k * C + ch) * R + y) * S + x)]));
+    // Nothing matching is an error that names the file.
+    write_safetensors((dir.path() / "unrelated.safetensors").string(), {{"x", Tensor::zeros({2}, DType::f32)}});
+    CHECK_THROWS_WITH_AS(tools::load_initial_weights((dir.path() / "unrelated.safetensors").string(), *other),
+                         doctest::Contains("unrelated.safetensors"), Error);
   }
 }

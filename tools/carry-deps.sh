@@ -11,3 +11,12 @@ for dir in doctest CLI nlohmann toml++; do
   cp -r "/usr/include/$dir" third_party/
 done
 echo "carry-deps: third_party/ holds $(ls third_party | tr '\n' ' ')"
+# The shipped TerraMesh samples as shards, for the pretraining demo on a machine without GDAL.
+if [ -x build/tools/rsd ]; then
+  rm -rf third_party/samples-shards/terramind
+  mkdir -p third_party/samples-shards
+  ./build/tools/rsd pack data/samples/terramind-s1s2 third_party/samples-shards/terramind > /dev/null
+  echo "carry-deps: packed data/samples/terramind-s1s2 into third_party/samples-shards/terramind"
+else
+  echo "carry-deps: no build/tools/rsd yet (run tools/setup.sh): the GPU pretraining demo will be skipped"
+fi

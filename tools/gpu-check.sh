@@ -58,6 +58,16 @@ run_benchmark() {  # rsd program, torch_ref script, timing fields to compare
 }
 run_benchmark ops_bench ops_ref fwd_ms,fwd_bwd_ms
 run_benchmark loss_bench loss_ref fwd_bwd_ms,peak_bytes
+# Training steps per method and encoder (defaults: batch 256, 128 x 128 views; the issue's
+# figure is dual-contrastive ResNet-50), beside PyTorch eager with AMP and channels_last.
+run_benchmark train_bench train_ref median_ms,samples_per_s
 "$build/tools/rsd" demo --device cuda --steps 100 2>&1 | tail -4 | tee -a "$out/summary.txt"
+# The pretraining demo on the GPU in bf16, from the shards tools/carry-deps.sh packed (no GDAL here).
+if [ -f third_party/samples-shards/terramind/dataset.json ]; then
+  "$build/tools/rsd" pretrain --config configs/demo.toml --device cuda --set train.precision=auto \
+    --set data.path=third_party/samples-shards/terramind --out "$out/pretrain-demo" 2>&1 | tail -8 | tee -a "$out/summary.txt"
+else
+  log "no third_party/samples-shards/terramind: run tools/carry-deps.sh first for the pretraining demo"
+fi
 log "ctest exit code $ctest_rc"
 exit $ctest_rc

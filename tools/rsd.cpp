@@ -84,8 +84,8 @@ int run_pretrain(const PretrainCommand& cmd) {
               static_cast<long long>(r.total_steps), r.device.c_str(), first, last, r.samples_per_s);
   std::printf("checkpoint: %s\nmetrics:    %s\n", r.checkpoint.c_str(), r.metrics.c_str());
   if (!r.plot.empty()) std::printf("loss curve: %s\n", r.plot.c_str());
-  std::printf("config:     %s/config.toml (resume with: rsd pretrain --config %s --resume)\n", r.out_dir.c_str(),
-              cmd.config_path.c_str());
+  std::printf("config:     %s/config.toml (continue with: rsd pretrain --config %s --out %s --resume)\n",
+              r.out_dir.c_str(), cmd.config_path.c_str(), r.out_dir.c_str());
   return 0;
 }
 

@@ -9,7 +9,7 @@ self-supervised method, with the same models, losses and optimizer as rsd:
              pass is not what this compares);
   precision  bf16 autocast on a GPU (fp32 master weights), channels_last; fp32 on the CPU.
 Random inputs (the step, not the data loader, is measured). Writes the same JSON keys as
-train_bench, so benchmarks/compare.py can print both side by side:
+train_bench, so benchmarks/compare.py can print both side by side (--metrics median_ms,samples_per_s):
   python3 benchmarks/torch_ref/train_ref.py --methods dual-contrastive --archs resnet50 \
       --batch 256 --patch 128 --json torch_train.json
 """
@@ -129,7 +129,8 @@ def main():
             step = Step(method, arch, args.stem, args.batch, args.patch, device, amp)
             times = time_runs(step, device, args.warmup, args.runs)
             med = statistics.median(times)
-            rows.append({"method": method, "arch": arch, "stem": args.stem, "width": 64, "batch": args.batch,
+            rows.append({"op": f"{method}/{arch}", "shape": f"{args.batch}x{args.patch}x{args.patch}",
+                         "dtype": "bf16" if amp else "fp32", "method": method, "arch": arch, "stem": args.stem, "width": 64, "batch": args.batch,
                          "patch": args.patch, "precision": "bf16-autocast" if amp else "fp32",
                          "median_ms": med, "min_ms": min(times), "runs": len(times),
                          "samples_per_s": args.batch / (med / 1e3)})
@@ -137,7 +138,7 @@ def main():
             del step
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-    write_json(args.json, {"benchmark": "train", "framework": f"pytorch {torch.__version__}",
+    write_json(args.json, {"benchmark": "train", "implementation": f"pytorch {torch.__version__} (eager, AMP, channels_last)",
                            "device": device_name(device), "results": rows})
 
 

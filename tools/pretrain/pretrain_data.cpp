@@ -132,7 +132,8 @@ PretrainData open_pretrain_data(const PretrainConfig& config) {
     d.statistics_origin = str_cat(dc.path, " (stored at packing)");
   } else {
     constexpr int64_t kStatisticsCap = 2000;
-    d.statistics = compute_statistics(*base, kStatisticsCap, config.log.progress);
+    constexpr int64_t kWorthABar = 100;  // a handful of samples takes well under a second
+    d.statistics = compute_statistics(*base, kStatisticsCap, config.log.progress && base->size() > kWorthABar);
     d.statistics_origin = str_cat("computed over ", std::min(base->size(), kStatisticsCap), " samples of ", dc.path);
   }
   d.spec = view_spec(config);
