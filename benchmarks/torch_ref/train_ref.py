@@ -138,7 +138,7 @@ def main():
             del step
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-    write_json(args.json, {"benchmark": "train", "implementation": f"pytorch {torch.__version__} (eager, AMP, channels_last)",
+    write_json(args.json, {"benchmark": "train", "implementation": f"pytorch {torch.__version__} (eager, " + ("bf16 autocast, channels_last)" if amp else "fp32)"),
                            "device": device_name(device), "results": rows})
 
 
