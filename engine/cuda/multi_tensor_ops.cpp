@@ -3,21 +3,10 @@
 #include "engine/allocator.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
+#include "engine/cuda/multi_tensor_launch.h"
 #include "kernels/multi_tensor_ops.cuh"
 
 namespace rsd::cuda {
-
-namespace {
-
-const kernels::MultiTensorSlot* slots_of(const MultiTensorTable& t) {
-  return static_cast<const kernels::MultiTensorSlot*>(t.slots.raw());
-}
-
-const int64_t* chunks_of(const MultiTensorTable& t) { return static_cast<const int64_t*>(t.chunk_start.raw()); }
-
-cudaStream_t stream_of(const MultiTensorTable& t) { return context(t.slots.device().index).stream; }
-
-}  // namespace
 
 void ema_update(const MultiTensorTable& t, float tau) {
   kernels::ema_update(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, tau, stream_of(t));

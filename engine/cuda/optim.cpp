@@ -3,21 +3,10 @@
 #include "engine/allocator.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
+#include "engine/cuda/multi_tensor_launch.h"
 #include "kernels/optim.cuh"
 
 namespace rsd::cuda {
-
-namespace {
-
-const kernels::MultiTensorSlot* slots_of(const MultiTensorTable& t) {
-  return static_cast<const kernels::MultiTensorSlot*>(t.slots.raw());
-}
-
-const int64_t* chunks_of(const MultiTensorTable& t) { return static_cast<const int64_t*>(t.chunk_start.raw()); }
-
-cudaStream_t stream_of(const MultiTensorTable& t) { return context(t.slots.device().index).stream; }
-
-}  // namespace
 
 void sgd_step(const MultiTensorTable& t, float lr, float momentum, float weight_decay, bool nesterov) {
   kernels::sgd_step(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, lr, momentum, weight_decay, nesterov,
