@@ -83,7 +83,9 @@ ResNet::ResNet(const LayerContext& ctx, const ResNetConfig& cfg)
   }
 }
 
-Tensor ResNet::forward(const Tensor& x, bool training) const {
+Tensor ResNet::forward(const Tensor& x, bool training) const { return global_avg_pool(feature_map(x, training)); }
+
+Tensor ResNet::feature_map(const Tensor& x, bool training) const {
   RSD_CHECK(x.defined(), name_, ": the input is undefined");
   RSD_CHECK(x.ndim() == 4 && x.dim(-1) == cfg_.in_channels, name_, ": input ", x.describe(), " must be (N, H, W, ",
             cfg_.in_channels, ")");
@@ -91,7 +93,7 @@ Tensor ResNet::forward(const Tensor& x, bool training) const {
   if (cfg_.stem == ResNetStem::standard) h = max_pool2d(h, 3, 2, 1);  // (N, H/4, W/4, width)
   for (const ResidualBlock& block : blocks_)
     h = std::visit([&](const auto& b) { return b.forward(h, training); }, block);
-  return global_avg_pool(h);  // (N, feature_dim)
+  return h;  // (N, H / stride, W / stride, feature_dim)
 }
 
 }  // namespace rsd::models

@@ -39,6 +39,11 @@ class ResNet {
   ResNet(const LayerContext& ctx, const ResNetConfig& cfg);
   // x: (N, H, W, in_channels), any float dtype the ops take -> pooled features (N, feature_dim)
   Tensor forward(const Tensor& x, bool training) const;
+  // The last stage's feature map before pooling: (N, ceil(H / s), ceil(W / s), feature_dim) with
+  // s = output_stride() (dense embeddings and segmentation probes upsample it).
+  Tensor feature_map(const Tensor& x, bool training) const;
+  // 32 with the standard stem, 8 with the small-patch stem.
+  int output_stride() const { return cfg_.stem == ResNetStem::standard ? 32 : 8; }
   // 8 width for ResNet-18/34, 32 width for ResNet-50 (512 and 2048 at width 64).
   int feature_dim() const { return feature_dim_; }
   const ResNetConfig& config() const { return cfg_; }
