@@ -1,5 +1,7 @@
 // The rsd command line. Subcommands: pretrain (self-supervised pretraining from a TOML config),
-// demo (a small supervised CNN on a synthetic toy task), devices (what this build and machine can run on), pack (a dataset into shards), info (what a
+// embed, export-weights and eval (downstream use of a checkpoint's encoders: embeddings, weights
+// for PyTorch, linear / k-NN / segmentation probes), demo (a small supervised
+// CNN on a synthetic toy task), devices (what this build and machine can run on), pack (a dataset into shards), info (what a
 // shard, dataset, folder or GeoTIFF holds; --verify checks every checksum), make-synthetic
 // (shards of random data for benchmarks). `rsd --help` and `rsd SUB --help` list options.
 #include <CLI/CLI.hpp>
@@ -13,6 +15,8 @@
 #include "engine/atomic_file.h"
 #include "engine/device.h"
 #include "engine/error.h"
+#include "tools/downstream/embed_cli.h"
+#include "tools/downstream/eval_cli.h"
 #include "tools/info.h"
 #include "tools/pack.h"
 #include "tools/pretrain/config.h"
@@ -216,12 +220,19 @@ int main(int argc, char** argv) {
   synthetic_cmd->add_option("--threads", synthetic.threads, "Threads making samples")->check(CLI::PositiveNumber)
       ->capture_default_str();
 
+  // Downstream commands run from their CLI11 callbacks, inside parse(): rsd::Error is caught below.
+  rsd::tools::add_embed_command(app);
+  rsd::tools::add_export_weights_command(app);
+  rsd::tools::add_eval_command(app);
+
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  try {
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e);
+    }
+    for (const char* ran : {"embed", "export-weights", "eval"})
+      if (app.got_subcommand(ran)) return 0;
     if (app.got_subcommand("pretrain")) {
       if (config_keys) {
         std::fputs(rsd::tools::pretrain_config_help().c_str(), stdout);

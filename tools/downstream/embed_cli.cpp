@@ -1,0 +1,99 @@
+#include "tools/downstream/embed_cli.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "engine/device.h"
+#include "engine/error.h"
+#include "tools/downstream/embed_chips.h"
+#include "tools/downstream/embed_dense.h"
+#include "tools/downstream/export_weights.h"
+
+namespace rsd::tools {
+
+namespace {
+
+struct EmbedArgs {
+  std::string checkpoint, input, out, encoder, dtype = "float32", device = "auto", format = "float32";
+  std::vector<std::string> bands, raster_bands;
+  int64_t batch = 16, tile = 0, overlap = -1;
+  bool dense = false;
+};
+
+void run_dense(const EmbedArgs& a, const PretrainedEncoder& enc) {
+  DenseOptions o;
+  o.input = a.input;
+  o.out = a.out;
+  o.raster_bands = a.raster_bands;
+  o.format = parse_dense_format(a.format);
+  o.tile = a.tile;
+  o.overlap = a.overlap;
+  const DenseResult r = embed_dense(enc, o);
+  std::printf("wrote %s (%lld x %lld px, %lld bands, %s, %lld tiles, %lld nodata pixels)\n", r.path.c_str(),
+              static_cast<long long>(r.width), static_cast<long long>(r.height), static_cast<long long>(r.dim),
+              a.format.c_str(), static_cast<long long>(r.tiles), static_cast<long long>(r.invalid_pixels));
+}
+
+void run_embed(const EmbedArgs& a) {
+  const PretrainedEncoder enc = load_pretrained_encoder(a.checkpoint, a.encoder, a.bands, parse_device(a.device));
+  if (a.dense) return run_dense(a, enc);
+  EmbedOptions o;
+  o.input = a.input;
+  o.out_dir = a.out;
+  o.raster_bands = a.raster_bands;
+  o.dtype = parse_embedding_dtype(a.dtype);
+  o.batch = a.batch;
+  const EmbedResult r = embed_chips(enc, o);
+  std::printf("wrote %s (%lld x %lld), %s, %s\n", r.embeddings.c_str(), static_cast<long long>(r.rows),
+              static_cast<long long>(r.dim), r.index.c_str(), r.metadata.c_str());
+}
+
+}  // namespace
+
+void add_embed_command(CLI::App& app) {
+  auto a = std::make_shared<EmbedArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "embed", "Embeddings of every chip of a dataset folder, shard dataset or GeoTIFF from a pretrained encoder");
+  cmd->add_option("--checkpoint", a->checkpoint, "A pretraining checkpoint (.safetensors) or its folder")->required();
+  cmd->add_option("--input", a->input, "A dataset folder (any layout), a shard dataset or one GeoTIFF")->required();
+  cmd->add_option("--out", a->out,
+                  "Output folder (embeddings.npy, index.csv, embeddings.json); with --dense the output GeoTIFF")
+      ->required();
+  cmd->add_option("--encoder", a->encoder,
+                  "Which encoder: online (byol, simclr), s1 or s2 (dual-contrastive; default s2)");
+  cmd->add_option("--bands", a->bands, "Bands an RS-BYOL encoder reads, e.g. B04 or B04,B03,B02")->delimiter(',');
+  cmd->add_option("--raster-bands", a->raster_bands,
+                  "Band names of a GeoTIFF input in file order, when its band descriptions do not name them")
+      ->delimiter(',');
+  cmd->add_option("--dtype", a->dtype, "float32 or float16 (embeddings.npy)")->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Chips per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--device", a->device, "auto (a GPU when present), cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--dense", a->dense, "Per-pixel embeddings of one GeoTIFF, written as a GeoTIFF on its grid");
+  cmd->add_option("--tile", a->tile, "Dense mode: tile size in pixels (default 8 x the encoder's output stride)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--overlap", a->overlap, "Dense mode: overlap of neighbouring tiles in pixels (default tile / 4)");
+  cmd->add_option("--format", a->format, "Dense mode: float32, or int8 unit vectors (round(v x 127), -128 = nodata)")
+      ->capture_default_str();
+  cmd->callback([a] { run_embed(*a); });
+}
+
+void add_export_weights_command(CLI::App& app) {
+  struct Args {
+    std::string checkpoint, out, encoder;
+    std::vector<std::string> bands;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "export-weights", "Write a pretrained encoder's weights under torchvision's ResNet names (safetensors)");
+  cmd->add_option("CKPT", a->checkpoint, "A pretraining checkpoint (.safetensors) or its folder")->required();
+  cmd->add_option("OUT", a->out, "The output .safetensors file")->required();
+  cmd->add_option("--encoder", a->encoder,
+                  "Which encoder: online (byol, simclr), s1 or s2 (dual-contrastive; default s2)");
+  cmd->add_option("--bands", a->bands, "Bands an RS-BYOL encoder reads (recorded in the metadata)")->delimiter(',');
+  cmd->callback([a] {
+    const int64_t n = export_weights(a->checkpoint, a->out, a->encoder, a->bands);
+    std::printf("wrote %s (%lld tensors)\n", a->out.c_str(), static_cast<long long>(n));
+  });
+}
+
+}  // namespace rsd::tools

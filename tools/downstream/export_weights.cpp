@@ -1,0 +1,73 @@
+#include "tools/downstream/export_weights.h"
+
+#include <nlohmann/json.hpp>
+
+#include "engine/safetensors.h"
+
+namespace rsd::tools {
+
+namespace {
+
+// w: (K, R, S, C) -> (K, C, R, S), float32 on the CPU.
+Tensor to_kcrs(const Tensor& w) {
+  const int64_t k = w.dim(0), r = w.dim(1), s = w.dim(2), c = w.dim(3);
+  const std::vector<double> v = w.to_host_doubles();
+  Tensor out = Tensor::empty({k, c, r, s}, DType::f32);
+  float* o = out.data<float>();
+  for (int64_t ik = 0; ik < k; ++ik)
+    for (int64_t ir = 0; ir < r; ++ir)
+      for (int64_t is = 0; is < s; ++is)
+        for (int64_t ic = 0; ic < c; ++ic)
+          o[((ik * c + ic) * r + ir) * s + is] =
+              static_cast<float>(v[static_cast<size_t>(((ik * r + ir) * s + is) * c + ic)]);
+  return out;
+}
+
+Tensor host_copy(const Tensor& t) {
+  Tensor out = Tensor::empty(t.shape(), t.dtype());
+  out.copy_from(t);
+  return out;
+}
+
+std::string torchvision_name(const std::string& name, const std::string& prefix) {
+  RSD_CHECK(name.compare(0, prefix.size(), prefix) == 0, "export-weights: tensor ", name, " lacks the prefix ", prefix);
+  return name.substr(prefix.size());
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, Tensor>> torchvision_state(const PretrainedEncoder& enc) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const Parameter* p : static_cast<const ParameterRegistry&>(*enc.params).parameters()) {
+    const Tensor& v = p->value;
+    out.emplace_back(torchvision_name(p->name, enc.prefix), v.ndim() == 4 ? to_kcrs(v) : host_copy(v));
+  }
+  for (const auto& [name, buffer] : enc.params->buffers())
+    out.emplace_back(torchvision_name(name, enc.prefix), host_copy(buffer));
+  return out;
+}
+
+std::map<std::string, std::string> export_metadata(const PretrainedEncoder& enc) {
+  const models::ResNetConfig& cfg = enc.net->config();
+  return {{"format", "rsd.encoder_weights"},
+          {"model_id", enc.model_id},
+          {"method", enc.method},
+          {"encoder", enc.which},
+          {"arch", str_cat("resnet", cfg.depth)},
+          {"stem", models::resnet_stem_name(cfg.stem)},
+          {"width", std::to_string(cfg.width)},
+          {"in_channels", std::to_string(cfg.in_channels)},
+          {"bands", nlohmann::json(enc.bands).dump()},
+          {"statistics", enc.statistics.to_json()}};
+}
+
+int64_t export_weights(const std::string& checkpoint, const std::string& out, const std::string& which,
+                       const std::vector<std::string>& bands) {
+  RSD_CHECK(!out.empty(), "export-weights: no output file given");
+  const PretrainedEncoder enc = load_pretrained_encoder(checkpoint, which, bands, Device::cpu());
+  const auto state = torchvision_state(enc);
+  write_safetensors(out, state, export_metadata(enc));
+  return static_cast<int64_t>(state.size());
+}
+
+}  // namespace rsd::tools

@@ -1,0 +1,217 @@
+#include "tools/downstream/logistic_regression.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops/cross_entropy.h"
+#include "engine/ops/linear.h"
+#include "engine/optim/sgd.h"
+#include "engine/params.h"
+#include "tools/downstream/classification_metrics.h"
+#include "tools/downstream/seeded_stream.h"
+
+namespace rsd::tools {
+
+namespace {
+
+void check_features(const LabeledFeatures& f, int classes, const char* what) {
+  RSD_CHECK(f.rows > 0 && f.dim > 0, what, ": no features (", f.rows, " rows of dimension ", f.dim, ")");
+  RSD_CHECK(static_cast<int64_t>(f.x.size()) == f.rows * f.dim && static_cast<int64_t>(f.y.size()) == f.rows, what,
+            ": ", f.x.size(), " values and ", f.y.size(), " labels for ", f.rows, " x ", f.dim, " features");
+  for (int32_t y : f.y) RSD_CHECK(y >= 0 && y < classes, what, ": label ", y, " is outside [0, ", classes, ")");
+  for (float v : f.x) RSD_CHECK(std::isfinite(v), what, ": a feature is not finite (", v, ")");
+}
+
+// Column means and inverse standard deviations (1 for a constant column).
+void standardization(const LabeledFeatures& f, std::vector<float>* mean, std::vector<float>* inv_std) {
+  std::vector<double> m(static_cast<size_t>(f.dim), 0.0), s(static_cast<size_t>(f.dim), 0.0);
+  for (int64_t i = 0; i < f.rows; ++i)
+    for (int64_t j = 0; j < f.dim; ++j) m[static_cast<size_t>(j)] += f.row(i)[j];
+  for (double& v : m) v /= static_cast<double>(f.rows);
+  for (int64_t i = 0; i < f.rows; ++i)
+    for (int64_t j = 0; j < f.dim; ++j) {
+      const double d = f.row(i)[j] - m[static_cast<size_t>(j)];
+      s[static_cast<size_t>(j)] += d * d;
+    }
+  mean->resize(m.size());
+  inv_std->resize(m.size());
+  for (size_t j = 0; j < m.size(); ++j) {
+    const double sd = std::sqrt(s[j] / static_cast<double>(f.rows));
+    (*mean)[j] = static_cast<float>(m[j]);
+    (*inv_std)[j] = sd > 1e-12 ? static_cast<float>(1.0 / sd) : 1.0f;
+  }
+}
+
+// z: (rows, dim) standardized features, row-major.
+std::vector<float> standardized(const LogisticModel& model, const LabeledFeatures& f) {
+  RSD_CHECK(f.dim == model.dim, "logistic regression: features of dimension ", f.dim, " for a model of dimension ",
+            model.dim);
+  std::vector<float> z(f.x.size());
+  for (int64_t i = 0; i < f.rows; ++i)
+    for (int64_t j = 0; j < f.dim; ++j) {
+      const auto k = static_cast<size_t>(i * f.dim + j);
+      z[k] = (f.x[k] - model.mean[static_cast<size_t>(j)]) * model.inv_std[static_cast<size_t>(j)];
+    }
+  return z;
+}
+
+// Largest eigenvalue of Z^T Z / rows (power iteration from a fixed start), z: (rows, dim).
+double largest_second_moment_eigenvalue(const std::vector<float>& z, int64_t rows, int64_t dim) {
+  std::vector<double> v(static_cast<size_t>(dim), 1.0 / std::sqrt(static_cast<double>(dim)));
+  std::vector<double> zv(static_cast<size_t>(rows)), next(static_cast<size_t>(dim));
+  double lambda = 0;
+  for (int it = 0; it < 100; ++it) {
+    for (int64_t i = 0; i < rows; ++i) {
+      double acc = 0;
+      for (int64_t j = 0; j < dim; ++j) acc += z[static_cast<size_t>(i * dim + j)] * v[static_cast<size_t>(j)];
+      zv[static_cast<size_t>(i)] = acc;
+    }
+    std::fill(next.begin(), next.end(), 0.0);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < dim; ++j)
+        next[static_cast<size_t>(j)] += z[static_cast<size_t>(i * dim + j)] * zv[static_cast<size_t>(i)];
+    double norm = 0;
+    for (double& x : next) {
+      x /= static_cast<double>(rows);
+      norm += x * x;
+    }
+    norm = std::sqrt(norm);
+    if (norm == 0) return 0;
+    const double previous = lambda;
+    lambda = norm;
+    for (size_t j = 0; j < next.size(); ++j) v[j] = next[j] / norm;
+    if (std::abs(lambda - previous) <= 1e-6 * lambda) break;
+  }
+  return lambda;
+}
+
+Tensor host_tensor(const std::vector<float>& values, const Shape& shape) {
+  Tensor t = Tensor::empty(shape, DType::f32);
+  std::memcpy(t.data<float>(), values.data(), values.size() * sizeof(float));
+  return t;
+}
+
+}  // namespace
+
+std::pair<std::vector<int64_t>, std::vector<int64_t>> stratified_split(const std::vector<int32_t>& labels,
+                                                                       double fraction, uint64_t seed) {
+  RSD_CHECK(fraction > 0 && fraction < 1, "stratified split: the validation fraction must be in (0, 1), got ",
+            fraction);
+  int32_t max_label = -1;
+  for (int32_t y : labels) max_label = std::max(max_label, y);
+  std::vector<int64_t> train, validation;
+  SeededStream stream(seed);
+  for (int32_t c = 0; c <= max_label; ++c) {
+    std::vector<int64_t> rows;
+    for (size_t i = 0; i < labels.size(); ++i)
+      if (labels[i] == c) rows.push_back(static_cast<int64_t>(i));
+    for (size_t i = rows.size(); i > 1; --i) std::swap(rows[i - 1], rows[stream.below(i)]);
+    const auto n = static_cast<int64_t>(rows.size());
+    int64_t n_val = static_cast<int64_t>(std::llround(fraction * static_cast<double>(n)));
+    if (n >= 2)
+      n_val = std::clamp<int64_t>(n_val, 1, n - 1);
+    else
+      n_val = 0;
+    for (int64_t i = 0; i < n; ++i) (i < n_val ? validation : train).push_back(rows[static_cast<size_t>(i)]);
+  }
+  std::sort(train.begin(), train.end());
+  std::sort(validation.begin(), validation.end());
+  return {train, validation};
+}
+
+LogisticModel fit_logistic_regression(const LabeledFeatures& train, int classes, double l2,
+                                      const LogisticRegressionOptions& options) {
+  check_features(train, classes, "logistic regression (training rows)");
+  RSD_CHECK(classes >= 2, "logistic regression: needs at least 2 classes, got ", classes);
+  RSD_CHECK(l2 >= 0 && std::isfinite(l2), "logistic regression: the L2 strength must be >= 0, got ", l2);
+  RSD_CHECK(options.steps > 0, "logistic regression: steps must be positive, got ", options.steps);
+  LogisticModel model;
+  model.classes = classes;
+  model.dim = train.dim;
+  standardization(train, &model.mean, &model.inv_std);
+  const std::vector<float> z = standardized(model, train);
+  // Softmax cross-entropy's Hessian is at most 1/2 (second moment of [z, 1]); plus the penalty.
+  const double smoothness = 0.5 * (largest_second_moment_eigenvalue(z, train.rows, train.dim) + 1.0) + l2;
+  const double lr = 1.0 / smoothness;
+
+  ParameterRegistry params;
+  Tensor& weight = params.add("weight", Tensor::zeros({classes, train.dim}, DType::f32), false);
+  Tensor& bias = params.add("bias", Tensor::zeros({classes}, DType::f32), true);
+  SGD optimizer(params, SgdOptions{options.momentum, l2, true});
+  const Tensor x = host_tensor(z, {train.rows, train.dim});
+  const Tensor labels = Tensor::from_ints(train.y, {train.rows});
+  for (int64_t step = 0; step < options.steps; ++step) {
+    params.zero_grad();
+    const Tensor loss = softmax_cross_entropy(linear(x, weight, bias), labels);
+    backward(loss);
+    optimizer.step(lr);
+  }
+  {
+    NoGradScope no_grad;
+    model.final_loss = softmax_cross_entropy(linear(x, weight, bias), labels).item();
+  }
+  RSD_CHECK(std::isfinite(model.final_loss), "logistic regression: the training loss is not finite (L2 ", l2, ")");
+  const std::vector<double> w = weight.to_host_doubles(), b = bias.to_host_doubles();
+  model.weight.assign(w.begin(), w.end());
+  model.bias.assign(b.begin(), b.end());
+  return model;
+}
+
+std::vector<float> logistic_scores(const LogisticModel& model, const LabeledFeatures& f) {
+  const std::vector<float> z = standardized(model, f);
+  std::vector<float> scores(static_cast<size_t>(f.rows * model.classes));
+  for (int64_t i = 0; i < f.rows; ++i)
+    for (int k = 0; k < model.classes; ++k) {
+      double acc = model.bias[static_cast<size_t>(k)];
+      for (int64_t j = 0; j < f.dim; ++j)
+        acc += static_cast<double>(model.weight[static_cast<size_t>(k * f.dim + j)]) *
+               z[static_cast<size_t>(i * f.dim + j)];
+      scores[static_cast<size_t>(i * model.classes + k)] = static_cast<float>(acc);
+    }
+  return scores;
+}
+
+std::vector<int32_t> logistic_predict(const LogisticModel& model, const LabeledFeatures& f) {
+  const std::vector<float> scores = logistic_scores(model, f);
+  std::vector<int32_t> out(static_cast<size_t>(f.rows));
+  for (int64_t i = 0; i < f.rows; ++i) {
+    const float* row = scores.data() + i * model.classes;
+    out[static_cast<size_t>(i)] = static_cast<int32_t>(std::max_element(row, row + model.classes) - row);
+  }
+  return out;
+}
+
+LogisticRegressionFit fit_logistic_regression_cv(const LabeledFeatures& train, int classes,
+                                                 const LogisticRegressionOptions& options) {
+  check_features(train, classes, "logistic regression (training rows)");
+  RSD_CHECK(!options.l2_grid.empty(), "logistic regression: the L2 grid is empty");
+  const auto [fit_rows, val_rows] = stratified_split(train.y, options.validation_fraction, options.seed);
+  RSD_CHECK(!fit_rows.empty() && !val_rows.empty(), "logistic regression: ", train.rows,
+            " training rows are too few to carve a validation split (each class needs two rows)");
+  const LabeledFeatures fit_set = select_rows(train, fit_rows), val_set = select_rows(train, val_rows);
+  LogisticRegressionFit out;
+  out.train_rows = static_cast<int64_t>(fit_rows.size());
+  out.validation_rows = static_cast<int64_t>(val_rows.size());
+  const L2Score* best = nullptr;
+  for (double l2 : options.l2_grid) {
+    const LogisticModel m = fit_logistic_regression(fit_set, classes, l2, options);
+    const ClassificationMetrics metrics =
+        compute_metrics(ConfusionMatrix::from_predictions(classes, val_set.y, logistic_predict(m, val_set)));
+    out.scores.push_back({l2, metrics.macro_f1, metrics.accuracy});
+  }
+  for (const L2Score& s : out.scores) {
+    const bool better = best == nullptr || s.validation_macro_f1 > best->validation_macro_f1 ||
+                        (s.validation_macro_f1 == best->validation_macro_f1 &&
+                         (s.validation_accuracy > best->validation_accuracy ||
+                          (s.validation_accuracy == best->validation_accuracy && s.l2 > best->l2)));
+    if (better) best = &s;
+  }
+  out.chosen_l2 = best->l2;
+  out.model = fit_logistic_regression(train, classes, out.chosen_l2, options);
+  return out;
+}
+
+}  // namespace rsd::tools
