@@ -18,37 +18,11 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "tests/test_paths.h"
 
 namespace rsd::test {
 
 namespace fs = std::filesystem;
-
-// A fresh folder under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name) {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / (name + "_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& rel) const { return path_ / rel; }
-
- private:
-  fs::path path_;
-};
-
-// The shipped real samples: $RSD_SAMPLES_DIR, else data/samples beside this source tree.
-inline fs::path samples_dir() {
-  if (const char* env = std::getenv("RSD_SAMPLES_DIR")) return env;
-  return fs::path(__FILE__).parent_path().parent_path() / "data" / "samples";
-}
 
 struct TifSpec {
   int width = 8, height = 8, bands = 1;

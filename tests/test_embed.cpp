@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/test_paths.h"
 #include "data/layouts.h"
 #include "engine/npy.h"
 #include "engine/safetensors.h"
@@ -35,41 +36,22 @@ using namespace rsd;
 using test::max_relative_error;
 namespace fs = std::filesystem;
 
+using test::TempDir;
+using test::samples_dir;
+
 namespace {
 
 constexpr bool kNoGdal = !RSD_HAVE_GDAL;
 constexpr const char* kPython = "/usr/bin/python3";
 
-fs::path samples() {
-  if (const char* env = std::getenv("RSD_SAMPLES_DIR")) return env;
-  return fs::path(__FILE__).parent_path().parent_path() / "data" / "samples";
-}
 
-// A fresh folder under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / str_cat("rsd_embed_", ::getpid(), "_", counter++);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // The checkpoint of a 2-step dual-contrastive run on data/samples/terramind-s1s2 (its S2 encoder
 // reads the 13 L1C bands, as EuroSAT-MS and Sen1Floods11 hold them).
 std::string tiny_checkpoint(const fs::path& out, int width, const std::string& stem) {
   const std::string text =
       str_cat("method = \"dual-contrastive\"\nseed = 5\ndevice = \"cpu\"\n", "[data]\npath = \"",
-              (samples() / "terramind-s1s2").string(), "\"\npatch_size = 16\nrepeat = 2\nworkers = 1\n",
+              (samples_dir() / "terramind-s1s2").string(), "\"\npatch_size = 16\nrepeat = 2\nworkers = 1\n",
               "[model]\narch = \"resnet18\"\nstem = \"", stem, "\"\nwidth = ", width, "\nprojector_hidden = 32\n",
               "projector_out = 16\n", "[train]\nbatch_size = 4\nsteps = 2\noptimizer = \"lars\"\nlr = 0.3\n",
               "[log]\nout_dir = \"", out.string(), "\"\nevery = 1\nprogress = false\n",
@@ -204,7 +186,7 @@ TEST_SUITE("downstream") {
     TempDir dir;
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 8, "small-patch");
     const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
-    const fs::path eurosat = samples() / "eurosat-ms-subset";
+    const fs::path eurosat = samples_dir() / "eurosat-ms-subset";
     const tools::EmbedResult r = tools::embed_chips(enc, embed_options(eurosat, dir.path() / "emb"));
     const data::Dataset ds = data::discover(eurosat.string());
     const auto n = static_cast<int64_t>(ds.samples.size());
@@ -251,7 +233,7 @@ TEST_SUITE("downstream") {
     TempDir dir;
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 8, "small-patch");
     const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
-    const fs::path places = samples() / "terramind-s1s2";
+    const fs::path places = samples_dir() / "terramind-s1s2";
     tools::PackCommand pack;
     pack.src = places.string();
     pack.out = (dir.path() / "shards").string();
@@ -286,7 +268,7 @@ TEST_SUITE("downstream") {
 
     // The Sen1Floods11 S2 chip: band names from its band descriptions.
     tools::EmbedOptions half =
-        embed_options(samples() / "sen1floods11" / "Spain_7370579_S2Hand.tif", dir.path() / "f16");
+        embed_options(samples_dir() / "sen1floods11" / "Spain_7370579_S2Hand.tif", dir.path() / "f16");
     half.dtype = DType::f16;
     const tools::EmbedResult h = tools::embed_chips(enc, half);
     const Tensor e16 = read_npy(h.embeddings);
@@ -369,7 +351,7 @@ TEST_SUITE("downstream") {
     TempDir dir;
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 8, "small-patch");
     const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
-    const fs::path chip = samples() / "sen1floods11" / "Spain_7370579_S2Hand.tif";
+    const fs::path chip = samples_dir() / "sen1floods11" / "Spain_7370579_S2Hand.tif";
     tools::DenseOptions o;
     o.input = chip.string();
     o.out = (dir.path() / "dense.tif").string();
@@ -486,7 +468,7 @@ TEST_SUITE("downstream") {
     // Width 64: torchvision's ResNet has no base-width parameter.
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 64, "standard");
     const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
-    const fs::path places = samples() / "terramind-s1s2";
+    const fs::path places = samples_dir() / "terramind-s1s2";
     const tools::EmbedResult r = tools::embed_chips(enc, embed_options(places, dir.path() / "emb"));
     CHECK(r.dim == 512);
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/test_paths.h"
 #include "engine/error.h"
 #include "tools/downstream/linear_probe.h"
 #include "tools/pretrain/config.h"
@@ -17,32 +18,14 @@
 using namespace rsd;
 namespace fs = std::filesystem;
 
+using test::TempDir;
+using test::samples_dir;
+
 namespace {
 
 constexpr bool kNoGdal = !RSD_HAVE_GDAL;
 
-fs::path samples_dir() {
-  if (const char* env = std::getenv("RSD_SAMPLES_DIR")) return env;
-  return fs::path(__FILE__).parent_path().parent_path() / "data" / "samples";
-}
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / str_cat("rsd_eval_", ::getpid(), "_", counter++);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 fs::path eurosat() { return samples_dir() / "eurosat-ms-subset"; }
 

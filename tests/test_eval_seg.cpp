@@ -7,23 +7,18 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "tests/test_paths.h"
 #include "tools/downstream/seg_probe.h"
 #include "tools/pretrain/config.h"
 #include "tools/pretrain/trainer.h"
 
 using namespace rsd;
 namespace fs = std::filesystem;
+using test::samples_dir;
 
 namespace {
 
 constexpr bool kNoGdal = !RSD_HAVE_GDAL;
-
-fs::path samples_dir() {
-  if (const char* env = std::getenv("RSD_SAMPLES_DIR")) return env;
-  return fs::path(__FILE__).parent_path().parent_path() / "data" / "samples";
-}
-
-fs::path temp_run_dir() { return fs::temp_directory_path() / str_cat("rsd_eval_seg_", ::getpid()); }
 
 // A 2-step dual-contrastive run on TerraMesh (S1 + S2 encoders, small-patch stem, stride 8); returns the checkpoint
 // file.
@@ -59,8 +54,8 @@ TEST_SUITE("downstream") {
   }
 
   TEST_CASE("eval seg on Sen1Floods11 (water IoU) and TerraMesh LULC with baselines" * doctest::skip(kNoGdal)) {
-    const fs::path dir = temp_run_dir();
-    fs::remove_all(dir);
+    const test::TempDir tmp("rsd_eval_seg");  // removed even when a check throws
+    const fs::path dir = tmp.path();
     const fs::path run = tiny_dual_checkpoint(dir / "run");
     tools::SegOptions o;
     o.checkpoint = run.string();
@@ -94,6 +89,5 @@ TEST_SUITE("downstream") {
     REQUIRE(lulc.results.size() == 3);
     o.tile = 60;  // not a multiple of the stride 8
     CHECK_THROWS_AS(tools::run_segmentation_probe(o), Error);
-    fs::remove_all(dir);
   }
 }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/test_paths.h"
 #include "engine/checkpoint.h"
 #include "engine/safetensors.h"
 #include "tools/pretrain/method_factory.h"
@@ -21,33 +22,14 @@
 using namespace rsd;
 namespace fs = std::filesystem;
 
+using test::TempDir;
+using test::samples_dir;
+
 namespace {
 
 constexpr bool kNoGdal = !RSD_HAVE_GDAL;
 
-fs::path samples_dir() {
-  if (const char* env = std::getenv("RSD_SAMPLES_DIR")) return env;
-  return fs::path(__FILE__).parent_path().parent_path() / "data" / "samples";
-}
 
-// A fresh folder under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / str_cat("rsd_pretrain_", ::getpid(), "_", counter++);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // A tiny run of `method` on data/samples/terramind-s1s2 in `out`.
 tools::PretrainConfig tiny_config(const std::string& method, const fs::path& out, int64_t steps) {
