@@ -31,8 +31,6 @@ class SslMethod {
   SslMethod& operator=(const SslMethod&) = delete;
 
   virtual const char* name() const = 0;
-  // How many views a step takes, and which input channels each encoder expects.
-  virtual size_t view_count() const { return 2; }
   // views[k]: (N, H, W, C_k) on the method's device.
   virtual SslOutput forward(const std::vector<Tensor>& views) = 0;
   // After the optimizer step `step` (counted from 0): BYOL's EMA of the target network.

@@ -109,10 +109,8 @@ int64_t load_initial_weights(const std::string& path, models::SslMethod& method)
     dst.copy_from(t);
     ++loaded;
   }
-  RSD_CHECK(loaded > 0, path, ": no tensor matches this model's parameter names (e.g. '", targets.front().first,
-            "' or '", targets.front().first.substr(targets.front().first.find("encoder.") == std::string::npos
-                                                        ? 0 : targets.front().first.find("encoder.") + 8),
-            "')");
+  RSD_CHECK(loaded > 0, path, ": no tensor matches this model's parameter names (such as '", targets.front().first,
+            "', or the same without the part up to 'encoder.')");
   method.weights_loaded();
   return loaded;
 }
