@@ -157,4 +157,23 @@ TEST_SUITE("pretrain") {
     CHECK_THROWS_WITH_AS(tools::load_initial_weights((dir.path() / "unrelated.safetensors").string(), *other),
                          doctest::Contains("unrelated.safetensors"), Error);
   }
+
+  TEST_CASE("RS-BYOL's view modes and modalities: three-channel and single-channel, ms and ms+sar" *
+            doctest::skip(kNoGdal)) {
+    for (const char* mode : {"single-channel", "three-channel"}) {
+      for (const char* modality : {"ms", "ms+sar"}) {
+        CAPTURE(mode);
+        CAPTURE(modality);
+        TempDir dir;
+        tools::PretrainConfig c = tiny_config("byol", dir.path(), 2);
+        c.byol.view_mode = mode;
+        c.byol.modality = modality;
+        const tools::PretrainResult r = tools::run_pretrain(c, quiet());
+        REQUIRE(r.losses.size() == 2);
+        for (double l : r.losses) CHECK(std::isfinite(l));
+        const int64_t channels = std::string(mode) == "three-channel" ? 3 : 1;
+        CHECK(SafetensorsFile::open(r.checkpoint).shape("online.encoder.conv1.weight").back() == channels);
+      }
+    }
+  }
 }
