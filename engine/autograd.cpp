@@ -8,7 +8,13 @@ namespace rsd {
 namespace {
 thread_local bool t_grad_enabled = true;
 thread_local Tape t_tape;
+thread_local LeafGradHook* t_leaf_grad_hook = nullptr;
 }  // namespace
+
+LeafGradHookScope::LeafGradHookScope(LeafGradHook hook) : hook_(std::move(hook)), previous_(t_leaf_grad_hook) {
+  t_leaf_grad_hook = &hook_;
+}
+LeafGradHookScope::~LeafGradHookScope() { t_leaf_grad_hook = previous_; }
 
 bool grad_enabled() { return t_grad_enabled; }
 
@@ -39,6 +45,7 @@ void accumulate_grad(const Tensor& t, const Tensor& g) {
   TensorImpl* impl = t.impl();
   if (impl->grad.defined() && impl->is_leaf) {
     accumulate_(impl->grad, g);  // a leaf's gradient is its own buffer: add in place
+    if (t_leaf_grad_hook) (*t_leaf_grad_hook)(t);
   } else if (impl->grad.defined()) {
     // A non-leaf's gradient may be shared with another tensor (add passes one gradient to both
     // inputs), so it is never modified in place.
@@ -51,6 +58,7 @@ void accumulate_grad(const Tensor& t, const Tensor& g) {
     Tensor copy = Tensor::empty(t.shape(), t.dtype(), t.device());
     copy.copy_from(g);
     impl->grad = copy;
+    if (t_leaf_grad_hook) (*t_leaf_grad_hook)(t);
   } else {
     impl->grad = g;
   }

@@ -60,6 +60,22 @@ void record(const char* op, std::vector<Tensor> outputs, std::function<void()> b
 // No-op when t does not require grad.
 void accumulate_grad(const Tensor& t, const Tensor& g);
 
+// Called on the calling thread right after a leaf's gradient was accumulated (data-parallel
+// training launches a bucket's all-reduce once its gradients are complete: engine/comm/
+// grad_reducer.h). Installed for the scope's lifetime; scopes nest, the innermost wins.
+using LeafGradHook = std::function<void(const Tensor& leaf)>;
+class LeafGradHookScope {
+ public:
+  explicit LeafGradHookScope(LeafGradHook hook);
+  ~LeafGradHookScope();
+  LeafGradHookScope(const LeafGradHookScope&) = delete;
+  LeafGradHookScope& operator=(const LeafGradHookScope&) = delete;
+
+ private:
+  LeafGradHook hook_;
+  LeafGradHook* previous_;
+};
+
 inline void backward(const Tensor& root, const Tensor& seed = Tensor()) { tape().backward(root, seed); }
 
 }  // namespace rsd

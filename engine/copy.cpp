@@ -107,4 +107,22 @@ Tensor copy_columns(const Tensor& x, int64_t begin, int64_t end) {
   return y;
 }
 
+void copy_range(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t dst_offset, int64_t count) {
+  RSD_CHECK(src.dtype() == dst.dtype() && src.device() == dst.device(), "copy_range: ", src.describe(), " -> ",
+            dst.describe(), " needs one dtype and one device");
+  RSD_CHECK(count >= 0 && src_offset >= 0 && dst_offset >= 0 && src_offset + count <= src.numel() &&
+                dst_offset + count <= dst.numel(),
+            "copy_range: [", src_offset, ", +", count, ") of ", src.describe(), " -> [", dst_offset, ", +", count,
+            ") of ", dst.describe());
+  if (count == 0) return;
+  if (src.is_cuda()) {
+    RSD_CUDA_CALL(cuda::copy_range(src, src_offset, dst, dst_offset, count));
+    return;
+  }
+  const size_t elem = dtype_size(src.dtype());
+  std::memcpy(static_cast<char*>(dst.raw()) + static_cast<size_t>(dst_offset) * elem,
+              static_cast<const char*>(src.raw()) + static_cast<size_t>(src_offset) * elem,
+              static_cast<size_t>(count) * elem);
+}
+
 }  // namespace rsd

@@ -12,6 +12,10 @@ void fill_(Tensor& t, double value);
 // on x's device (the loader packs a sample's views side by side; this separates them). One strided
 // copy (cudaMemcpy2DAsync on the compute stream on CUDA).
 Tensor copy_columns(const Tensor& x, int64_t begin, int64_t end);
+// dst[dst_offset, dst_offset + count) = src[src_offset, src_offset + count), flat element ranges of
+// two tensors of the same dtype on the same device (gradient buckets pack parameters' gradients
+// into one buffer). On CUDA one cudaMemcpyAsync on the compute stream.
+void copy_range(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t dst_offset, int64_t count);
 
 namespace cpu {
 double load_element(DType t, const void* base, int64_t i);

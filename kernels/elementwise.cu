@@ -1,4 +1,4 @@
-// Elementwise kernels: relu forward/backward, exp forward/backward, add, accumulate, fill. Arithmetic in float.
+// Elementwise kernels: relu forward/backward, exp forward/backward, scale, add, accumulate, fill. Arithmetic in float.
 #include "elementwise.cuh"
 
 #include "common.cuh"
@@ -74,6 +74,11 @@ struct ExpBackwardOp {
   __device__ float operator()(float y, float gy) const { return gy * y; }
 };
 
+struct ScaleOp {
+  float s;
+  __device__ float operator()(float x) const { return s * x; }
+};
+
 struct AddOp {
   __device__ float operator()(float a, float b) const { return a + b; }
 };
@@ -130,6 +135,11 @@ void exp_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s) {
 }
 
 template <typename T>
+void scale(const T* x, float factor, T* y, int64_t n, cudaStream_t s) {
+  launch_map1(x, y, n, ScaleOp{factor}, s);
+}
+
+template <typename T>
 void add(const T* a, const T* b, T* y, int64_t n, cudaStream_t s) {
   launch_map2(a, b, y, n, AddOp{}, s);
 }
@@ -156,6 +166,7 @@ void fill_from_scalar(const T* scalar, float mul, T* y, int64_t n, cudaStream_t 
   template void relu_backward<T>(const T*, const T*, T*, int64_t, cudaStream_t);    \
   template void exp_forward<T>(const T*, T*, int64_t, cudaStream_t);                \
   template void exp_backward<T>(const T*, const T*, T*, int64_t, cudaStream_t);     \
+  template void scale<T>(const T*, float, T*, int64_t, cudaStream_t);               \
   template void add<T>(const T*, const T*, T*, int64_t, cudaStream_t);              \
   template void accumulate<T>(T*, const T*, int64_t, cudaStream_t);                 \
   template void fill<T>(T*, float, int64_t, cudaStream_t);                          \

@@ -19,6 +19,10 @@ void relu_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s);
 template <typename T>
 void exp_forward(const T* x, T* y, int64_t n, cudaStream_t s);
 
+// y = s * x, computed in float; T: float, __nv_bfloat16.
+template <typename T>
+void scale(const T* x, float s, T* y, int64_t n, cudaStream_t stream);
+
 // gx = gy * y, where y = exp(x) is the forward output; T: float, __nv_bfloat16.
 template <typename T>
 void exp_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s);

@@ -1,6 +1,6 @@
 #include "models/dual_contrastive.h"
 
-#include "engine/ops/info_nce.h"
+#include "models/contrastive_loss.h"
 
 namespace rsd::models {
 
@@ -26,7 +26,7 @@ SslOutput DualContrastive::forward(const std::vector<Tensor>& views) {
   Tensor za = s1_projector_.forward(s1_encoder_.forward(views[0], true), true);
   Tensor zb = s2_projector_.forward(s2_encoder_.forward(views[1], true), true);
   out.embedding = za;
-  out.loss = info_nce_loss(za, zb, temperature_.value());
+  out.loss = contrastive_loss(za, zb, temperature_.value(), comm_);
   return out;
 }
 

@@ -4,11 +4,24 @@
 #include "engine/ops/conv2d.h"
 #include "engine/ops/convert.h"
 #include "engine/ops/linear.h"
+#include "engine/ops/sync_batchnorm.h"
 #include "models/init.h"
 
 namespace rsd::models {
 
 namespace {
+
+thread_local comm::Communicator* t_sync_batch_norm_comm = nullptr;
+
+// batch_norm2d / batch_norm1d by x's rank, or sync_batch_norm in training under a
+// SyncBatchNormScope. x: (N, H, W, C) or (N, C).
+Tensor batch_norm_of(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& mean, Tensor& var,
+                     bool training) {
+  if (training && t_sync_batch_norm_comm != nullptr)
+    return sync_batch_norm(x, gamma, beta, mean, var, *t_sync_batch_norm_comm);
+  return x.ndim() == 4 ? batch_norm2d(x, gamma, beta, mean, var, training)
+                       : batch_norm1d(x, gamma, beta, mean, var, training);
+}
 
 // An f32 parameter in the dtype of the activations it meets; the cast is recorded, so the
 // gradient returns to the f32 master weight. Undefined stays undefined (a linear without bias).
@@ -34,6 +47,14 @@ Conv2d::Conv2d(const LayerContext& ctx, int in_channels, int out_channels, int k
 
 Tensor Conv2d::forward(const Tensor& x) const { return conv2d(x, in_dtype_of(weight_, x), stride_, padding_); }
 
+SyncBatchNormScope::SyncBatchNormScope(comm::Communicator& comm) : previous_(t_sync_batch_norm_comm) {
+  t_sync_batch_norm_comm = &comm;
+}
+
+SyncBatchNormScope::~SyncBatchNormScope() { t_sync_batch_norm_comm = previous_; }
+
+comm::Communicator* sync_batch_norm_communicator() { return t_sync_batch_norm_comm; }
+
 BatchNorm::BatchNorm(const LayerContext& ctx, int channels, double weight_init) {
   weight_ = ctx.params.add(ctx.prefix + "weight", Tensor::full({channels}, weight_init, DType::f32, ctx.device), true);
   bias_ = ctx.params.add(ctx.prefix + "bias", Tensor::zeros({channels}, DType::f32, ctx.device), true);
@@ -46,8 +67,7 @@ Tensor BatchNorm::forward(const Tensor& x, bool training) const {
   // which for the f32 parameters means f32 as they are and f64 through forward_f64_on_cpu.
   if (x.device().is_cpu() && x.dtype() == DType::f64) return forward_f64_on_cpu(x, training);
   Tensor mean = running_mean_, var = running_var_;
-  return x.ndim() == 4 ? batch_norm2d(x, weight_, bias_, mean, var, training)
-                       : batch_norm1d(x, weight_, bias_, mean, var, training);
+  return batch_norm_of(x, weight_, bias_, mean, var, training);
 }
 
 // The float64 reference: gamma and beta cast with autograd; the running statistics updated in f64
@@ -55,8 +75,7 @@ Tensor BatchNorm::forward(const Tensor& x, bool training) const {
 Tensor BatchNorm::forward_f64_on_cpu(const Tensor& x, bool training) const {
   const Tensor gamma = cast(weight_, DType::f64), beta = cast(bias_, DType::f64);
   Tensor mean = f64_copy_of(running_mean_), var = f64_copy_of(running_var_);
-  Tensor y = x.ndim() == 4 ? batch_norm2d(x, gamma, beta, mean, var, training)
-                           : batch_norm1d(x, gamma, beta, mean, var, training);
+  Tensor y = batch_norm_of(x, gamma, beta, mean, var, training);
   if (training) {
     Tensor stored_mean = running_mean_, stored_var = running_var_;
     stored_mean.copy_from(mean);

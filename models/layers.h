@@ -8,12 +8,29 @@
 // f32). On the CPU an f64 input runs the whole model in f64 from the same f32 parameters: the
 // float64 reference of a training step (batch norm's CPU op wants x's dtype, so gamma and beta are
 // cast and the running statistics go through f64 temporaries copied back after the step).
+//
+// Synchronized batch norm: BatchNorm's statistics are the local batch's by default. Under a
+// SyncBatchNormScope every BatchNorm in training mode takes them over the rows of every rank of
+// the scope's communicator instead (engine/ops/sync_batchnorm.h); eval mode is unchanged.
+//
+//   {
+//     models::SyncBatchNormScope sync(comm);   // this thread, until the scope closes
+//     auto out = method.forward(views);         // every BN: sync_batch_norm(..., comm)
+//     backward(out.loss);                       // the BN backward all-reduces too
+//   }
+//
+// The backward runs the collectives too, so keep the communicator alive until it has run (the
+// scope may close before it). Every rank must run the same layers in the same order.
 #pragma once
 #include <string>
 
 #include "engine/params.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
+
+namespace rsd::comm {
+class Communicator;
+}
 
 namespace rsd::models {
 
@@ -39,7 +56,25 @@ class Conv2d {
   int stride_ = 1, padding_ = 0;
 };
 
-// Batch normalization over the last dimension; weight `weight_init` (1, or 0 for the last BN of a
+// Makes every BatchNorm on this thread use sync_batch_norm over `comm` in training mode for the
+// scope's lifetime. Nestable: an inner scope's communicator replaces the outer one's until it
+// closes.
+class SyncBatchNormScope {
+ public:
+  explicit SyncBatchNormScope(comm::Communicator& comm);
+  ~SyncBatchNormScope();
+  SyncBatchNormScope(const SyncBatchNormScope&) = delete;
+  SyncBatchNormScope& operator=(const SyncBatchNormScope&) = delete;
+
+ private:
+  comm::Communicator* previous_;
+};
+
+// The communicator of this thread's innermost SyncBatchNormScope, or null outside any.
+comm::Communicator* sync_batch_norm_communicator();
+
+// Batch normalization over the last dimension (synchronized across ranks under a
+// SyncBatchNormScope, in training mode); weight `weight_init` (1, or 0 for the last BN of a
 // residual branch under zero_init_residual), bias 0, running mean 0, running var 1.
 class BatchNorm {
  public:

@@ -1,6 +1,6 @@
 #include "models/simclr.h"
 
-#include "engine/ops/info_nce.h"
+#include "models/contrastive_loss.h"
 
 namespace rsd::models {
 
@@ -16,7 +16,7 @@ SslOutput SimClr::forward(const std::vector<Tensor>& views) {
   Tensor z1 = projector_.forward(encoder_.forward(views[0], true), true);
   Tensor z2 = projector_.forward(encoder_.forward(views[1], true), true);
   out.embedding = z1;
-  out.loss = info_nce_loss(z1, z2, temperature_.value());
+  out.loss = contrastive_loss(z1, z2, temperature_.value(), comm_);
   return out;
 }
 

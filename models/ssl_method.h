@@ -17,6 +17,10 @@
 #include "engine/params.h"
 #include "engine/tensor.h"
 
+namespace rsd::comm {
+class Communicator;
+}
+
 namespace rsd::models {
 
 struct SslOutput {
@@ -48,9 +52,16 @@ class SslMethod {
   // network: parameters and buffers), by name.
   virtual std::vector<std::pair<std::string, Tensor>> extra_state() const { return {}; }
 
+  // Data-parallel training (tools/pretrain/trainer): the communicator of the job, or nullptr for
+  // one process. The contrastive methods use it to contrast their rows against the projections
+  // of every rank (models/contrastive_loss.h); BYOL's loss is per sample and needs only the
+  // gradient all-reduce the trainer does.
+  void set_communicator(comm::Communicator* comm) { comm_ = comm; }
+
  protected:
   SslMethod() = default;
   ParameterRegistry params_;
+  comm::Communicator* comm_ = nullptr;
 };
 
 }  // namespace rsd::models

@@ -212,7 +212,7 @@ TEST_CASE("errors: unknown keys and sections list the valid ones") {
 
   const std::string section = parse_error(with_path("[trian]\nlr = 3\n"));
   CHECK_CONTAINS(section, "unknown section [trian]; valid sections: [data], [model], [byol], [contrastive], [train], "
-                          "[log], [checkpoint]");
+                          "[log], [checkpoint], [distributed]");
   CHECK_CONTAINS(section, "did you mean 'train'?");
 
   const std::string top = parse_error("seeds = 1\n" + with_path());

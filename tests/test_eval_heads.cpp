@@ -9,6 +9,7 @@
 #include "engine/rng.h"
 #include "tools/downstream/classification_metrics.h"
 #include "tools/downstream/knn_probe.h"
+#include "tools/downstream/lbfgs.h"
 #include "tools/downstream/logistic_regression.h"
 
 using namespace rsd;
@@ -75,6 +76,64 @@ TEST_SUITE("downstream") {
       ns += strong.weight[i] * strong.weight[i];
     }
     CHECK(ns < 0.1 * na);
+  }
+
+  TEST_CASE("L-BFGS finds the minimum of a quadratic and of Rosenbrock's function") {
+    // f = sum_i (i + 1) (x_i - i)^2 / 2: minimum at x_i = i.
+    std::vector<double> x(20, 0.0);
+    LbfgsResult r = minimize_lbfgs(
+        [](const std::vector<double>& at, std::vector<double>& g) {
+          double f = 0;
+          for (size_t i = 0; i < at.size(); ++i) {
+            const double d = at[i] - static_cast<double>(i);
+            f += 0.5 * static_cast<double>(i + 1) * d * d;
+            g[i] = static_cast<double>(i + 1) * d;
+          }
+          return f;
+        },
+        x);
+    CHECK(r.converged);
+    for (size_t i = 0; i < x.size(); ++i) CHECK(x[i] == doctest::Approx(static_cast<double>(i)).epsilon(1e-6));
+    std::vector<double> y{-1.2, 1.0};
+    r = minimize_lbfgs(
+        [](const std::vector<double>& at, std::vector<double>& g) {
+          const double a = 1 - at[0], b = at[1] - at[0] * at[0];
+          g[0] = -2 * a - 400 * at[0] * b;
+          g[1] = 200 * b;
+          return a * a + 100 * b * b;
+        },
+        y, LbfgsOptions{2000, 10, 1e-10, 0});
+    MESSAGE("Rosenbrock: ", r.iterations, " iterations, ", r.evaluations, " evaluations");
+    CHECK(y[0] == doctest::Approx(1.0).epsilon(1e-6));
+    CHECK(y[1] == doctest::Approx(1.0).epsilon(1e-6));
+  }
+
+  TEST_CASE("logistic regression stops at the optimum: the penalized gradient, computed by hand, vanishes") {
+    const LabeledFeatures train = blobs(3, 12, 5, 2.5, 9);  // overlapping blobs: an interior optimum
+    const double l2 = 1e-3;
+    const LogisticModel m = fit_logistic_regression(train, 3, l2);
+    CHECK(m.converged);
+    const std::vector<float> scores = logistic_scores(m, train);
+    std::vector<double> gw(m.weight.size(), 0.0), gb(3, 0.0);
+    for (int64_t i = 0; i < train.rows; ++i) {
+      double mx = -1e300, total = 0;
+      for (int k = 0; k < 3; ++k) mx = std::max(mx, static_cast<double>(scores[static_cast<size_t>(i * 3 + k)]));
+      std::vector<double> p(3);
+      for (int k = 0; k < 3; ++k) total += p[k] = std::exp(scores[static_cast<size_t>(i * 3 + k)] - mx);
+      for (int k = 0; k < 3; ++k) {
+        const double r = p[k] / total - (train.y[static_cast<size_t>(i)] == k ? 1.0 : 0.0);
+        gb[k] += r / static_cast<double>(train.rows);
+        for (int64_t j = 0; j < train.dim; ++j) {
+          const double z = (train.row(i)[j] - m.mean[static_cast<size_t>(j)]) * m.inv_std[static_cast<size_t>(j)];
+          gw[static_cast<size_t>(k * train.dim + j)] += r * z / static_cast<double>(train.rows);
+        }
+      }
+    }
+    double worst = 0;
+    for (size_t i = 0; i < gw.size(); ++i) worst = std::max(worst, std::abs(gw[i] + l2 * m.weight[i]));
+    for (double g : gb) worst = std::max(worst, std::abs(g));
+    MESSAGE("largest penalized gradient component at the fit: ", worst, " after ", m.iterations, " iterations");
+    CHECK(worst < 1e-4);  // the model is stored in f32: 1e-4 is its rounding, not the solver's
   }
 
   TEST_CASE("the stratified split is seeded, disjoint, and keeps every class on both sides") {

@@ -16,6 +16,7 @@
 #include "models/dual_contrastive.h"
 #include "models/simclr.h"
 #include "tests/harness.h"
+#include "tests/ssl_test_models.h"
 #include "tools/pretrain/config.h"
 #include "tools/pretrain/trainer.h"
 #include "tools/pretrain/train_step.h"
@@ -25,55 +26,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-models::ResNetConfig tiny_encoder() {
-  models::ResNetConfig r;
-  r.depth = 18;
-  r.width = 8;
-  r.stem = models::ResNetStem::small_patch;
-  r.zero_init_residual = false;  // zero BN scales would leave half the gradients exactly zero
-  return r;
-}
+using Kind = test::SslKind;
 
-enum class Kind { byol, dual, simclr, dual_learnable };
-
-std::unique_ptr<models::SslMethod> make(Kind kind, uint64_t seed) {
-  Generator gen(seed);
-  if (kind == Kind::byol) {
-    models::ByolOptions o;
-    o.encoder = tiny_encoder();
-    o.encoder.in_channels = 3;
-    o.projector_hidden = 32;
-    o.projector_out = 16;
-    o.predictor_hidden = 32;
-    o.tau_base = 0.9;
-    o.total_steps = 10;
-    return std::make_unique<models::Byol>(o, Device::cpu(), gen);
-  }
-  models::ContrastiveOptions o;
-  o.encoder = tiny_encoder();
-  o.projector_hidden = 32;
-  o.projector_out = 16;
-  o.temperature = 0.2;
-  o.learnable_temperature = kind == Kind::dual_learnable;
-  if (kind == Kind::simclr) return std::make_unique<models::SimClr>(o, 4, Device::cpu(), gen);
-  return std::make_unique<models::DualContrastive>(o, 2, 5, Device::cpu(), gen);
-}
-
-std::vector<int64_t> channels_of(Kind kind) {
-  if (kind == Kind::byol) return {3, 3};
-  if (kind == Kind::simclr) return {4, 4};
-  return {2, 5};
-}
+std::unique_ptr<models::SslMethod> make(Kind kind, uint64_t seed) { return test::make_tiny_method(kind, seed); }
 
 std::vector<Tensor> views(Kind kind, DType dtype, uint64_t seed, int64_t n = 6, int64_t hw = 12) {
-  std::vector<Tensor> out;
-  for (int64_t c : channels_of(kind)) {
-    Tensor v = test::random_tensor({n, hw, hw, c}, DType::f64, Device::cpu(), seed++);
-    Tensor cast_v = Tensor::empty(v.shape(), dtype);
-    cast_v.copy_from(v);
-    out.push_back(cast_v);
-  }
-  return out;
+  return test::random_ssl_views(kind, dtype, seed, n, hw);
 }
 
 double max_abs(const Tensor& t) {
@@ -109,14 +67,7 @@ StepRun one_step(Kind kind, DType dtype, const tools::StepOptions& so = {}, doub
   return run;
 }
 
-const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::byol: return "byol";
-    case Kind::dual: return "dual-contrastive";
-    case Kind::simclr: return "simclr";
-    default: return "dual-contrastive, learnable temperature";
-  }
-}
+const char* kind_name(Kind k) { return test::ssl_kind_name(k); }
 
 }  // namespace
 

@@ -82,6 +82,7 @@ int run_pretrain(const PretrainCommand& cmd) {
   if (cmd.resume_given) options.resume = cmd.resume.empty() ? config.log.out_dir + "/checkpoints" : cmd.resume;
   options.init = cmd.init;
   const rsd::tools::PretrainResult r = rsd::tools::run_pretrain(config, options);
+  if (r.rank != 0) return 0;  // rank 0 reports for the job
   const double first = r.losses.empty() ? 0.0 : r.losses.front(), last = r.losses.empty() ? 0.0 : r.losses.back();
   std::printf("trained steps %lld..%lld of %lld on %s: loss %.4f -> %.4f, %.1f samples/s\n",
               static_cast<long long>(r.first_step), static_cast<long long>(r.last_step),

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Installs what rsd needs from Debian's packages (when missing; GDAL is optional for the build
-# but installed here, so the readers and their tests run), then configures and builds it in
-# ./build. CUDA code is compiled whenever nvcc is found (default /usr/local/cuda), so a machine
-# without a GPU still builds and links the whole CUDA backend.
+# Installs what rsd needs from Debian's packages (when missing; GDAL and OpenMPI are optional for
+# the build but installed here, so the readers, CPU runs across processes and their tests run),
+# then configures and builds it in ./build. CUDA code is compiled whenever nvcc is found (default
+# /usr/local/cuda), so a machine without a GPU still builds and links the whole CUDA backend.
 #   bash tools/setup.sh            # Release build in ./build
 #   BUILD_DIR=b CMAKE_ARGS="-DRSD_CUDA=OFF" bash tools/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ pkg-config doctest-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev libopenblas-dev libgdal-dev
+          libopenmpi-dev openmpi-bin
           python3-numpy python3-gdal python3-torchvision python3-pip)
 missing=()
 for p in "${packages[@]}"; do

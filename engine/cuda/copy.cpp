@@ -117,4 +117,13 @@ void copy_columns(const Tensor& src, int64_t begin, Tensor& dst) {
                  "copy_columns ", src.describe(), " [", begin, ", +", dst.dim(1), ")");
 }
 
+void copy_range(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t dst_offset, int64_t count) {
+  const size_t elem = dtype_size(src.dtype());
+  const auto* from = static_cast<const char*>(src.raw()) + static_cast<size_t>(src_offset) * elem;
+  auto* to = static_cast<char*>(dst.raw()) + static_cast<size_t>(dst_offset) * elem;
+  RSD_CUDA_CHECK(cudaMemcpyAsync(to, from, static_cast<size_t>(count) * elem, cudaMemcpyDeviceToDevice,
+                                 context(src.device().index).stream),
+                 "copy_range ", src.describe(), " -> ", dst.describe());
+}
+
 }  // namespace rsd::cuda

@@ -43,6 +43,15 @@ void exp_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
   RSD_CUDA_CHECK_LAUNCH("exp backward ", y.describe());
 }
 
+void scale(const Tensor& x, double s, Tensor& y) {
+  dispatch_float(x.dtype(), "scale", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::scale<T>(static_cast<const T*>(x.raw()), static_cast<float>(s), static_cast<T*>(y.raw()), x.numel(),
+                      context(x.device().index).stream);
+  });
+  RSD_CUDA_CHECK_LAUNCH("scale ", x.describe());
+}
+
 void add(const Tensor& a, const Tensor& b, Tensor& y) {
   dispatch_float(a.dtype(), "add", [&](auto tag) {
     using T = typename decltype(tag)::type;

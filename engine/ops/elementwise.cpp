@@ -58,6 +58,16 @@ void exp_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
   });
 }
 
+void scale(const Tensor& x, double s, Tensor& y) {
+  dispatch_cpu_float(x.dtype(), "scale", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    const T f = static_cast<T>(s);
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = f * in[i];
+  });
+}
+
 void add(const Tensor& a, const Tensor& b, Tensor& y) {
   dispatch_cpu_float(a.dtype(), "add", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -121,6 +131,28 @@ Tensor exp(const Tensor& x) {
       }
       accumulate_grad(x, gx);
     });
+  }
+  return y;
+}
+
+namespace {
+Tensor scaled(const Tensor& x, double s) {
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.is_cuda()) {
+    RSD_CUDA_CALL(cuda::scale(x, s, y));
+  } else {
+    cpu::scale(x, s, y);
+  }
+  return y;
+}
+}  // namespace
+
+Tensor scale(const Tensor& x, double s) {
+  check::defined("scale", "x", x);
+  check::floating("scale", "x", x);
+  Tensor y = scaled(x, s);
+  if (needs_grad({x})) {
+    record("scale", {y}, [x, y, s] { accumulate_grad(x, scaled(y.grad(), s)); });
   }
   return y;
 }

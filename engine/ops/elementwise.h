@@ -1,4 +1,4 @@
-// Element-wise ops: relu, exp, add, and the in-place accumulation autograd uses.
+// Element-wise ops: relu, exp, scale, add, and the in-place accumulation autograd uses.
 #pragma once
 #include "engine/tensor.h"
 
@@ -8,6 +8,9 @@ namespace rsd {
 Tensor relu(const Tensor& x);
 // y = exp(x) (a learnable temperature is stored as its log). Backward: gx = gy * y.
 Tensor exp(const Tensor& x);
+// y = s * x for a constant s (averaging losses, e.g. the two directions of a distributed InfoNCE).
+// Backward: gx = s * gy.
+Tensor scale(const Tensor& x, double s);
 // y = a + b (same shape, dtype, device). Backward: ga = gb = gy.
 Tensor add(const Tensor& a, const Tensor& b);
 // dst += src, in place, no autograd.

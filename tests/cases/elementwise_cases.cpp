@@ -1,4 +1,4 @@
-// Cases for relu, exp, add, sum, mean, cast, to_device and reshape.
+// Cases for relu, exp, scale, add, sum, mean, cast, to_device and reshape.
 #include "engine/ops/convert.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
@@ -14,6 +14,8 @@ RSD_OP_CASES(elementwise) {
     const std::string label = rsd::shape_str(s);
     cases.push_back(OpCase("relu", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::relu(in[0]); }));
     cases.push_back(OpCase("exp", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::exp(in[0]); }));
+    cases.push_back(OpCase("scale", label, {InputSpec::values(s)},
+                           [](const std::vector<Tensor>& in) { return rsd::scale(in[0], -0.75); }));
     cases.push_back(OpCase("add", label, {InputSpec::values(s), InputSpec::values(s)},
                      [](const std::vector<Tensor>& in) { return rsd::add(in[0], in[1]); }));
     cases.push_back(OpCase("sum", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::sum(in[0]); }));

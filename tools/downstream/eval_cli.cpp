@@ -56,7 +56,7 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   linear->add_option("--validation-seed", linear_options->logistic.seed, "Seed of the validation split")
       ->capture_default_str();
-  linear->add_option("--steps", linear_options->logistic.steps, "Full-batch gradient steps per fit")
+  linear->add_option("--steps", linear_options->logistic.steps, "L-BFGS iterations per fit, at most")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   linear->callback([linear_options] { run_classification_probe(*linear_options, ProbeHead::logistic); });
@@ -98,7 +98,7 @@ void add_eval_command(CLI::App& app) {
   seg_cmd->add_option("--seed", seg->seed, "Seed of the training-pixel sample")->capture_default_str();
   seg_cmd->add_option("--random-init-seed", seg->random_init_seed, "Seed of the random-init baseline's weights")
       ->capture_default_str();
-  seg_cmd->add_option("--steps", seg->logistic.steps, "Full-batch gradient steps per fit")
+  seg_cmd->add_option("--steps", seg->logistic.steps, "L-BFGS iterations per fit, at most")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   seg_cmd->add_flag("--quiet", seg->quiet, "Print nothing (errors still fail the command)");

@@ -8,9 +8,8 @@
 #include "engine/error.h"
 #include "engine/ops/cross_entropy.h"
 #include "engine/ops/linear.h"
-#include "engine/optim/sgd.h"
-#include "engine/params.h"
 #include "tools/downstream/classification_metrics.h"
+#include "tools/downstream/lbfgs.h"
 #include "tools/downstream/seeded_stream.h"
 
 namespace rsd::tools {
@@ -58,41 +57,60 @@ std::vector<float> standardized(const LogisticModel& model, const LabeledFeature
   return z;
 }
 
-// Largest eigenvalue of Z^T Z / rows (power iteration from a fixed start), z: (rows, dim).
-double largest_second_moment_eigenvalue(const std::vector<float>& z, int64_t rows, int64_t dim) {
-  std::vector<double> v(static_cast<size_t>(dim), 1.0 / std::sqrt(static_cast<double>(dim)));
-  std::vector<double> zv(static_cast<size_t>(rows)), next(static_cast<size_t>(dim));
-  double lambda = 0;
-  for (int it = 0; it < 100; ++it) {
-    for (int64_t i = 0; i < rows; ++i) {
-      double acc = 0;
-      for (int64_t j = 0; j < dim; ++j) acc += z[static_cast<size_t>(i * dim + j)] * v[static_cast<size_t>(j)];
-      zv[static_cast<size_t>(i)] = acc;
-    }
-    std::fill(next.begin(), next.end(), 0.0);
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < dim; ++j)
-        next[static_cast<size_t>(j)] += z[static_cast<size_t>(i * dim + j)] * zv[static_cast<size_t>(i)];
-    double norm = 0;
-    for (double& x : next) {
-      x /= static_cast<double>(rows);
-      norm += x * x;
-    }
-    norm = std::sqrt(norm);
-    if (norm == 0) return 0;
-    const double previous = lambda;
-    lambda = norm;
-    for (size_t j = 0; j < next.size(); ++j) v[j] = next[j] / norm;
-    if (std::abs(lambda - previous) <= 1e-6 * lambda) break;
-  }
-  return lambda;
-}
-
-Tensor host_tensor(const std::vector<float>& values, const Shape& shape) {
-  Tensor t = Tensor::empty(shape, DType::f32);
-  std::memcpy(t.data<float>(), values.data(), values.size() * sizeof(float));
+Tensor host_f64(const std::vector<float>& values, const Shape& shape) {
+  Tensor t = Tensor::empty(shape, DType::f64);
+  double* p = t.data<double>();
+  for (size_t i = 0; i < values.size(); ++i) p[i] = values[i];
   return t;
 }
+
+// The penalized training loss of the head and its gradient, evaluated by the engine's ops in
+// float64: x = [W (classes, dim) row-major, b (classes)].
+class PenalizedCrossEntropy {
+ public:
+  PenalizedCrossEntropy(const std::vector<float>& z, const LabeledFeatures& train, int classes, double l2)
+      : x_(host_f64(z, {train.rows, train.dim})),
+        labels_(Tensor::from_ints(train.y, {train.rows})),
+        weight_(Tensor::zeros({classes, train.dim}, DType::f64)),
+        bias_(Tensor::zeros({classes}, DType::f64)),
+        l2_(l2) {
+    weight_.set_requires_grad(true);
+    bias_.set_requires_grad(true);
+  }
+
+  int64_t size() const { return weight_.numel() + bias_.numel(); }
+
+  double operator()(const std::vector<double>& x, std::vector<double>& g) {
+    const int64_t nw = weight_.numel();
+    std::memcpy(weight_.data<double>(), x.data(), static_cast<size_t>(nw) * sizeof(double));
+    std::memcpy(bias_.data<double>(), x.data() + nw, static_cast<size_t>(bias_.numel()) * sizeof(double));
+    weight_.zero_grad();
+    bias_.zero_grad();
+    const Tensor loss = softmax_cross_entropy(linear(x_, weight_, bias_), labels_);
+    backward(loss);
+    const double* gw = weight_.grad().data<double>();
+    const double* gb = bias_.grad().data<double>();
+    double penalty = 0;
+    for (int64_t i = 0; i < nw; ++i) {
+      penalty += x[static_cast<size_t>(i)] * x[static_cast<size_t>(i)];
+      g[static_cast<size_t>(i)] = gw[i] + l2_ * x[static_cast<size_t>(i)];
+    }
+    for (int64_t i = 0; i < bias_.numel(); ++i) g[static_cast<size_t>(nw + i)] = gb[i];
+    return loss.item() + 0.5 * l2_ * penalty;
+  }
+
+  double cross_entropy(const std::vector<double>& x) {
+    std::vector<double> g(x.size());
+    const double with_penalty = (*this)(x, g);
+    double penalty = 0;
+    for (int64_t i = 0; i < weight_.numel(); ++i) penalty += x[static_cast<size_t>(i)] * x[static_cast<size_t>(i)];
+    return with_penalty - 0.5 * l2_ * penalty;
+  }
+
+ private:
+  Tensor x_, labels_, weight_, bias_;
+  double l2_;
+};
 
 }  // namespace
 
@@ -133,30 +151,19 @@ LogisticModel fit_logistic_regression(const LabeledFeatures& train, int classes,
   model.dim = train.dim;
   standardization(train, &model.mean, &model.inv_std);
   const std::vector<float> z = standardized(model, train);
-  // Softmax cross-entropy's Hessian is at most 1/2 (second moment of [z, 1]); plus the penalty.
-  const double smoothness = 0.5 * (largest_second_moment_eigenvalue(z, train.rows, train.dim) + 1.0) + l2;
-  const double lr = 1.0 / smoothness;
-
-  ParameterRegistry params;
-  Tensor& weight = params.add("weight", Tensor::zeros({classes, train.dim}, DType::f32), false);
-  Tensor& bias = params.add("bias", Tensor::zeros({classes}, DType::f32), true);
-  SGD optimizer(params, SgdOptions{options.momentum, l2, true});
-  const Tensor x = host_tensor(z, {train.rows, train.dim});
-  const Tensor labels = Tensor::from_ints(train.y, {train.rows});
-  for (int64_t step = 0; step < options.steps; ++step) {
-    params.zero_grad();
-    const Tensor loss = softmax_cross_entropy(linear(x, weight, bias), labels);
-    backward(loss);
-    optimizer.step(lr);
-  }
-  {
-    NoGradScope no_grad;
-    model.final_loss = softmax_cross_entropy(linear(x, weight, bias), labels).item();
-  }
+  PenalizedCrossEntropy objective(z, train, classes, l2);
+  std::vector<double> x(static_cast<size_t>(objective.size()), 0.0);
+  LbfgsOptions lo;
+  lo.max_iterations = options.steps;
+  const LbfgsResult fit = minimize_lbfgs(
+      [&](const std::vector<double>& at, std::vector<double>& g) { return objective(at, g); }, x, lo);
+  model.iterations = fit.iterations;
+  model.converged = fit.converged;
+  model.final_loss = objective.cross_entropy(x);
   RSD_CHECK(std::isfinite(model.final_loss), "logistic regression: the training loss is not finite (L2 ", l2, ")");
-  const std::vector<double> w = weight.to_host_doubles(), b = bias.to_host_doubles();
-  model.weight.assign(w.begin(), w.end());
-  model.bias.assign(b.begin(), b.end());
+  const size_t nw = static_cast<size_t>(classes * train.dim);
+  model.weight.assign(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(nw));
+  model.bias.assign(x.begin() + static_cast<std::ptrdiff_t>(nw), x.end());
   return model;
 }
 

@@ -1,10 +1,10 @@
 // Multinomial logistic regression for linear probes, trained by the engine: a linear layer
-// (ops linear) and softmax cross-entropy, full batch, plain gradient descent with Nesterov momentum
-// (engine/optim SGD) and an L2 penalty (l2 / 2) ||W||^2 on the weights, not the bias (SGD's weight
-// decay adds exactly its gradient l2 W). Features are standardized with the training rows' mean
-// and std. The step size is 1 / L, L the loss's smoothness bound from the largest eigenvalue of
-// the standardized features' second-moment matrix (power iteration), so no learning rate needs
-// tuning and nothing diverges. Weights start at zero: the fit is a pure function of its inputs.
+// (ops linear) and softmax cross-entropy with an L2 penalty (l2 / 2) ||W||^2 on the weights, not
+// the bias, evaluated full batch in float64 and minimized by L-BFGS (tools/downstream/lbfgs.h)
+// to a gradient below 1e-6: the problem is convex, so the fit is the optimum, with no learning
+// rate to tune (plain gradient descent needed thousands of steps and still stopped short at weak
+// L2). Features are standardized with the training rows' mean and std. Weights start at zero:
+// the fit is a pure function of its inputs.
 //
 // Model selection (fit_logistic_regression_cv): a stratified, seeded validation split is carved
 // from the training rows; each L2 strength of the grid is fitted on the rest and scored by the
@@ -22,8 +22,7 @@ struct LogisticRegressionOptions {
   std::vector<double> l2_grid = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
   double validation_fraction = 0.2;  // of each class, at least one row when the class has two
   uint64_t seed = 0;                 // of the validation split
-  int64_t steps = 3000;              // full-batch gradient steps per fit (a weak L2 needs thousands to converge)
-  double momentum = 0.9;
+  int64_t steps = 1000;              // L-BFGS iterations per fit, at most (convergence usually stops it first)
 };
 
 struct LogisticModel {
@@ -33,6 +32,8 @@ struct LogisticModel {
   std::vector<float> weight;         // (classes, dim)
   std::vector<float> bias;           // (classes)
   double final_loss = 0;             // training cross-entropy (without the penalty) at the end
+  int64_t iterations = 0;            // L-BFGS iterations the fit took
+  bool converged = false;            // the gradient (or the improvement) fell below the tolerance
 };
 
 struct L2Score {

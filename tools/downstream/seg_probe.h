@@ -35,8 +35,8 @@ struct SegOptions {
   int64_t max_train_pixels = 20000;
   uint64_t seed = 0;  // the training-pixel sample
   uint64_t random_init_seed = 1;
-  // Fewer steps than the classification probes: up to max_train_pixels rows per fit.
-  LogisticRegressionOptions logistic{{1e-4, 1e-3, 1e-2, 1e-1, 1.0}, 0.2, 0, 1000, 0.9};
+  // Fewer iterations than the classification probes: up to max_train_pixels rows per fit.
+  LogisticRegressionOptions logistic{{1e-4, 1e-3, 1e-2, 1e-1, 1.0}, 0.2, 0, 300};
   bool quiet = false;
 };
 

@@ -52,7 +52,7 @@ struct ContrastiveConfig {
 };
 
 struct TrainConfig {
-  int64_t batch_size = 256;           // per optimizer step = batch_size x grad_accum samples
+  int64_t batch_size = 256;           // global (all ranks); per optimizer step = batch_size x grad_accum samples
   int64_t steps = 0;                  // optimizer steps; 0: epochs decides
   int64_t epochs = 100;
   std::string optimizer = "lars";     // lars | sgd | adamw
@@ -81,6 +81,16 @@ struct CheckpointConfig {
   int keep_last = 3;
 };
 
+// Data-parallel training over the processes of a launch (mpirun, srun, torchrun-style variables;
+// engine/comm/bootstrap.h). train.batch_size is the global batch: each of W ranks takes
+// batch_size / W samples, so a config means the same training at any W (docs/scaling.md).
+struct DistributedConfig {
+  std::string backend = "auto";  // auto (nccl on GPUs, mpi on CPUs, single for one process) | mpi | nccl | single
+  double bucket_mb = 25;         // gradient all-reduce bucket size, MiB
+  double timeout_s = 300;        // a collective pending this long ends the job with an error
+  bool sync_bn = false;          // batch-norm statistics over the global batch (SyncBN)
+};
+
 struct PretrainConfig {
   PretrainMethod method = PretrainMethod::byol;
   uint64_t seed = 0;
@@ -92,6 +102,7 @@ struct PretrainConfig {
   TrainConfig train;
   LogConfig log;
   CheckpointConfig checkpoint;
+  DistributedConfig distributed;
   std::string source;  // the file it came from (for messages); not a key
 };
 

@@ -91,6 +91,7 @@ constexpr auto kContrastive = &PretrainConfig::contrastive;
 constexpr auto kTrain = &PretrainConfig::train;
 constexpr auto kLog = &PretrainConfig::log;
 constexpr auto kCheckpoint = &PretrainConfig::checkpoint;
+constexpr auto kDistributed = &PretrainConfig::distributed;
 
 KeySpec key(std::string name, Field field, std::string doc) {
   KeySpec k;
@@ -181,7 +182,8 @@ std::vector<KeySpec> make_schema() {
           "the temperature is a trained parameter"),
 
       key("train.batch_size", &in<kTrain, &TrainConfig::batch_size>,
-          "samples per forward pass; an optimizer step sees batch_size x grad_accum")
+          "samples per forward pass over all ranks (each of W ranks takes batch_size / W); an optimizer step "
+          "sees batch_size x grad_accum")
           .at_least(2),
       key("train.steps", &in<kTrain, &TrainConfig::steps>, "optimizer steps; 0: epochs decides").at_least(0),
       key("train.epochs", &in<kTrain, &TrainConfig::epochs>, "passes over the dataset (when steps = 0)")
@@ -230,6 +232,18 @@ std::vector<KeySpec> make_schema() {
       key("checkpoint.keep_last", &in<kCheckpoint, &CheckpointConfig::keep_last>,
           "checkpoints kept; older ones are removed")
           .at_least(1),
+
+      key("distributed.backend", &in<kDistributed, &DistributedConfig::backend>,
+          "collectives between ranks: auto (nccl on GPUs, mpi on CPUs, single for one process), mpi, nccl or single")
+          .one_of({"auto", "mpi", "nccl", "single"}),
+      key("distributed.bucket_mb", &in<kDistributed, &DistributedConfig::bucket_mb>,
+          "gradients are all-reduced in buckets of this many MiB, each launched during the backward once complete")
+          .above(0),
+      key("distributed.timeout_s", &in<kDistributed, &DistributedConfig::timeout_s>,
+          "seconds a collective may wait for the other ranks before the job ends with an error (a dead rank)")
+          .above(0),
+      key("distributed.sync_bn", &in<kDistributed, &DistributedConfig::sync_bn>,
+          "batch-norm statistics over the global batch (SyncBN); false: each rank's own batch"),
   };
 }
 

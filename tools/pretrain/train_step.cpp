@@ -5,6 +5,7 @@
 #include "engine/allocator.h"
 #include "engine/autograd.h"
 #include "engine/copy.h"
+#include "models/layers.h"
 
 namespace rsd::tools {
 
@@ -16,6 +17,10 @@ TrainStep::TrainStep(models::SslMethod& method, Optimizer& optimizer, const Step
       device_(method.params().device()) {
   RSD_CHECK(options.grad_accum >= 1, "grad_accum must be at least 1, got ", options.grad_accum);
   RSD_CHECK(options.max_bad_steps >= 1, "max_bad_steps must be at least 1, got ", options.max_bad_steps);
+  if (options.comm != nullptr && options.comm->backend() != "single") {
+    reducer_ = std::make_unique<comm::GradientReducer>(method.params(), *options.comm,
+                                                       comm::GradientReducerOptions{options.bucket_bytes});
+  }
 }
 
 void TrainStep::set_counters(int bad_in_a_row, int64_t skipped_total) {
@@ -24,6 +29,8 @@ void TrainStep::set_counters(int bad_in_a_row, int64_t skipped_total) {
 }
 
 double TrainStep::micro_batch(const std::vector<Tensor>& views, bool keep_embedding, StepResult& r) {
+  std::unique_ptr<models::SyncBatchNormScope> sync;
+  if (distributed() && options_.sync_bn) sync = std::make_unique<models::SyncBatchNormScope>(*options_.comm);
   models::SslOutput out = method_.forward(views);
   const double value = out.loss.item();
   // The seed 1 / grad_accum in the loss's dtype and device: the gradient of the micro-batch mean.
@@ -45,7 +52,15 @@ StepResult TrainStep::run(const std::function<std::vector<Tensor>()>& next_views
   for (int k = 0; k < options_.grad_accum; ++k) {
     ArenaScope scope(arena);
     std::vector<Tensor> views = next_views();
-    r.loss += micro_batch(views, keep_embedding && k + 1 == options_.grad_accum, r) / options_.grad_accum;
+    const bool last = k + 1 == options_.grad_accum;
+    std::unique_ptr<LeafGradHookScope> armed = distributed() ? reducer_->arm(last) : nullptr;
+    r.loss += micro_batch(views, keep_embedding && last, r) / options_.grad_accum;
+  }
+  if (distributed()) {
+    reducer_->finish();
+    Tensor loss = Tensor::full({1}, r.loss, DType::f64, options_.comm->device());
+    options_.comm->all_reduce(loss, comm::ReduceOp::average);
+    r.loss = loss.item();
   }
   r.grad_norm = grad_norm_.compute();
   if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {

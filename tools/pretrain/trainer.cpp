@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "data/loader.h"
+#include "data/sampler.h"
+#include "engine/comm/communicator.h"
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
@@ -66,20 +69,73 @@ struct Window {
   }
 };
 
+// The device of this rank: config.device, except that "auto" and "cuda" mean the GPU of the
+// rank's local rank in a job of several processes.
+Device rank_device(const std::string& name, const comm::LaunchInfo& launch) {
+  const Device d = parse_device(name);
+  if (launch.world_size == 1 || !d.is_cuda() || name.rfind("cuda:", 0) == 0) return d;
+  return parse_device(str_cat("cuda:", launch.local_rank));
+}
+
+// Every rank starts from rank 0's weights, buffers and method state (BYOL's target network).
+void broadcast_model(models::SslMethod& method, comm::Communicator& c) {
+  for (Parameter* p : method.params().parameters()) c.broadcast(p->value, 0);
+  for (const auto& [name, t] : method.params().buffers()) {
+    Tensor shared = t;  // a handle to the registry's storage
+    c.broadcast(shared, 0);
+  }
+  for (auto& [name, t] : method.extra_state()) c.broadcast(t, 0);
+}
+
+PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOptions& options, comm::Communicator& comm,
+                           Device device);
+
 }  // namespace
 
 PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptions& options) {
+  const comm::LaunchInfo launch = comm::detect_launch();
+  const Device device = rank_device(config.device, launch);
+  comm::CommOptions co;
+  co.backend = config.distributed.backend;
+  co.timeout_seconds = config.distributed.timeout_s;
+  std::unique_ptr<comm::Communicator> comm = comm::make_communicator(launch, device, co);
+  if (comm->backend() == "single") return run_on_rank(config, options, *comm, device);
+  // A rank that fails ends the job on every rank (instead of leaving them waiting in a collective).
+  try {
+    return run_on_rank(config, options, *comm, device);
+  } catch (const std::exception& e) {
+    comm->abort(str_cat("rsd pretrain failed: ", e.what()));
+    throw;  // not reached: abort ends the process
+  }
+}
+
+namespace {
+
+PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOptions& options, comm::Communicator& comm,
+                           Device device) {
   check_pretrain_paths(config);
-  const Device device = parse_device(config.device);  // "auto": the first GPU when there is one
   const DType dtype = compute_dtype(config.train.precision, device);
+  const int world = comm.world_size();
+  const bool distributed = comm.backend() != "single";  // NCCL with one rank included
+  const bool lead = comm.rank() == 0;  // rank 0 writes files and talks to the terminal
+  const bool quiet = options.quiet || !lead;
+  RSD_CHECK(config.train.batch_size % world == 0, "train.batch_size = ", config.train.batch_size,
+            " is the global batch and must divide evenly over the ", world, " ranks of this job; use a multiple of ",
+            world);
+  const int64_t local_batch = config.train.batch_size / world;
   PretrainResult result;
   result.device = device.str();
   result.out_dir = config.log.out_dir;
-  fs::create_directories(config.log.out_dir);
-  write_file_atomically((fs::path(config.log.out_dir) / "config.toml").string(), to_toml(config));
+  result.rank = comm.rank();
+  result.world_size = world;
+  if (lead) {
+    fs::create_directories(config.log.out_dir);
+    write_file_atomically((fs::path(config.log.out_dir) / "config.toml").string(), to_toml(config));
+  }
 
   const PretrainData data = open_pretrain_data(config);
-  const int64_t batches_per_epoch = data.source->size() / config.train.batch_size;
+  const data::RankSplit split{comm.rank(), world};
+  const int64_t batches_per_epoch = data::samples_per_rank(data.source->size(), split) / local_batch;
   RSD_CHECK(batches_per_epoch > 0, config.data.path, " gives ", data.source->size(), " samples per epoch (",
             data.distinct_samples, " x data.repeat = ", config.data.repeat, "), fewer than train.batch_size = ",
             config.train.batch_size, "; raise data.repeat or lower train.batch_size");
@@ -87,12 +143,16 @@ PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptio
   result.total_steps = total;
 
   std::unique_ptr<models::SslMethod> method = make_method(config, data.view_channels, device, total);
+  if (distributed) method->set_communicator(&comm);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(config.train, method->params());
   const WarmupCosine schedule = make_lr_schedule(config.train, total);
   StepOptions so;
   so.grad_accum = config.train.grad_accum;
   so.grad_clip = config.train.grad_clip;
   so.max_bad_steps = config.train.max_bad_steps;
+  so.comm = &comm;
+  so.bucket_bytes = static_cast<size_t>(config.distributed.bucket_mb * 1024 * 1024);
+  so.sync_bn = config.distributed.sync_bn;
   TrainStep step_runner(*method, *optimizer, so);
 
   CheckpointDir checkpoints((fs::path(config.log.out_dir) / "checkpoints").string(), config.checkpoint.keep_last);
@@ -101,26 +161,38 @@ PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptio
     const LoadedCheckpoint ckpt = load_checkpoint(options.resume);
     counters = restore_run_checkpoint(ckpt, *method, *optimizer);
     step_runner.set_counters(counters.bad_in_a_row, counters.skipped_total);
-    if (!options.quiet) std::printf("resumed from %s at step %lld\n", ckpt.path.c_str(), static_cast<long long>(counters.step));
+    if (!quiet) std::printf("resumed from %s at step %lld\n", ckpt.path.c_str(), static_cast<long long>(counters.step));
   } else if (!options.init.empty()) {
     const int64_t n = load_initial_weights(options.init, *method);
-    if (!options.quiet) std::printf("initialized %lld tensors from %s\n", static_cast<long long>(n), options.init.c_str());
+    if (!quiet) std::printf("initialized %lld tensors from %s\n", static_cast<long long>(n), options.init.c_str());
   }
+  if (distributed) broadcast_model(*method, comm);
   result.first_step = result.last_step = counters.step;
 
   data::LoaderOptions lo = pretrain_loader_options(config, data, device);
+  lo.batch_size = local_batch;
+  lo.split = split;
   const int64_t consumed = counters.step * config.train.grad_accum;
   lo.start_epoch = consumed / batches_per_epoch;
   lo.start_step = consumed % batches_per_epoch;
   data::Loader loader(data.source, pretrain_transform(data), lo);
 
-  MetricsLog metrics((fs::path(config.log.out_dir) / "metrics.jsonl").string(), counters.step);
-  result.metrics = metrics.path();
-  if (!options.quiet) {
+  std::optional<MetricsLog> metrics;
+  if (lead) {
+    metrics.emplace((fs::path(config.log.out_dir) / "metrics.jsonl").string(), counters.step);
+    result.metrics = metrics->path();
+  }
+  if (!quiet) {
     std::printf("rsd pretrain: %s on %s (%s), %s\n  data: %s\n  statistics: %s\n  %lld parameters, %lld steps of %lld samples\n",
                 method->name(), device.str().c_str(), dtype_name(dtype), config.model.arch.c_str(), data.description.c_str(),
                 data.statistics_origin.c_str(), static_cast<long long>(method->params().numel()),
                 static_cast<long long>(total), static_cast<long long>(config.train.batch_size * config.train.grad_accum));
+    if (distributed) {
+      std::printf("  data-parallel: %d ranks (%s backend, launched by %s), %lld samples per rank per step, "
+                  "batch-norm statistics %s\n",
+                  world, comm.backend().c_str(), comm.launch().source.c_str(), static_cast<long long>(local_batch),
+                  config.distributed.sync_bn ? "over the global batch (sync_bn)" : "per rank");
+    }
   }
 
   std::optional<data::Batch> batch;
@@ -134,7 +206,7 @@ PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptio
   };
 
   ProgressBar bar("pretrain", total, counters.step);
-  const bool show_bar = config.log.progress && !options.quiet;
+  const bool show_bar = config.log.progress && !quiet;
   Window window;
   const int64_t samples_per_step = config.train.batch_size * config.train.grad_accum;
   double run_seconds = 0;
@@ -144,7 +216,7 @@ PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptio
     const auto t0 = std::chrono::steady_clock::now();
     const bool log_now = (step + 1) % config.log.every == 0 || step + 1 == total;
     const double lr = schedule.lr(step);
-    StepResult r = step_runner.run(next_views, step, lr, log_now);
+    StepResult r = step_runner.run(next_views, step, lr, log_now && lead);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     counters.step = step + 1;
     counters.bad_in_a_row = step_runner.bad_in_a_row();
@@ -157,7 +229,7 @@ PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptio
     }
     window.add(r, seconds, samples_per_step);
     if (options.on_step) options.on_step(step, r);
-    if (log_now) {
+    if (log_now && lead) {
       MetricsRow row{{"step", static_cast<double>(step + 1)}, {"epoch", static_cast<double>(epoch)},
                      {"loss", window.finite ? window.loss / static_cast<double>(window.finite) : NAN},
                      {"lr", lr},
@@ -171,24 +243,24 @@ PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptio
         row.emplace_back("mean_offdiag_cosine", m.mean_offdiag_cosine);
       }
       row.emplace_back("skipped_steps", static_cast<double>(counters.skipped_total));
-      metrics.write(row);
+      metrics->write(row);
       window = Window{};
     }
     if (show_bar) {
       bar.update(step + 1, str_cat("loss ", fmt("%.4f", r.loss), " | ",
                                    fmt("%.1f", static_cast<double>(samples_per_step) / seconds), " samples/s"));
     }
-    if ((step + 1) % config.checkpoint.every == 0 || step + 1 == total) {
+    if (lead && ((step + 1) % config.checkpoint.every == 0 || step + 1 == total)) {
       result.checkpoint = checkpoints.save(make_run_checkpoint(*method, *optimizer, counters, config, data));
     }
   }
   if (show_bar) bar.finish(str_cat("loss ", fmt("%.4f", result.losses.empty() ? NAN : result.losses.back())));
   result.samples_per_s = run_seconds > 0 ? static_cast<double>(run_samples) / run_seconds : 0.0;
-  if (config.log.plot && result.last_step == total) {
+  if (lead && config.log.plot && result.last_step == total) {
     result.plot = (fs::path(config.log.out_dir) / "loss.png").string();
     PlotSeries s;
     s.name = str_cat(method->name(), " loss");
-    for (const auto& [x, y] : metrics.series("loss")) {
+    for (const auto& [x, y] : metrics->series("loss")) {
       s.x.push_back(x);
       s.y.push_back(y);
     }
@@ -199,7 +271,10 @@ PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptio
     po.y_label = "loss";
     write_line_plot_png(result.plot, {s}, po);
   }
+  comm.barrier();  // rank 0's last checkpoint is on disk before any rank reports success
   return result;
 }
+
+}  // namespace
 
 }  // namespace rsd::tools

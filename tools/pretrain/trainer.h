@@ -5,6 +5,9 @@
 //                   lr, grad_norm, samples_per_s, tau / temperature, the collapse monitors, skipped
 //   loss.png        the loss curve (log.plot)
 //   config.toml     the resolved config, every key
+// In a job of several processes (mpirun, srun, torchrun-style variables: engine/comm/bootstrap.h)
+// every rank trains on its share of the global batch and rank 0 alone writes these files and the
+// progress bar; a rank that fails ends the job on all ranks (Communicator::abort).
 #pragma once
 #include <functional>
 #include <string>
@@ -31,6 +34,7 @@ struct PretrainResult {
   std::string metrics, plot, out_dir;
   double samples_per_s = 0;        // over the whole run, after the first step
   std::string device;
+  int rank = 0, world_size = 1;    // data-parallel: this process's rank (only rank 0 writes files)
 };
 
 PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptions& options = {});

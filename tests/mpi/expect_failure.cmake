@@ -1,0 +1,20 @@
+# Runs a command that must fail: passes when it exits non-zero and its output (stdout and
+# stderr) matches every regular expression of EXPECT and none of REJECT.
+#   cmake -DCOMMAND="a;b;c" -DEXPECT="re1;re2" -DREJECT="re3" -P expect_failure.cmake
+execute_process(COMMAND ${COMMAND} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(all "${out}${err}")
+message("${all}")
+if(rc EQUAL 0)
+  message(FATAL_ERROR "expected a non-zero exit, got 0")
+endif()
+foreach(re IN LISTS EXPECT)
+  if(NOT all MATCHES "${re}")
+    message(FATAL_ERROR "the output does not match '${re}' (exit ${rc})")
+  endif()
+endforeach()
+foreach(re IN LISTS REJECT)
+  if(all MATCHES "${re}")
+    message(FATAL_ERROR "the output matches '${re}', which it must not (exit ${rc})")
+  endif()
+endforeach()
+message("exit ${rc}, as expected")
