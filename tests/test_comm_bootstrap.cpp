@@ -327,8 +327,8 @@ TEST_SUITE("comm") {
       c->barrier();
     }
     Tensor t = Tensor::from_vector({1.0}, {1}, DType::f32);
-    CHECK_THROWS_WITH_AS(c->broadcast(t, 1), doctest::Contains("single broadcast: root 1 is not a rank of this world of 1"),
-                         Error);
+    CHECK_THROWS_WITH_AS(c->broadcast(t, 1),
+                         doctest::Contains("single broadcast: root 1 is not a rank of this world of 1"), Error);
     const Tensor scalar = Tensor::from_vector({1.0}, {}, DType::f32);
     CHECK_THROWS_WITH_AS(c->all_gather(scalar), doctest::Contains("has no first dimension"), Error);
     Tensor undefined;

@@ -74,7 +74,11 @@ struct Window {
 Device rank_device(const std::string& name, const comm::LaunchInfo& launch) {
   const Device d = parse_device(name);
   if (launch.world_size == 1 || !d.is_cuda() || name.rfind("cuda:", 0) == 0) return d;
-  return parse_device(str_cat("cuda:", launch.local_rank));
+  // A launcher that binds one GPU per task (srun --gpus-per-task) leaves each rank one device.
+  if (cuda_device_count() == 1) return Device::cuda(0);
+  RSD_CHECK(launch.local_rank < cuda_device_count(), launch.describe(), " needs GPU ", launch.local_rank,
+            " (its local rank) but this node shows ", cuda_device_count(), " GPUs; start one rank per GPU");
+  return Device::cuda(launch.local_rank);
 }
 
 // Every rank starts from rank 0's weights, buffers and method state (BYOL's target network).
