@@ -33,7 +33,8 @@ void check_root(const char* collective, const Communicator& c, int root) {
 void fail_timeout(const std::string& backend, const char* collective, int rank, int world_size, double seconds) {
   fail(backend, " ", collective, ": rank ", rank, " of ", world_size, " waited ", seconds,
        " s and the collective has not completed: a rank probably died or is stuck (or the ranks called "
-       "different collectives); end the job with abort()");
+       "different collectives); check the other ranks' output, and raise distributed.timeout_s if a step "
+       "legitimately takes longer");
 }
 
 void print_abort(int rank, const std::string& why) {

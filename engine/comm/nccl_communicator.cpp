@@ -239,7 +239,7 @@ class NcclCommunicator final : public Communicator {
         RSD_NCCL_CHECK(ncclCommGetAsyncError(comm_, &async), comm_, collective, ", rank ", rank());
         if (async != ncclSuccess && async != ncclInProgress)
           fail("nccl ", collective, ": rank ", rank(), " of ", world_size(), ": NCCL failed: ",
-               ncclGetErrorString(async), nccl_last_error(comm_), " (a peer probably died); end the job with abort()");
+               ncclGetErrorString(async), nccl_last_error(comm_), " (a peer probably died); check the other ranks' output");
         return false;
       });
     } catch (const Error&) {

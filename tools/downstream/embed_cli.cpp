@@ -16,7 +16,8 @@ namespace {
 struct EmbedArgs {
   std::string checkpoint, input, out, encoder, dtype = "float32", device = "auto", format = "float32";
   std::vector<std::string> bands, raster_bands;
-  int64_t batch = 16, tile = 0, overlap = -1;
+  int64_t batch = 16, tile = 0, overlap = -1, dims = 0, pca_pixels = 50000, pca_tiles = 64;
+  uint64_t seed = 0;
   bool dense = false;
 };
 
@@ -28,10 +29,18 @@ void run_dense(const EmbedArgs& a, const PretrainedEncoder& enc) {
   o.format = parse_dense_format(a.format);
   o.tile = a.tile;
   o.overlap = a.overlap;
+  o.dims = a.dims;
+  o.pca_pixels = a.pca_pixels;
+  o.pca_tiles = a.pca_tiles;
+  o.seed = a.seed;
   const DenseResult r = embed_dense(enc, o);
   std::printf("wrote %s (%lld x %lld px, %lld bands, %s, %lld tiles, %lld nodata pixels)\n", r.path.c_str(),
-              static_cast<long long>(r.width), static_cast<long long>(r.height), static_cast<long long>(r.dim),
+              static_cast<long long>(r.width), static_cast<long long>(r.height), static_cast<long long>(r.bands),
               a.format.c_str(), static_cast<long long>(r.tiles), static_cast<long long>(r.invalid_pixels));
+  if (!r.pca_path.empty())
+    std::printf("PCA %lld -> %lld dims, explained variance %.4f (%lld pixels of %lld tiles): %s\n",
+                static_cast<long long>(r.dim), static_cast<long long>(r.bands), r.pca_explained,
+                static_cast<long long>(r.pca_samples), static_cast<long long>(r.pca_tiles), r.pca_path.c_str());
 }
 
 void run_embed(const EmbedArgs& a) {
@@ -72,8 +81,20 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("--tile", a->tile, "Dense mode: tile size in pixels (default 8 x the encoder's output stride)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--overlap", a->overlap, "Dense mode: overlap of neighbouring tiles in pixels (default tile / 4)");
-  cmd->add_option("--format", a->format, "Dense mode: float32, or int8 unit vectors (round(v x 127), -128 = nodata)")
+  cmd->add_option("--format", a->format,
+                  "Dense mode: float32, or int8 unit vectors (round(v x 127), -128 = nodata; 64-d PCA by default)")
       ->capture_default_str();
+  cmd->add_option("--dims", a->dims,
+                  "Dense mode: output dimensions, reduced by a PCA fitted on the raster (sidecar OUT.pca.npy); "
+                  "default 64 for int8, all D for float32")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--pca-pixels", a->pca_pixels, "Dense mode: most valid pixels the PCA is fitted on")
+      ->check(CLI::Range(int64_t{2}, int64_t{10000000}))
+      ->capture_default_str();
+  cmd->add_option("--pca-tiles", a->pca_tiles, "Dense mode: most tiles the PCA sample is drawn from")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Dense mode: seed of the PCA sample")->capture_default_str();
   cmd->callback([a] { run_embed(*a); });
 }
 

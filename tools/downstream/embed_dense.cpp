@@ -1,28 +1,27 @@
 #include "tools/downstream/embed_dense.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <iomanip>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 
 #include "data/gdal/raster_reader.h"
 #include "data/normalization.h"
 #include "engine/autograd.h"
 #include "engine/ops/convert.h"
+#include "tools/downstream/dense_writer.h"
 #include "tools/downstream/embed_chips.h"
 #include "tools/downstream/embed_inputs.h"
+#include "tools/downstream/pca.h"
+#include "tools/downstream/seeded_stream.h"
 #include "tools/progress.h"
-#if RSD_HAVE_GDAL
-#include <cpl_conv.h>
-#include <cpl_error.h>
-#include <cpl_string.h>
-#include <gdal.h>
-#endif
 
 namespace rsd::tools {
 
@@ -30,7 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+constexpr int64_t kDefaultInt8Dims = 64;      // Google's Satellite Embedding dataset
+constexpr int64_t kProjectionChunk = 1024;   // pixels per projection GEMM (1024 x D doubles)
 
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
@@ -51,171 +51,196 @@ std::vector<int64_t> tile_starts(int64_t size, int64_t tile, int64_t step) {
   return starts;
 }
 
-// Bilinear sampling of feature rows: pixel i of a tile reads cells lo[i], hi[i] with weight a[i] on hi.
-struct AxisSampling {
-  std::vector<int64_t> lo, hi;
-  std::vector<float> a;
+// One tile through the encoder: its feature map and where its input is invalid.
+struct TileFeatures {
+  int64_t y0 = 0, x0 = 0, h = 0, w = 0;
+  int64_t fh = 0, fw = 0;
+  std::vector<double> fmap;      // (fh, fw, D)
+  std::vector<uint8_t> invalid;  // (h, w): 1 where any band the input holds (not a filled one) is invalid
 };
 
-AxisSampling axis_sampling(int64_t pixels, int64_t cells, int64_t stride) {
-  AxisSampling s;
-  for (int64_t i = 0; i < pixels; ++i) {
-    const double f = std::clamp((static_cast<double>(i) + 0.5) / static_cast<double>(stride) - 0.5, 0.0,
-                                static_cast<double>(cells - 1));
-    const auto lo = static_cast<int64_t>(std::floor(f));
-    s.lo.push_back(lo);
-    s.hi.push_back(std::min(lo + 1, cells - 1));
-    s.a.push_back(static_cast<float>(f - static_cast<double>(lo)));
+// Reads and embeds tiles of one raster; warns once (at construction) about bands the raster lacks.
+class TileEmbedder {
+ public:
+  TileEmbedder(const PretrainedEncoder& enc, const DenseOptions& options, DenseResult& result)
+      : enc_(enc), options_(options) {
+    bands_ = geotiff_band_names(options.input, options.raster_bands);
+    s1_only_ = true;
+    for (const std::string& b : bands_) s1_only_ = s1_only_ && data::band_kind(b) == data::BandKind::s1_db;
+    // The bands the raster lacks, from its first pixel, before any tile (the GeoTIFF's metadata
+    // names them and is written first).
+    std::vector<std::string> lacking;
+    encoder_input(read(0, 0, 1, 1), enc_, &lacking);
+    result.missing_bands = lacking;
+    if (options_.warnings && !lacking.empty())
+      std::fprintf(stderr, "warning: %s lacks the encoder's band(s) %s: filled with their training mean\n",
+                   options_.input.c_str(), join(lacking).c_str());
   }
-  return s;
-}
 
-// The blended per-pixel features of the whole raster: sum of w f and sum of w.
-struct Accumulator {
-  int64_t height = 0, width = 0, dim = 0;
-  std::vector<float> sum;        // (H, W, D)
-  std::vector<float> weight;     // (H, W)
-  std::vector<uint8_t> invalid;  // (H, W): 1 where any band of the input is invalid
-};
-
-// Adds one tile's feature map fmap (fh, fw, D) at (y0, x0), upsampled to h x w pixels.
-void accumulate(Accumulator& acc, const std::vector<double>& fmap, int64_t fh, int64_t fw, int64_t stride, int64_t y0,
-                int64_t x0, int64_t h, int64_t w) {
-  const AxisSampling sy = axis_sampling(h, fh, stride), sx = axis_sampling(w, fw, stride);
-  const int64_t d = acc.dim;
-  std::vector<float> row(static_cast<size_t>(d));
-  for (int64_t ty = 0; ty < h; ++ty) {
-    const double wy = blend_weight(ty, h);
-    for (int64_t tx = 0; tx < w; ++tx) {
-      const auto wt = static_cast<float>(wy * blend_weight(tx, w));
-      const float ay = sy.a[static_cast<size_t>(ty)], ax = sx.a[static_cast<size_t>(tx)];
-      const size_t c00 =
-          static_cast<size_t>((sy.lo[static_cast<size_t>(ty)] * fw + sx.lo[static_cast<size_t>(tx)]) * d);
-      const size_t c01 =
-          static_cast<size_t>((sy.lo[static_cast<size_t>(ty)] * fw + sx.hi[static_cast<size_t>(tx)]) * d);
-      const size_t c10 =
-          static_cast<size_t>((sy.hi[static_cast<size_t>(ty)] * fw + sx.lo[static_cast<size_t>(tx)]) * d);
-      const size_t c11 =
-          static_cast<size_t>((sy.hi[static_cast<size_t>(ty)] * fw + sx.hi[static_cast<size_t>(tx)]) * d);
-      const size_t p = static_cast<size_t>((y0 + ty) * acc.width + (x0 + tx));
-      float* out = acc.sum.data() + p * static_cast<size_t>(d);
-      for (int64_t k = 0; k < d; ++k) {
-        const auto kk = static_cast<size_t>(k);
-        const double top = (1.0 - ax) * fmap[c00 + kk] + ax * fmap[c01 + kk];
-        const double bottom = (1.0 - ax) * fmap[c10 + kk] + ax * fmap[c11 + kk];
-        out[k] += wt * static_cast<float>((1.0 - ay) * top + ay * bottom);
-      }
-      acc.weight[p] += wt;
-    }
-  }
-}
-
-// Marks pixels where any band the input holds (not a filled one) is invalid.
-void mark_invalid(Accumulator& acc, const data::Raster& input, const std::vector<std::string>& lacking, int64_t y0,
-                  int64_t x0) {
-  std::vector<int64_t> held;
-  for (int64_t k = 0; k < input.channels(); ++k)
-    if (std::find(lacking.begin(), lacking.end(), input.bands[static_cast<size_t>(k)]) == lacking.end())
-      held.push_back(k);
-  for (int64_t y = 0; y < input.height; ++y)
-    for (int64_t x = 0; x < input.width; ++x)
+  TileFeatures embed(int64_t y0, int64_t x0, int64_t h, int64_t w) {
+    TileFeatures t;
+    t.y0 = y0;
+    t.x0 = x0;
+    t.h = h;
+    t.w = w;
+    std::vector<std::string> lacking;
+    const data::Raster input = encoder_input(read(y0, x0, h, w), enc_, &lacking);
+    std::vector<int64_t> held;
+    for (int64_t k = 0; k < input.channels(); ++k)
+      if (std::find(lacking.begin(), lacking.end(), input.bands[static_cast<size_t>(k)]) == lacking.end())
+        held.push_back(k);
+    t.invalid.assign(static_cast<size_t>(h * w), 0);
+    for (int64_t p = 0; p < h * w; ++p)
       for (int64_t k : held)
-        if (input.valid[static_cast<size_t>((y * input.width + x) * input.channels() + k)] == 0)
-          acc.invalid[static_cast<size_t>((y0 + y) * acc.width + x0 + x)] = 1;
-}
-
-#if RSD_HAVE_GDAL
-std::string gdal_message() {
-  const char* m = CPLGetLastErrorMsg();
-  return m != nullptr && *m != '\0' ? str_cat(" (GDAL: ", m, ")") : std::string();
-}
-
-// Writes the blended features as a tiled, DEFLATE-compressed GeoTIFF with overviews, through a
-// temporary file renamed into place.
-void write_geotiff(const std::string& path, const Accumulator& acc, const data::GeoInfo& geo, DenseFormat format,
-                   const std::vector<std::pair<std::string, std::string>>& metadata) {
-  GDALAllRegister();
-  GDALDriverH driver = GDALGetDriverByName("GTiff");
-  RSD_CHECK(driver != nullptr, path, ": GDAL has no GTiff driver");
-  const std::string tmp = str_cat(path, ".tmp.", ::getpid(), ".tif");
-  const bool int8 = format == DenseFormat::int8;
-  char** options = nullptr;
-  options = CSLSetNameValue(options, "TILED", "YES");
-  options = CSLSetNameValue(options, "COMPRESS", "DEFLATE");
-  options = CSLSetNameValue(options, "BIGTIFF", "IF_SAFER");
-  options = CSLSetNameValue(options, "INTERLEAVE", "PIXEL");
-  if (int8) options = CSLSetNameValue(options, "PIXELTYPE", "SIGNEDBYTE");
-  GDALDatasetH ds = GDALCreate(driver, tmp.c_str(), static_cast<int>(acc.width), static_cast<int>(acc.height),
-                               static_cast<int>(acc.dim), int8 ? GDT_Byte : GDT_Float32, options);
-  CSLDestroy(options);
-  RSD_CHECK(ds != nullptr, tmp, ": cannot create the GeoTIFF", gdal_message());
-  bool ok = true;
-  if (geo.has_geotransform) {
-    std::array<double, 6> gt = geo.geotransform;
-    ok = ok && GDALSetGeoTransform(ds, gt.data()) == CE_None;
-  }
-  if (!geo.crs_wkt.empty()) ok = ok && GDALSetProjection(ds, geo.crs_wkt.c_str()) == CE_None;
-  for (const auto& [key, value] : metadata)
-    ok = ok && GDALSetMetadataItem(ds, key.c_str(), value.c_str(), nullptr) == CE_None;
-  const int64_t pixels = acc.height * acc.width, d = acc.dim;
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  // Final values, pixel-interleaved (H, W, D): one RasterIO over every band.
-  std::vector<float> values(static_cast<size_t>(int8 ? 0 : pixels * d));
-  std::vector<int8_t> codes(static_cast<size_t>(int8 ? pixels * d : 0));
-  for (int64_t p = 0; p < pixels && ok; ++p) {
-    const float* s = acc.sum.data() + p * d;
-    const float w = acc.weight[static_cast<size_t>(p)];
-    const bool bad = acc.invalid[static_cast<size_t>(p)] != 0;
-    if (!int8) {
-      for (int64_t k = 0; k < d; ++k) values[static_cast<size_t>(p * d + k)] = bad ? nan : s[k] / w;
-      continue;
+        if (input.valid[static_cast<size_t>(p * input.channels() + k)] == 0) t.invalid[static_cast<size_t>(p)] = 1;
+    Tensor x = Tensor::empty({1, input.height, input.width, input.channels()}, DType::f32);
+    std::copy(input.pixels.begin(), input.pixels.end(), x.data<float>());
+    const Device device = enc_.params->device();
+    if (device != Device::cpu()) x = to_device(x, device);
+    Tensor fmap;
+    {
+      NoGradScope no_grad;
+      fmap = enc_.net->feature_map(x, false);  // (1, fh, fw, D)
     }
-    double norm = 0;
-    for (int64_t k = 0; k < d; ++k) norm += static_cast<double>(s[k]) * static_cast<double>(s[k]);
-    norm = std::sqrt(norm);
-    for (int64_t k = 0; k < d; ++k)
-      codes[static_cast<size_t>(p * d + k)] =
-          bad ? int8_t{-128} : quantize_unit(norm > 0 ? static_cast<float>(s[k] / norm) : 0.0f);
+    t.fh = fmap.dim(1);
+    t.fw = fmap.dim(2);
+    t.fmap = fmap.to_host_doubles();
+    return t;
   }
-  for (int b = 1; b <= d && ok; ++b) {
-    GDALRasterBandH band = GDALGetRasterBand(ds, b);
-    ok = band != nullptr && GDALSetRasterNoDataValue(band, int8 ? -128.0 : static_cast<double>(nan)) == CE_None;
+
+ private:
+  data::Sample read(int64_t y0, int64_t x0, int64_t h, int64_t w) const {
+    data::Sample s;
+    s.id = options_.input;
+    (s1_only_ ? s.s1 : s.s2) = data::read_raster(options_.input, bands_, data::Window{x0, y0, w, h});
+    return s;
   }
-  void* data = int8 ? static_cast<void*>(codes.data()) : static_cast<void*>(values.data());
-  const int bytes = int8 ? 1 : 4;
-  ok =
-      ok && GDALDatasetRasterIO(ds, GF_Write, 0, 0, static_cast<int>(acc.width), static_cast<int>(acc.height), data,
-                                static_cast<int>(acc.width), static_cast<int>(acc.height),
-                                int8 ? GDT_Byte : GDT_Float32, static_cast<int>(d), nullptr,
-                                bytes * static_cast<int>(d), bytes * static_cast<int>(d * acc.width), bytes) == CE_None;
-  // Overviews down to about 256 px (COG-style); nearest for codes, average for float features.
-  std::vector<int> levels;
-  for (int f = 2; std::max(acc.width, acc.height) / f >= 128; f *= 2) levels.push_back(f);
-  if (ok && !levels.empty())
-    ok = GDALBuildOverviews(ds, int8 ? "NEAREST" : "AVERAGE", static_cast<int>(levels.size()), levels.data(), 0,
-                            nullptr, nullptr, nullptr) == CE_None;
-  const std::string message = gdal_message();
-  GDALClose(ds);
-  if (!ok) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    fail(path, ": writing the GeoTIFF failed", message);
+
+  const PretrainedEncoder& enc_;
+  const DenseOptions& options_;
+  std::vector<std::string> bands_;
+  bool s1_only_ = true;
+};
+
+// The tiles of the raster: origins and sizes.
+struct TileGrid {
+  std::vector<int64_t> ys, xs;
+  int64_t tile = 0, height = 0, width = 0;
+  int64_t h(size_t row) const { return std::min(tile, height - ys[row]); }
+  int64_t w(size_t col) const { return std::min(tile, width - xs[col]); }
+  int64_t count() const { return static_cast<int64_t>(ys.size() * xs.size()); }
+};
+
+// The PCA of the raster's own embeddings (see the header): a seeded sample of tiles, from each the
+// same share of its valid pixels, their upsampled features.
+Pca fit_raster_pca(TileEmbedder& embedder, const TileGrid& grid, int64_t stride, int64_t dim, int64_t k,
+                   const DenseOptions& options, DenseResult& result, const std::function<void()>& tick) {
+  SeededStream rng(options.seed);
+  const auto total = static_cast<size_t>(grid.count());
+  const auto chosen = static_cast<size_t>(std::clamp<int64_t>(options.pca_tiles, 1, grid.count()));
+  std::vector<size_t> order(total);
+  for (size_t i = 0; i < total; ++i) order[i] = i;
+  for (size_t i = 0; i < chosen; ++i) std::swap(order[i], order[i + rng.below(total - i)]);  // partial Fisher-Yates
+  order.resize(chosen);
+  std::sort(order.begin(), order.end());  // read in raster order
+  const int64_t share = (options.pca_pixels + static_cast<int64_t>(chosen) - 1) / static_cast<int64_t>(chosen);
+  CovarianceSum sum(dim);
+  std::vector<float> rows;
+  for (size_t index : order) {
+    const size_t row = index / grid.xs.size(), col = index % grid.xs.size();
+    const TileFeatures t = embedder.embed(grid.ys[row], grid.xs[col], grid.h(row), grid.w(col));
+    std::vector<int64_t> valid;
+    for (int64_t p = 0; p < t.h * t.w; ++p)
+      if (t.invalid[static_cast<size_t>(p)] == 0) valid.push_back(p);
+    const auto take = static_cast<size_t>(std::min<int64_t>(share, static_cast<int64_t>(valid.size())));
+    for (size_t i = 0; i < take; ++i) std::swap(valid[i], valid[i + rng.below(valid.size() - i)]);
+    const AxisSampling sy = axis_sampling(t.h, t.fh, stride), sx = axis_sampling(t.w, t.fw, stride);
+    rows.assign(take * static_cast<size_t>(dim), 0.0f);
+    for (size_t i = 0; i < take; ++i)
+      upsampled_feature(t.fmap, t.fw, dim, sy, sx, valid[i] / t.w, valid[i] % t.w,
+                        rows.data() + i * static_cast<size_t>(dim));
+    sum.add(rows.data(), static_cast<int64_t>(take));
+    tick();
   }
-  fs::rename(tmp, path);
+  RSD_CHECK(sum.count() >= 2, options.input, ": the PCA sample (", chosen, " tiles) holds ", sum.count(),
+            " valid pixel(s), too few to reduce ", dim, "-dimensional features to ", k,
+            "; sample more tiles (--pca-tiles) or keep all dimensions (--format float32 without --dims)");
+  Pca pca = fit_pca(sum, k, options.seed ^ 0x5CA1AB1EULL);
+  if (!pca.converged && options.warnings)
+    std::fprintf(stderr, "warning: %s: the PCA's eigensolver stopped before its tolerance; the components are "
+                 "orthonormal but may not be exactly the top %lld\n", options.input.c_str(), static_cast<long long>(k));
+  result.pca_samples = pca.samples;
+  result.pca_tiles = static_cast<int64_t>(chosen);
+  result.pca_explained = pca.explained;
+  return pca;
 }
-#else
-void write_geotiff(const std::string& path, const Accumulator&, const data::GeoInfo&, DenseFormat,
-                   const std::vector<std::pair<std::string, std::string>>&) {
-  fail(path, ": rsd embed --dense writes GeoTIFFs and needs a build with GDAL; this one has none");
+
+// Turns finished rows of blended features into the GeoTIFF's values: float32 features or their
+// projection (NaN = nodata), or int8 codes of the unit vector (-128 = nodata).
+class RowEncoder {
+ public:
+  RowEncoder(int64_t width, int64_t dim, int64_t bands, bool int8, const Pca* pca)
+      : width_(width), dim_(dim), bands_(bands), int8_(int8), pca_(pca) {
+    features_.resize(static_cast<size_t>(width * dim));
+    invalid_.resize(static_cast<size_t>(width));
+    projected_.resize(static_cast<size_t>(std::min(width, kProjectionChunk) * bands));
+    if (int8)
+      codes_.resize(static_cast<size_t>(width * bands));
+    else
+      values_.resize(static_cast<size_t>(width * bands));
+  }
+
+  // Encodes row y of acc and hands it to the writer; returns its invalid pixels.
+  int64_t write_row(const StripAccumulator& acc, int64_t y, DenseGeoTiffWriter& writer) {
+    acc.finished_row(y, features_.data(), invalid_.data());
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (int64_t x0 = 0; x0 < width_; x0 += kProjectionChunk) {
+      const int64_t n = std::min(kProjectionChunk, width_ - x0);
+      if (pca_ != nullptr) pca_->project_rows(features_.data() + x0 * dim_, n, projected_.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t x = x0 + i;
+        const bool bad = invalid_[static_cast<size_t>(x)] != 0;
+        const float* f = features_.data() + x * dim_;
+        const double* pr = projected_.data() + i * bands_;
+        const auto v = [&](int64_t k) { return pca_ != nullptr ? pr[k] : static_cast<double>(f[k]); };
+        if (!int8_) {
+          float* out = values_.data() + x * bands_;
+          for (int64_t k = 0; k < bands_; ++k) out[k] = bad ? nan : (pca_ != nullptr ? static_cast<float>(pr[k]) : f[k]);
+          continue;
+        }
+        int8_t* out = codes_.data() + x * bands_;
+        double norm = 0;
+        for (int64_t k = 0; k < bands_; ++k) norm += v(k) * v(k);
+        norm = std::sqrt(norm);
+        for (int64_t k = 0; k < bands_; ++k)
+          out[k] = bad ? int8_t{-128} : quantize_unit(norm > 0 ? static_cast<float>(v(k) / norm) : 0.0f);
+      }
+    }
+    if (int8_)
+      writer.write_rows(codes_.data(), 1);
+    else
+      writer.write_rows(values_.data(), 1);
+    return static_cast<int64_t>(std::count(invalid_.begin(), invalid_.end(), uint8_t{1}));
+  }
+
+ private:
+  int64_t width_, dim_, bands_;
+  bool int8_;
+  const Pca* pca_;
+  std::vector<float> features_;    // (W, D)
+  std::vector<uint8_t> invalid_;   // (W,)
+  std::vector<double> projected_;  // (chunk, bands)
+  std::vector<float> values_;      // (W, bands)
+  std::vector<int8_t> codes_;      // (W, bands)
+};
+
+std::string fixed(double v, int digits) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
 }
-#endif
 
 }  // namespace
-
-double blend_weight(int64_t i, int64_t n) {
-  const double s = std::sin(kPi * (static_cast<double>(i) + 0.5) / static_cast<double>(n));
-  return s * s;
-}
 
 int8_t quantize_unit(float v) {
   return static_cast<int8_t>(std::clamp(std::lround(static_cast<double>(v) * 127.0), -127L, 127L));
@@ -229,61 +254,49 @@ DenseFormat parse_dense_format(const std::string& name) {
 
 DenseResult embed_dense(const PretrainedEncoder& enc, const DenseOptions& options) {
   RSD_CHECK(!options.out.empty(), "rsd embed --dense: no output file given");
-  const std::vector<std::string> bands = geotiff_band_names(options.input, options.raster_bands);
+  RSD_CHECK(options.dims >= 0, "rsd embed --dense: --dims ", options.dims, " must be positive (0: the default)");
+  RSD_CHECK(options.strip_tile_rows >= 0, "rsd embed --dense: strip_tile_rows ", options.strip_tile_rows,
+            " must be >= 0 (0: the whole raster)");
   const data::RasterInfo info = data::raster_info(options.input);
   const int64_t stride = enc.net->output_stride();
   const int64_t tile = options.tile > 0 ? options.tile : 8 * stride;
   const int64_t overlap = options.overlap >= 0 ? options.overlap : tile / 4;
   RSD_CHECK(overlap < tile, "rsd embed --dense: the overlap (", overlap, ") must be smaller than the tile (", tile,
             ")");
-  const std::vector<int64_t> ys = tile_starts(info.height, tile, tile - overlap);
-  const std::vector<int64_t> xs = tile_starts(info.width, tile, tile - overlap);
-  bool s1_only = true;
-  for (const std::string& b : bands) s1_only = s1_only && data::band_kind(b) == data::BandKind::s1_db;
-
-  Accumulator acc;
-  acc.height = info.height;
-  acc.width = info.width;
-  acc.dim = enc.net->feature_dim();
-  acc.sum.assign(static_cast<size_t>(acc.height * acc.width * acc.dim), 0.0f);
-  acc.weight.assign(static_cast<size_t>(acc.height * acc.width), 0.0f);
-  acc.invalid.assign(acc.weight.size(), 0);
+  TileGrid grid;
+  grid.tile = tile;
+  grid.height = info.height;
+  grid.width = info.width;
+  grid.ys = tile_starts(info.height, tile, tile - overlap);
+  grid.xs = tile_starts(info.width, tile, tile - overlap);
+  const bool int8 = options.format == DenseFormat::int8;
+  const int64_t dim = enc.net->feature_dim();
+  const int64_t wanted = options.dims > 0 ? options.dims : (int8 ? kDefaultInt8Dims : dim);
+  const bool reduce = wanted < dim;
+  if (reduce)
+    RSD_CHECK(options.pca_pixels >= 2 && options.pca_tiles >= 1, "rsd embed --dense: the PCA sample needs ",
+              "pca_pixels >= 2 (", options.pca_pixels, ") and pca_tiles >= 1 (", options.pca_tiles, ")");
 
   DenseResult result;
-  result.tiles = static_cast<int64_t>(ys.size() * xs.size());
+  result.tiles = grid.count();
+  result.dim = dim;
+  result.bands = reduce ? wanted : dim;
+  TileEmbedder embedder(enc, options, result);
+  const int64_t pca_tiles = reduce ? std::min(options.pca_tiles, grid.count()) : 0;
   std::unique_ptr<ProgressBar> bar;
-  if (options.progress) bar = std::make_unique<ProgressBar>("embed --dense", result.tiles);
+  if (options.progress) bar = std::make_unique<ProgressBar>("embed --dense", pca_tiles + result.tiles);
   int64_t done = 0;
-  const Device device = enc.params->device();
-  for (int64_t y0 : ys) {
-    for (int64_t x0 : xs) {
-      const data::Window win{x0, y0, std::min(tile, info.width - x0), std::min(tile, info.height - y0)};
-      data::Sample s;
-      s.id = options.input;
-      (s1_only ? s.s1 : s.s2) = data::read_raster(options.input, bands, win);
-      std::vector<std::string> lacking;
-      const data::Raster input = encoder_input(s, enc, &lacking);
-      if (done == 0 && !lacking.empty()) {
-        result.missing_bands = lacking;
-        if (options.warnings)
-          std::fprintf(stderr, "warning: %s lacks the encoder's band(s) %s: filled with their training mean\n",
-                       options.input.c_str(), join(lacking).c_str());
-      }
-      mark_invalid(acc, input, lacking, y0, x0);
-      Tensor x = Tensor::empty({1, input.height, input.width, input.channels()}, DType::f32);
-      std::copy(input.pixels.begin(), input.pixels.end(), x.data<float>());
-      if (device != Device::cpu()) x = to_device(x, device);
-      Tensor fmap;
-      {
-        NoGradScope no_grad;
-        fmap = enc.net->feature_map(x, false);  // (1, fh, fw, D)
-      }
-      accumulate(acc, fmap.to_host_doubles(), fmap.dim(1), fmap.dim(2), stride, y0, x0, input.height, input.width);
-      if (bar) bar->update(++done, "");
-    }
+  const auto tick = [&] {
+    ++done;
+    if (bar) bar->update(done, done <= pca_tiles ? "PCA sample" : "");
+  };
+
+  std::optional<Pca> pca;
+  if (reduce) {
+    pca = fit_raster_pca(embedder, grid, stride, dim, wanted, options, result, tick);
+    result.pca_path = fs::path(options.out).replace_extension(".pca.npy").string();
+    write_pca_npy(result.pca_path, *pca);
   }
-  if (bar) bar->finish(str_cat(result.tiles, " tiles"));
-  result.invalid_pixels = static_cast<int64_t>(std::count(acc.invalid.begin(), acc.invalid.end(), uint8_t{1}));
   const std::vector<std::pair<std::string, std::string>> metadata = {
       {"RSD_MODEL_ID", enc.model_id},
       {"RSD_ENCODER", str_cat(enc.method, " ", enc.which, " resnet", enc.net->config().depth, " ",
@@ -291,13 +304,45 @@ DenseResult embed_dense(const PretrainedEncoder& enc, const DenseOptions& option
       {"RSD_BANDS", nlohmann::json(enc.bands).dump()},
       {"RSD_MISSING_BANDS", nlohmann::json(result.missing_bands).dump()},
       {"RSD_STATISTICS", enc.statistics.to_json()},
-      {"RSD_FORMAT", options.format == DenseFormat::int8 ? "int8 unit vectors: value / 127, -128 = nodata" : "float32"},
-      {"RSD_TILE", str_cat(tile, " px, overlap ", overlap, " px")}};
-  write_geotiff(options.out, acc, info.geo, options.format, metadata);
+      {"RSD_FORMAT", int8 ? "int8 unit vectors: value / 127, -128 = nodata"
+                          : (reduce ? "float32 PCA projection, NaN = nodata" : "float32, NaN = nodata")},
+      {"RSD_TILE", str_cat(tile, " px, overlap ", overlap, " px")},
+      {"RSD_DIMS", std::to_string(result.bands)},
+      {"RSD_PCA", reduce ? fs::path(result.pca_path).filename().string() : "none"},
+      {"RSD_PCA_EXPLAINED", reduce ? fixed(result.pca_explained, 6) : "1"},
+      {"RSD_PCA_SAMPLE", reduce ? str_cat(result.pca_samples, " pixels of ", result.pca_tiles, " tiles, seed ",
+                                          options.seed, "; (1 + ", wanted, ", ", dim,
+                                          ") float64: row 0 mean, then components; y = (v - mean) @ components.T")
+                                : "none"}};
+  DenseGeoTiffWriter writer(options.out, info.width, info.height, result.bands, int8, info.geo, metadata);
+  StripAccumulator acc(info.width, dim);
+  RowEncoder encoder(info.width, dim, result.bands, int8, pca ? &*pca : nullptr);
+  const auto tile_rows = static_cast<int64_t>(grid.ys.size());
+  const int64_t per_strip = options.strip_tile_rows > 0 ? options.strip_tile_rows : tile_rows;
+  for (int64_t r0 = 0; r0 < tile_rows; r0 += per_strip) {
+    const int64_t r1 = std::min(r0 + per_strip, tile_rows);
+    const auto last = static_cast<size_t>(r1 - 1);
+    acc.extend_to(grid.ys[last] + grid.h(last));
+    for (int64_t r = r0; r < r1; ++r) {
+      const auto row = static_cast<size_t>(r);
+      for (size_t col = 0; col < grid.xs.size(); ++col) {
+        const TileFeatures t = embedder.embed(grid.ys[row], grid.xs[col], grid.h(row), grid.w(col));
+        acc.mark_invalid(t.invalid, t.y0, t.x0, t.h, t.w);
+        acc.add_tile(t.fmap, t.fh, t.fw, stride, t.y0, t.x0, t.h, t.w);
+        tick();
+      }
+    }
+    // Rows above the next strip's first tile are final: no later tile reaches them.
+    const int64_t final_end = r1 < tile_rows ? grid.ys[static_cast<size_t>(r1)] : info.height;
+    for (int64_t y = acc.first_row(); y < final_end; ++y) result.invalid_pixels += encoder.write_row(acc, y, writer);
+    acc.release_until(final_end);
+  }
+  writer.finish();
+  if (bar) bar->finish(str_cat(result.tiles, " tiles", reduce ? str_cat(" + ", pca_tiles, " for the PCA") : ""));
   result.path = options.out;
-  result.height = acc.height;
-  result.width = acc.width;
-  result.dim = acc.dim;
+  result.height = info.height;
+  result.width = info.width;
+  result.peak_accumulator_values = acc.peak_values();
   return result;
 }
 
