@@ -7,8 +7,9 @@
 #   bash tools/experiments/seed-comparisons.sh [--seeds "0 1 2"] [--steps 100] [--out runs/experiments]
 #
 # Every arm pretrains on the five shipped TerraMesh S1/S2 places (configs/experiments/*.toml: a
-# narrow ResNet-18 on 32 px views, CPU) and is probed on the shipped EuroSAT subset (216 train /
-# 54 test chips). Single-channel RS-BYOL encoders are probed band by band (as RS-BYOL evaluates)
+# narrow ResNet-18 on 32 px views, CPU), except byol-single-ms-eurosat, which pretrains on the
+# images of the EuroSAT train split (labels unused); all are probed on the shipped EuroSAT subset
+# (216 train / 54 test chips). Single-channel RS-BYOL encoders are probed band by band (as RS-BYOL evaluates)
 # over the ten bands they were trained on, and the table gives the mean over bands; three-channel
 # ones read B04,B03,B02; dual-contrastive's S2 encoder and SimCLR's read all 13 bands.
 # About 3 minutes per arm and seed on 2 cores. Run from the repository root after tools/setup.sh.
@@ -31,7 +32,7 @@ done
 [[ -x "$rsd" ]] || { echo "seed-comparisons.sh: $rsd not found: run bash tools/setup.sh first" >&2; exit 1; }
 eurosat=data/samples/eurosat-ms-subset
 ms_bands=B02,B03,B04,B05,B06,B07,B08,B8A,B11,B12
-arms=(byol-single-ms+sar byol-three-ms+sar byol-single-ms dual-contrastive simclr)
+arms=(byol-single-ms+sar byol-three-ms+sar byol-single-ms dual-contrastive simclr byol-single-ms-eurosat)
 
 mkdir -p "$out"
 for arm in "${arms[@]}"; do

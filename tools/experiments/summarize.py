@@ -25,6 +25,19 @@ def seed_score(results_path):
     return {k: sum(v) / len(v) for k, v in by_features.items()}, doc.get("per_band", False)
 
 
+def pretraining_data(run_dir):
+    """data.path of a run's resolved config.toml."""
+    with open(os.path.join(run_dir, "config.toml")) as f:
+        in_data = False
+        for line in f:
+            line = line.strip()
+            if line.startswith("["):
+                in_data = line == "[data]"
+            elif in_data and line.startswith("path"):
+                return line.split("=", 1)[1].split("#")[0].strip().strip('"')
+    return "?"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", required=True)
@@ -36,6 +49,7 @@ def main():
     for arm in a.arms:
         scores = {}
         per_band = False
+        data = pretraining_data(os.path.join(a.out, arm, f"seed-{a.seeds[0]}"))
         for seed in a.seeds:
             path = os.path.join(a.out, arm, f"seed-{seed}", "probe", "results.json")
             if not os.path.exists(path):
@@ -48,21 +62,21 @@ def main():
         spread = max(pre[1], rnd[1])
         gain = pre[0] - rnd[0]
         beats = gain > spread
-        doc["arms"][arm] = {"per_band_mean": per_band, "macro_f1": scores,
+        doc["arms"][arm] = {"pretraining_data": data, "per_band_mean": per_band, "macro_f1": scores,
                             "mean_std": {k: list(v) for k, v in stats.items()}, "gain_over_random": gain,
                             "spread": spread, "beats_random_beyond_spread": beats}
-        rows.append((arm, per_band, stats, gain, spread, beats))
+        rows.append((arm, data, per_band, stats, gain, spread, beats))
     fmt = lambda ms: f"{ms[0]:.3f} ± {ms[1]:.3f}"
     lines = [
         f"EuroSAT linear probe, macro-F1 (mean ± sample std over seeds {', '.join(a.seeds)}; "
         f"{a.steps} pretraining steps per run)",
         "",
-        "| arm | probe | pretrained | random init | band statistics | pretrained - random | beats random by more than the spread |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| arm | pretrained on | probe | pretrained | random init | band statistics | pretrained - random | beats random by more than the spread |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for arm, per_band, stats, gain, spread, beats in rows:
+    for arm, data, per_band, stats, gain, spread, beats in rows:
         probe = "mean over 10 bands, each alone" if per_band else ("B04,B03,B02" if "three" in arm else "all 13 bands")
-        lines.append(f"| {arm} | {probe} | {fmt(stats['pretrained'])} | {fmt(stats['random-init'])} | "
+        lines.append(f"| {arm} | {data.replace('data/samples/', '')} | {probe} | {fmt(stats['pretrained'])} | {fmt(stats['random-init'])} | "
                      f"{fmt(stats['band-statistics'])} | {gain:+.3f} | {'yes' if beats else 'no'} (spread {spread:.3f}) |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "results.md"), "w") as f:
