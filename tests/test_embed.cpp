@@ -16,11 +16,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "tests/test_paths.h"
 #include "data/layouts.h"
 #include "engine/npy.h"
 #include "engine/safetensors.h"
 #include "harness.h"
+#include "tests/test_paths.h"
 #include "tools/downstream/embed_chips.h"
 #include "tools/downstream/embed_dense.h"
 #include "tools/downstream/embed_inputs.h"
@@ -39,15 +39,13 @@ using namespace rsd;
 using test::max_relative_error;
 namespace fs = std::filesystem;
 
-using test::TempDir;
 using test::samples_dir;
+using test::TempDir;
 
 namespace {
 
 constexpr bool kNoGdal = !RSD_HAVE_GDAL;
 constexpr const char* kPython = "/usr/bin/python3";
-
-
 
 // The checkpoint of a 2-step dual-contrastive run on data/samples/terramind-s1s2 (its S2 encoder
 // reads the 13 L1C bands, as EuroSAT-MS and Sen1Floods11 hold them).
@@ -142,7 +140,7 @@ struct DenseFile {
   std::array<double, 6> geotransform{};
   std::string wkt, compression, model_id, statistics;
   std::string pca, dims, explained;  // RSD_PCA, RSD_DIMS, RSD_PCA_EXPLAINED
-  std::vector<double> values;  // (bands, H, W); int8 files: the signed codes
+  std::vector<double> values;        // (bands, H, W); int8 files: the signed codes
 };
 
 DenseFile read_dense(const fs::path& path, bool int8) {
@@ -166,21 +164,14 @@ DenseFile read_dense(const fs::path& path, bool int8) {
     *field = v != nullptr ? v : "";
   }
   f.overviews = GDALGetOverviewCount(GDALGetRasterBand(ds, 1));
+  // Every band in one call: band by band, GDAL would decompress each pixel-interleaved block once per band.
   const size_t plane = static_cast<size_t>(f.width) * static_cast<size_t>(f.height);
   f.values.resize(plane * static_cast<size_t>(f.bands));
-  std::vector<uint8_t> bytes(plane);
-  for (int b = 0; b < f.bands; ++b) {
-    GDALRasterBandH band = GDALGetRasterBand(ds, b + 1);
-    double* dst = f.values.data() + plane * static_cast<size_t>(b);
-    if (int8) {
-      REQUIRE(GDALRasterIO(band, GF_Read, 0, 0, f.width, f.height, bytes.data(), f.width, f.height, GDT_Byte, 0, 0) ==
-              CE_None);
-      for (size_t i = 0; i < plane; ++i) dst[i] = static_cast<int8_t>(bytes[i]);
-    } else {
-      REQUIRE(GDALRasterIO(band, GF_Read, 0, 0, f.width, f.height, dst, f.width, f.height, GDT_Float64, 0, 0) ==
-              CE_None);
-    }
-  }
+  std::vector<uint8_t> bytes(int8 ? f.values.size() : 0);
+  void* buffer = int8 ? static_cast<void*>(bytes.data()) : static_cast<void*>(f.values.data());
+  REQUIRE(GDALDatasetRasterIO(ds, GF_Read, 0, 0, f.width, f.height, buffer, f.width, f.height,
+                              int8 ? GDT_Byte : GDT_Float64, f.bands, nullptr, 0, 0, 0) == CE_None);
+  for (size_t i = 0; i < bytes.size(); ++i) f.values[i] = static_cast<int8_t>(bytes[i]);
   GDALClose(ds);
   return f;
 }
@@ -197,12 +188,12 @@ std::vector<double> project_file(const DenseFile& f, const Tensor& table) {
     for (int64_t j = 0; j < k; ++j) {
       double y = 0;
       for (int64_t c = 0; c < d; ++c)
-        y += t[static_cast<size_t>((1 + j) * d + c)] * (f.values[plane * static_cast<size_t>(c) + p] - t[static_cast<size_t>(c)]);
+        y += t[static_cast<size_t>((1 + j) * d + c)] *
+             (f.values[plane * static_cast<size_t>(c) + p] - t[static_cast<size_t>(c)]);
       out[plane * static_cast<size_t>(j) + p] = y;
     }
   return out;
 }
-#endif
 
 // Runs a shell command; returns its status and output (stdout and stderr).
 std::pair<int, std::string> run_command(const std::string& command) {
@@ -213,6 +204,7 @@ std::pair<int, std::string> run_command(const std::string& command) {
   while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
   return {pclose(pipe), output};
 }
+#endif
 
 // A seeded random orthogonal matrix (n, n), rows orthonormal: Gram-Schmidt (twice) of uniform rows.
 std::vector<double> random_orthogonal(int64_t n, uint64_t seed) {
@@ -241,8 +233,8 @@ std::vector<double> with_eigenpairs(const std::vector<double>& q, const std::vec
   for (size_t i = 0; i < values.size(); ++i)
     for (int64_t r = 0; r < n; ++r)
       for (int64_t c = 0; c < n; ++c)
-        a[static_cast<size_t>(r * n + c)] +=
-            values[i] * q[i * static_cast<size_t>(n) + static_cast<size_t>(r)] * q[i * static_cast<size_t>(n) + static_cast<size_t>(c)];
+        a[static_cast<size_t>(r * n + c)] += values[i] * q[i * static_cast<size_t>(n) + static_cast<size_t>(r)] *
+                                             q[i * static_cast<size_t>(n) + static_cast<size_t>(c)];
   return a;
 }
 
@@ -504,7 +496,7 @@ TEST_SUITE("downstream") {
     CHECK(qr.bands == 64);
     CHECK(qr.pca_path == (dir.path() / "dense_int8.pca.npy").string());
     CHECK(qr.pca_tiles == 9);
-    CHECK(qr.pca_samples == 9 * 5556);  // ceil(50000 / 9) of each tile's valid pixels (the chip has no holes)
+    CHECK(qr.pca_samples == 50000);  // 50000 / 9 of each tile's pixels (the chip has no holes)
     CHECK(qr.pca_explained > 0.0);
     CHECK(qr.pca_explained <= 1.0 + 1e-12);
     const DenseFile q = read_dense(o.out, true);
@@ -517,30 +509,29 @@ TEST_SUITE("downstream") {
     CHECK(table.dtype() == DType::f64);
     const std::vector<double> t = table.to_host_doubles();
     CHECK(orthonormality_error(std::vector<double>(t.begin() + kD, t.end()), 64, kD) <= 1e-5);
-    const auto [status, numpy] = run_command(str_cat(
-        kPython, " -c 'import numpy as np; t = np.load(\"", qr.pca_path,
-        "\"); mean, c = t[0], t[1:]; print(t.dtype, mean.shape, c.shape, bool(np.abs(c @ c.T - np.eye(64)).max() < 1e-5))'"));
+    const auto [status, numpy] = run_command(str_cat(kPython, " -c 'import numpy as np; t = np.load(\"", qr.pca_path,
+                                                     "\"); mean, c = t[0], t[1:]; print(t.dtype, mean.shape, c.shape, "
+                                                     "bool(np.abs(c @ c.T - np.eye(64)).max() < 1e-5))'"));
     CHECK_MESSAGE(status == 0, numpy);
     CHECK(numpy == str_cat("float64 (", kD, ",) (64, ", kD, ") True\n"));
 
     const std::vector<double> y = project_file(f, table);  // (64, H, W)
     double worst = 0;
-    int64_t nodata = 0;
+    int64_t nodata = 0, misplaced_nodata = 0;
     for (size_t p = 0; p < plane; ++p) {
       double norm = 0;
-      for (int k = 0; k < 64; ++k) norm += y[plane * static_cast<size_t>(k) + p] * y[plane * static_cast<size_t>(k) + p];
+      for (int k = 0; k < 64; ++k)
+        norm += y[plane * static_cast<size_t>(k) + p] * y[plane * static_cast<size_t>(k) + p];
       norm = std::sqrt(norm);
       const bool invalid = std::isnan(norm);
       nodata += invalid ? 1 : 0;
       for (int k = 0; k < 64; ++k) {
         const double code = q.values[plane * static_cast<size_t>(k) + p];
-        if (invalid) {
-          CHECK(code == -128);
-          continue;
-        }
-        worst = std::max(worst, std::fabs(y[plane * static_cast<size_t>(k) + p] / norm - code / 127.0));
+        misplaced_nodata += invalid != (code == -128) ? 1 : 0;
+        if (!invalid) worst = std::max(worst, std::fabs(y[plane * static_cast<size_t>(k) + p] / norm - code / 127.0));
       }
     }
+    CHECK(misplaced_nodata == 0);
     MESSAGE("int8 worst error ", worst, " (bound ", 0.5 / 127, "), nodata pixels ", nodata, ", PCA explained ",
             qr.pca_explained);
     CHECK(nodata == r.invalid_pixels);
@@ -559,12 +550,14 @@ TEST_SUITE("downstream") {
     CHECK(read_npy(pr.pca_path).to_host_doubles() == t);
     const std::vector<double> y64 = project_file(f, read_npy(pr.pca_path));
     std::vector<double> want64, got64;
+    int64_t nan_mismatches = 0;
     for (size_t i = 0; i < y64.size(); ++i) {
-      CHECK(std::isnan(y64[i]) == std::isnan(p64.values[i]));
+      nan_mismatches += std::isnan(y64[i]) != std::isnan(p64.values[i]) ? 1 : 0;
       if (std::isnan(y64[i])) continue;
       want64.push_back(y64[i]);
       got64.push_back(p64.values[i]);
     }
+    CHECK(nan_mismatches == 0);
     CHECK(max_relative_error(want64, got64) < 1e-4);
   }
 
@@ -602,22 +595,26 @@ TEST_SUITE("downstream") {
     const tools::DenseResult three = run(3, tools::DenseFormat::float32, "three.tif");
     CHECK(whole.invalid_pixels == 1);
     CHECK(strips.invalid_pixels == 1);
-    CHECK(whole.peak_accumulator_values == 300 * 40 * 64);       // H x W x D: everything at once
-    CHECK(strips.peak_accumulator_values == 24 * 40 * 64);       // tile x W x D
+    CHECK(whole.peak_accumulator_values == 300 * 40 * 64);            // H x W x D: everything at once
+    CHECK(strips.peak_accumulator_values == 24 * 40 * 64);            // tile x W x D
     CHECK(three.peak_accumulator_values == (2 * 16 + 24) * 40 * 64);  // 3 tile rows, step 16
     const DenseFile a = read_dense(whole.path, false), b = read_dense(strips.path, false),
                     c = read_dense(three.path, false);
     REQUIRE(a.values.size() == b.values.size());
     REQUIRE(a.values.size() == c.values.size());
     std::vector<double> av, bv, cv;
+    int64_t nan_mismatches = 0, nans = 0;
     for (size_t i = 0; i < a.values.size(); ++i) {
-      CHECK(std::isnan(a.values[i]) == std::isnan(b.values[i]));
-      CHECK(std::isnan(a.values[i]) == std::isnan(c.values[i]));
+      nan_mismatches += std::isnan(a.values[i]) != std::isnan(b.values[i]) ? 1 : 0;
+      nan_mismatches += std::isnan(a.values[i]) != std::isnan(c.values[i]) ? 1 : 0;
+      nans += std::isnan(a.values[i]) ? 1 : 0;
       if (std::isnan(a.values[i])) continue;
       av.push_back(a.values[i]);
       bv.push_back(b.values[i]);
       cv.push_back(c.values[i]);
     }
+    CHECK(nan_mismatches == 0);
+    CHECK(nans == 64);  // the one hole, on every band
     CHECK(max_relative_error(av, bv) <= 1e-6);
     CHECK(max_relative_error(av, cv) <= 1e-6);
 
@@ -633,6 +630,19 @@ TEST_SUITE("downstream") {
     CHECK(qa.bands == 16);
     CHECK(qa.values == qb.values);
     CHECK(std::count(qb.values.begin(), qb.values.end(), -128.0) == 16);  // the one hole, on every band
+
+    // A raster without one valid pixel has nothing to fit a PCA on: the error names it and says what to do.
+    const fs::path empty = dir.path() / "empty.tif";
+    spec.height = 30;
+    spec.value = [](int, int, int) { return 0.0; };
+    test::write_tif(empty, spec);
+    o.input = empty.string();
+    o.out = (dir.path() / "empty_q.tif").string();
+    o.format = tools::DenseFormat::int8;
+    const std::string no_sample = error_of([&] { tools::embed_dense(enc, o); });
+    CHECK(no_sample.find(empty.string()) != std::string::npos);
+    CHECK(no_sample.find("--pca-tiles") != std::string::npos);
+    CHECK(!fs::exists(o.out));
   }
 
   TEST_CASE("embed --dense: nodata pixels of the input are -128 in int8 and NaN in float32" * doctest::skip(kNoGdal)) {
@@ -676,6 +686,110 @@ TEST_SUITE("downstream") {
     }
   }
 #endif
+
+  TEST_CASE("embed --dense PCA: the eigensolvers find known eigenpairs") {
+    // Jacobi on the whole matrix: distinct eigenvalues of both signs.
+    const int64_t n = 24;
+    const std::vector<double> q = random_orthogonal(n, 11);
+    std::vector<double> values;
+    for (int64_t i = 0; i < n; ++i) values.push_back(9.0 - 0.7 * static_cast<double>(i));  // 9 .. -7.1
+    const tools::SymmetricEigen all = tools::jacobi_eigen(with_eigenpairs(q, values, n), n);
+    CHECK(all.count() == n);
+    check_eigenpairs(all, q, values, n, 1e-12);
+
+    // Subspace iteration (n > 256): the 12 largest of a geometric spectrum.
+    const int64_t big = 300;
+    const std::vector<double> qb = random_orthogonal(big, 12);
+    std::vector<double> spectrum;
+    for (int64_t i = 0; i < big; ++i) spectrum.push_back(50.0 * std::pow(0.9, static_cast<double>(i)));
+    const std::vector<double> a = with_eigenpairs(qb, spectrum, big);
+    const tools::SymmetricEigen top = tools::top_eigen(a, big, 12, 3);
+    CHECK(top.count() == 12);
+    MESSAGE("top_eigen: ", top.steps, " steps, residual ", top.residual);
+    check_eigenpairs(top, qb, spectrum, big, 1e-9);
+    // The same through the Jacobi path of top_eigen (n <= 256) on the leading block.
+    const tools::SymmetricEigen small = tools::top_eigen(with_eigenpairs(q, values, n), n, 5, 3);
+    CHECK(small.count() == 5);
+    check_eigenpairs(small, q, values, n, 1e-12);
+
+    // Rank 3 < the block: the block's other vectors are re-drawn, the top 3 still exact, the rest 0.
+    const std::vector<double> rank3 = with_eigenpairs(qb, {7.0, 5.0, 2.0}, big);
+    const tools::SymmetricEigen low = tools::top_eigen(rank3, big, 6, 4);
+    REQUIRE(low.count() == 6);
+    check_eigenpairs(tools::SymmetricEigen{big,
+                                           {low.values.begin(), low.values.begin() + 3},
+                                           {low.vectors.begin(), low.vectors.begin() + 3 * big},
+                                           0,
+                                           0,
+                                           true},
+                     qb, {7.0, 5.0, 2.0}, big, 1e-9);
+    for (int64_t i = 3; i < 6; ++i) CHECK(std::fabs(low.values[static_cast<size_t>(i)]) <= 1e-9);
+    CHECK(orthonormality_error(low.vectors, 6, big) <= 1e-12);
+  }
+
+  TEST_CASE("embed --dense PCA: the streamed covariance equals a two-pass float64 one; components, projection") {
+    // 500 rows of D = 20 with a large common offset (as features have), added in 3 batches.
+    const int64_t rows = 500, d = 20;
+    tools::SeededStream rng(21);
+    std::vector<float> x(static_cast<size_t>(rows * d));
+    const auto uniform = [&] { return static_cast<double>(rng.next() >> 11) / 9007199254740992.0 - 0.5; };
+    for (int64_t r = 0; r < rows; ++r) {
+      const double shared = uniform();  // every third feature also carries it: correlations
+      for (int64_t k = 0; k < d; ++k)
+        x[static_cast<size_t>(r * d + k)] =
+            static_cast<float>(1000.0 + uniform() * (1.0 + static_cast<double>(k)) + (k % 3 == 0 ? 2.0 * shared : 0.0));
+    }
+    tools::CovarianceSum sum(d);
+    sum.add(x.data(), 120);
+    sum.add(x.data() + 120 * d, 1);
+    sum.add(x.data() + 121 * d, rows - 121);
+    CHECK(sum.count() == rows);
+    std::vector<double> mean(static_cast<size_t>(d), 0.0), cov(static_cast<size_t>(d * d), 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < d; ++k)
+        mean[static_cast<size_t>(k)] += x[static_cast<size_t>(r * d + k)] / static_cast<double>(rows);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < d; ++i)
+        for (int64_t j = 0; j < d; ++j)
+          cov[static_cast<size_t>(i * d + j)] += (x[static_cast<size_t>(r * d + i)] - mean[static_cast<size_t>(i)]) *
+                                                 (x[static_cast<size_t>(r * d + j)] - mean[static_cast<size_t>(j)]) /
+                                                 static_cast<double>(rows - 1);
+    CHECK(max_relative_error(mean, sum.mean(), 1e-12) < 1e-12);
+    CHECK(max_relative_error(cov, sum.covariance(), 1e-6) < 1e-9);
+
+    const tools::Pca pca = tools::fit_pca(sum, 5, 1);
+    CHECK(pca.components == 5);
+    CHECK(orthonormality_error(pca.basis, 5, d) <= 1e-12);
+    double trace = 0, kept = 0;
+    for (int64_t i = 0; i < d; ++i) trace += cov[static_cast<size_t>(i * d + i)];
+    for (int64_t j = 0; j < 5; ++j) {
+      // cov c_j = variance_j c_j, variances descending.
+      const double lambda = pca.variances[static_cast<size_t>(j)];
+      kept += lambda;
+      if (j > 0) CHECK(lambda <= pca.variances[static_cast<size_t>(j - 1)]);
+      for (int64_t i = 0; i < d; ++i) {
+        double cv = 0;
+        for (int64_t k = 0; k < d; ++k)
+          cv += cov[static_cast<size_t>(i * d + k)] * pca.basis[static_cast<size_t>(j * d + k)];
+        CHECK(cv == doctest::Approx(lambda * pca.basis[static_cast<size_t>(j * d + i)]).epsilon(1e-9).scale(lambda));
+      }
+    }
+    CHECK(pca.explained == doctest::Approx(kept / trace).epsilon(1e-12));
+    // project and project_rows: c_j . (v - mean).
+    std::vector<double> one(5), many(static_cast<size_t>(3 * 5));
+    pca.project_rows(x.data() + 7 * d, 3, many.data());
+    for (int64_t r = 0; r < 3; ++r) {
+      pca.project(x.data() + (7 + r) * d, one.data());
+      for (int64_t j = 0; j < 5; ++j) {
+        double y = 0;
+        for (int64_t k = 0; k < d; ++k)
+          y += pca.basis[static_cast<size_t>(j * d + k)] *
+               (x[static_cast<size_t>((7 + r) * d + k)] - mean[static_cast<size_t>(k)]);
+        CHECK(one[static_cast<size_t>(j)] == doctest::Approx(y).epsilon(1e-9).scale(1.0));
+        CHECK(many[static_cast<size_t>(r * 5 + j)] == doctest::Approx(y).epsilon(1e-9).scale(1.0));
+      }
+    }
+  }
 
   TEST_CASE("export-weights: torchvision's ResNet with the exported weights gives rsd embed's features" *
             doctest::skip(kNoGdal)) {

@@ -85,8 +85,8 @@ void add_embed_command(CLI::App& app) {
                   "Dense mode: float32, or int8 unit vectors (round(v x 127), -128 = nodata; 64-d PCA by default)")
       ->capture_default_str();
   cmd->add_option("--dims", a->dims,
-                  "Dense mode: output dimensions, reduced by a PCA fitted on the raster (sidecar OUT.pca.npy); "
-                  "default 64 for int8, all D for float32")
+                  "Dense mode: output dimensions, reduced by a PCA fitted on the raster (its mean and components in "
+                  "a sidecar, --out with .pca.npy for .tif); default 64 for int8, all D for float32")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--pca-pixels", a->pca_pixels, "Dense mode: most valid pixels the PCA is fitted on")
       ->check(CLI::Range(int64_t{2}, int64_t{10000000}))

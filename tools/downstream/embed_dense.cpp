@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int64_t kDefaultInt8Dims = 64;      // Google's Satellite Embedding dataset
-constexpr int64_t kProjectionChunk = 1024;   // pixels per projection GEMM (1024 x D doubles)
+constexpr int64_t kDefaultInt8Dims = 64;    // Google's Satellite Embedding dataset
+constexpr int64_t kProjectionChunk = 1024;  // pixels per projection GEMM (1024 x D doubles)
 
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
@@ -143,22 +143,25 @@ Pca fit_raster_pca(TileEmbedder& embedder, const TileGrid& grid, int64_t stride,
   for (size_t i = 0; i < chosen; ++i) std::swap(order[i], order[i + rng.below(total - i)]);  // partial Fisher-Yates
   order.resize(chosen);
   std::sort(order.begin(), order.end());  // read in raster order
-  const int64_t share = (options.pca_pixels + static_cast<int64_t>(chosen) - 1) / static_cast<int64_t>(chosen);
   CovarianceSum sum(dim);
   std::vector<float> rows;
-  for (size_t index : order) {
+  for (size_t i_tile = 0; i_tile < chosen; ++i_tile) {
+    // Tile i's share of the pixels: pca_pixels (i + 1) / chosen - pca_pixels i / chosen, which sums to pca_pixels.
+    const auto n_chosen = static_cast<int64_t>(chosen), i = static_cast<int64_t>(i_tile);
+    const int64_t share = options.pca_pixels * (i + 1) / n_chosen - options.pca_pixels * i / n_chosen;
+    const size_t index = order[i_tile];
     const size_t row = index / grid.xs.size(), col = index % grid.xs.size();
     const TileFeatures t = embedder.embed(grid.ys[row], grid.xs[col], grid.h(row), grid.w(col));
     std::vector<int64_t> valid;
     for (int64_t p = 0; p < t.h * t.w; ++p)
       if (t.invalid[static_cast<size_t>(p)] == 0) valid.push_back(p);
     const auto take = static_cast<size_t>(std::min<int64_t>(share, static_cast<int64_t>(valid.size())));
-    for (size_t i = 0; i < take; ++i) std::swap(valid[i], valid[i + rng.below(valid.size() - i)]);
+    for (size_t j = 0; j < take; ++j) std::swap(valid[j], valid[j + rng.below(valid.size() - j)]);
     const AxisSampling sy = axis_sampling(t.h, t.fh, stride), sx = axis_sampling(t.w, t.fw, stride);
     rows.assign(take * static_cast<size_t>(dim), 0.0f);
-    for (size_t i = 0; i < take; ++i)
-      upsampled_feature(t.fmap, t.fw, dim, sy, sx, valid[i] / t.w, valid[i] % t.w,
-                        rows.data() + i * static_cast<size_t>(dim));
+    for (size_t j = 0; j < take; ++j)
+      upsampled_feature(t.fmap, t.fw, dim, sy, sx, valid[j] / t.w, valid[j] % t.w,
+                        rows.data() + j * static_cast<size_t>(dim));
     sum.add(rows.data(), static_cast<int64_t>(take));
     tick();
   }
@@ -167,8 +170,10 @@ Pca fit_raster_pca(TileEmbedder& embedder, const TileGrid& grid, int64_t stride,
             "; sample more tiles (--pca-tiles) or keep all dimensions (--format float32 without --dims)");
   Pca pca = fit_pca(sum, k, options.seed ^ 0x5CA1AB1EULL);
   if (!pca.converged && options.warnings)
-    std::fprintf(stderr, "warning: %s: the PCA's eigensolver stopped before its tolerance; the components are "
-                 "orthonormal but may not be exactly the top %lld\n", options.input.c_str(), static_cast<long long>(k));
+    std::fprintf(stderr,
+                 "warning: %s: the PCA's eigensolver stopped before its tolerance; the components are "
+                 "orthonormal but may not be exactly the top %lld\n",
+                 options.input.c_str(), static_cast<long long>(k));
   result.pca_samples = pca.samples;
   result.pca_tiles = static_cast<int64_t>(chosen);
   result.pca_explained = pca.explained;
@@ -205,7 +210,8 @@ class RowEncoder {
         const auto v = [&](int64_t k) { return pca_ != nullptr ? pr[k] : static_cast<double>(f[k]); };
         if (!int8_) {
           float* out = values_.data() + x * bands_;
-          for (int64_t k = 0; k < bands_; ++k) out[k] = bad ? nan : (pca_ != nullptr ? static_cast<float>(pr[k]) : f[k]);
+          for (int64_t k = 0; k < bands_; ++k)
+            out[k] = bad ? nan : (pca_ != nullptr ? static_cast<float>(pr[k]) : f[k]);
           continue;
         }
         int8_t* out = codes_.data() + x * bands_;
@@ -291,13 +297,18 @@ DenseResult embed_dense(const PretrainedEncoder& enc, const DenseOptions& option
     if (bar) bar->update(done, done <= pca_tiles ? "PCA sample" : "");
   };
 
+  const fs::path parent = fs::path(options.out).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    RSD_CHECK(!ec, options.out, ": cannot create the output's folder ", parent.string(), ": ", ec.message());
+  }
   std::optional<Pca> pca;
   if (reduce) {
     pca = fit_raster_pca(embedder, grid, stride, dim, wanted, options, result, tick);
     result.pca_path = fs::path(options.out).replace_extension(".pca.npy").string();
-    write_pca_npy(result.pca_path, *pca);
   }
-  const std::vector<std::pair<std::string, std::string>> metadata = {
+  std::vector<std::pair<std::string, std::string>> metadata = {
       {"RSD_MODEL_ID", enc.model_id},
       {"RSD_ENCODER", str_cat(enc.method, " ", enc.which, " resnet", enc.net->config().depth, " ",
                               models::resnet_stem_name(enc.net->config().stem))},
@@ -308,12 +319,14 @@ DenseResult embed_dense(const PretrainedEncoder& enc, const DenseOptions& option
                           : (reduce ? "float32 PCA projection, NaN = nodata" : "float32, NaN = nodata")},
       {"RSD_TILE", str_cat(tile, " px, overlap ", overlap, " px")},
       {"RSD_DIMS", std::to_string(result.bands)},
-      {"RSD_PCA", reduce ? fs::path(result.pca_path).filename().string() : "none"},
-      {"RSD_PCA_EXPLAINED", reduce ? fixed(result.pca_explained, 6) : "1"},
-      {"RSD_PCA_SAMPLE", reduce ? str_cat(result.pca_samples, " pixels of ", result.pca_tiles, " tiles, seed ",
-                                          options.seed, "; (1 + ", wanted, ", ", dim,
-                                          ") float64: row 0 mean, then components; y = (v - mean) @ components.T")
-                                : "none"}};
+      {"RSD_PCA", reduce ? fs::path(result.pca_path).filename().string() : "none"}};
+  if (reduce) {
+    metadata.emplace_back("RSD_PCA_EXPLAINED", fixed(result.pca_explained, 6));
+    metadata.emplace_back("RSD_PCA_SAMPLE",
+                          str_cat(result.pca_samples, " pixels of ", result.pca_tiles, " tiles, seed ", options.seed,
+                                  "; the sidecar is (1 + ", wanted, ", ", dim,
+                                  ") float64, row 0 the mean, then the components: ", "y = (v - mean) @ components.T"));
+  }
   DenseGeoTiffWriter writer(options.out, info.width, info.height, result.bands, int8, info.geo, metadata);
   StripAccumulator acc(info.width, dim);
   RowEncoder encoder(info.width, dim, result.bands, int8, pca ? &*pca : nullptr);
@@ -337,7 +350,11 @@ DenseResult embed_dense(const PretrainedEncoder& enc, const DenseOptions& option
     for (int64_t y = acc.first_row(); y < final_end; ++y) result.invalid_pixels += encoder.write_row(acc, y, writer);
     acc.release_until(final_end);
   }
-  writer.finish();
+  // The sidecar goes in place between closing the GeoTIFF and renaming it, so that a failed run
+  // never leaves a new sidecar beside an older GeoTIFF, nor a new GeoTIFF without its sidecar.
+  writer.close();
+  if (pca) write_pca_npy(result.pca_path, *pca);
+  writer.commit();
   if (bar) bar->finish(str_cat(result.tiles, " tiles", reduce ? str_cat(" + ", pca_tiles, " for the PCA") : ""));
   result.path = options.out;
   result.height = info.height;

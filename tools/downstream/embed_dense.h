@@ -23,11 +23,14 @@
 //
 // PCA (when the output has fewer dimensions than the encoder's D): fitted on the raster's own
 // embeddings before anything is written. A first pass embeds a seeded sample of up to `pca_tiles`
-// tiles and takes up to `pca_pixels` valid pixels from them (the same share from each tile, drawn
-// with tools/downstream/seeded_stream.h), their upsampled tile features (not blended: neighbours
-// are not embedded in this pass); mean-centred covariance, top-k eigenvectors (pca.h, pca_eigen.h).
-// The mean and the components go to a sidecar next to the GeoTIFF, <out stem>.pca.npy: one float64
-// array (1 + k, D), row 0 the mean, rows 1..k the components (unit length, orthogonal), so that
+// tiles (they are embedded again in the second pass: pca_tiles extra tiles of work) and takes up
+// to `pca_pixels` valid pixels from them (pca_pixels / tiles from each, fewer where a tile has fewer
+// valid ones; drawn with tools/downstream/seeded_stream.h, so a seed gives the same sample), their
+// upsampled tile features (not blended: neighbours are not embedded in this pass); mean-centred
+// covariance, top-k eigenvectors (pca.h, pca_eigen.h). The mean and the components go to a
+// sidecar next to the GeoTIFF, <out stem>.pca.npy (written once the GeoTIFF is complete, just
+// before it is renamed into place: a run that fails earlier leaves an older pair untouched): one
+// float64 array (1 + k, D), row 0 the mean, rows 1..k the components (unit length, orthogonal):
 //     t = np.load("x.pca.npy"); mean, comps = t[0], t[1:]; y = (v - mean) @ comps.T
 // reproduces the projection. RSD_PCA names that file (or says "none"), RSD_DIMS gives the bands,
 // RSD_PCA_EXPLAINED the explained variance ratio summed over the k components, RSD_PCA_SAMPLE the
@@ -60,12 +63,12 @@ struct DenseOptions {
   std::string out;                        // the output GeoTIFF
   std::vector<std::string> raster_bands;  // when the band descriptions name no S1/S2 bands
   DenseFormat format = DenseFormat::float32;
-  int64_t tile = 0;      // pixels; 0: 8 x the encoder's output stride
-  int64_t overlap = -1;  // pixels, < tile; -1: tile / 4
-  int64_t dims = 0;      // output dimensions; 0: 64 for int8, D (no PCA) for float32
-  int64_t pca_pixels = 50000;  // PCA sample: at most this many valid pixels
-  int64_t pca_tiles = 64;      // from at most this many tiles
-  uint64_t seed = 0;           // of the PCA sample and the eigensolver's start
+  int64_t tile = 0;             // pixels; 0: 8 x the encoder's output stride
+  int64_t overlap = -1;         // pixels, < tile; -1: tile / 4
+  int64_t dims = 0;             // output dimensions; 0: 64 for int8, D (no PCA) for float32
+  int64_t pca_pixels = 50000;   // PCA sample: at most this many valid pixels
+  int64_t pca_tiles = 64;       // from at most this many tiles
+  uint64_t seed = 0;            // of the PCA sample and the eigensolver's start
   int64_t strip_tile_rows = 1;  // rows of tiles per strip; 0: the whole raster in one strip
   bool progress = true;
   bool warnings = true;
@@ -78,10 +81,10 @@ struct DenseResult {
   int64_t bands = 0;  // bands of the GeoTIFF: D, or the PCA's dimensions
   int64_t tiles = 0, invalid_pixels = 0;
   std::vector<std::string> missing_bands;
-  std::string pca_path;        // the sidecar; empty without PCA
-  double pca_explained = 0;    // explained variance ratio of the kept components
-  int64_t pca_samples = 0;     // pixels the PCA was fitted on
-  int64_t pca_tiles = 0;       // tiles they came from
+  std::string pca_path;                 // the sidecar; empty without PCA
+  double pca_explained = 0;             // explained variance ratio of the kept components
+  int64_t pca_samples = 0;              // pixels the PCA was fitted on
+  int64_t pca_tiles = 0;                // tiles they came from
   int64_t peak_accumulator_values = 0;  // the most floats of sum w f held at once (rows x W x D)
 };
 

@@ -1,0 +1,172 @@
+#include "tools/downstream/dense_writer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <limits>
+
+#include "engine/error.h"
+#if RSD_HAVE_GDAL
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <cpl_string.h>
+#include <gdal.h>
+#endif
+
+namespace rsd::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr int64_t kBlock = 256;  // GeoTIFF block side, and the row granularity of the writes
+
+#if RSD_HAVE_GDAL
+std::string gdal_message() {
+  const char* m = CPLGetLastErrorMsg();
+  return m != nullptr && *m != '\0' ? str_cat(" (GDAL: ", m, ")") : std::string();
+}
+#endif
+}  // namespace
+
+#if RSD_HAVE_GDAL
+DenseGeoTiffWriter::DenseGeoTiffWriter(std::string path, int64_t width, int64_t height, int64_t bands, bool int8,
+                                       const data::GeoInfo& geo,
+                                       const std::vector<std::pair<std::string, std::string>>& metadata)
+    : path_(std::move(path)), width_(width), height_(height), bands_(bands), int8_(int8) {
+  RSD_CHECK(width >= 1 && height >= 1 && bands >= 1, path_, ": cannot write a ", width, " x ", height,
+            " px GeoTIFF of ", bands, " bands");
+  GDALAllRegister();
+  GDALDriverH driver = GDALGetDriverByName("GTiff");
+  RSD_CHECK(driver != nullptr, path_, ": GDAL has no GTiff driver");
+  tmp_ = str_cat(path_, ".tmp.", ::getpid(), ".tif");
+  char** options = nullptr;
+  options = CSLSetNameValue(options, "TILED", "YES");
+  options = CSLSetNameValue(options, "BLOCKXSIZE", std::to_string(kBlock).c_str());
+  options = CSLSetNameValue(options, "BLOCKYSIZE", std::to_string(kBlock).c_str());
+  options = CSLSetNameValue(options, "COMPRESS", "DEFLATE");
+  options = CSLSetNameValue(options, "BIGTIFF", "IF_SAFER");
+  options = CSLSetNameValue(options, "INTERLEAVE", "PIXEL");
+  if (int8) options = CSLSetNameValue(options, "PIXELTYPE", "SIGNEDBYTE");
+  CPLErrorReset();
+  GDALDatasetH ds = GDALCreate(driver, tmp_.c_str(), static_cast<int>(width), static_cast<int>(height),
+                               static_cast<int>(bands), int8 ? GDT_Byte : GDT_Float32, options);
+  CSLDestroy(options);
+  RSD_CHECK(ds != nullptr, tmp_, ": cannot create the GeoTIFF", gdal_message());
+  dataset_ = ds;
+  bool ok = true;
+  if (geo.has_geotransform) {
+    std::array<double, 6> gt = geo.geotransform;
+    ok = ok && GDALSetGeoTransform(ds, gt.data()) == CE_None;
+  }
+  if (!geo.crs_wkt.empty()) ok = ok && GDALSetProjection(ds, geo.crs_wkt.c_str()) == CE_None;
+  for (const auto& [key, value] : metadata)
+    ok = ok && GDALSetMetadataItem(ds, key.c_str(), value.c_str(), nullptr) == CE_None;
+  const double nodata = int8 ? -128.0 : static_cast<double>(std::numeric_limits<float>::quiet_NaN());
+  for (int b = 1; b <= bands && ok; ++b) {
+    GDALRasterBandH band = GDALGetRasterBand(ds, b);
+    ok = band != nullptr && GDALSetRasterNoDataValue(band, nodata) == CE_None;
+  }
+  if (!ok) {
+    const std::string message = gdal_message();
+    close_and_remove();
+    fail(path_, ": setting the GeoTIFF's georeferencing, metadata or nodata failed", message);
+  }
+}
+
+void DenseGeoTiffWriter::flush(int64_t rows) {
+  if (rows == 0) return;
+  const int bytes = int8_ ? 1 : 4;
+  CPLErrorReset();
+  const CPLErr err =
+      GDALDatasetRasterIO(static_cast<GDALDatasetH>(dataset_), GF_Write, 0, static_cast<int>(buffered_first_),
+                          static_cast<int>(width_), static_cast<int>(rows), buffer_.data(), static_cast<int>(width_),
+                          static_cast<int>(rows), int8_ ? GDT_Byte : GDT_Float32, static_cast<int>(bands_), nullptr,
+                          bytes * static_cast<int>(bands_), bytes * static_cast<int>(bands_ * width_), bytes);
+  if (err != CE_None) {
+    const std::string message = gdal_message();
+    close_and_remove();
+    fail(path_, ": writing rows ", buffered_first_, " to ", buffered_first_ + rows, " of the GeoTIFF failed", message);
+  }
+  buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(rows * width_ * bands_ * bytes));
+  buffered_first_ += rows;
+}
+
+void DenseGeoTiffWriter::close() {
+  RSD_CHECK(!closed_, path_, ": the GeoTIFF writer was already closed");
+  RSD_CHECK(next_row_ == height_, path_, ": ", next_row_, " of ", height_, " rows were written before close()");
+  flush(next_row_ - buffered_first_);
+  std::vector<int> levels;
+  for (int f = 2; std::max(width_, height_) / f >= 128; f *= 2) levels.push_back(f);
+  CPLErrorReset();
+  const bool ok = levels.empty() || GDALBuildOverviews(static_cast<GDALDatasetH>(dataset_),
+                                                       int8_ ? "NEAREST" : "AVERAGE", static_cast<int>(levels.size()),
+                                                       levels.data(), 0, nullptr, nullptr, nullptr) == CE_None;
+  std::string message = gdal_message();
+  CPLErrorReset();
+  GDALClose(static_cast<GDALDatasetH>(dataset_));  // flushes the last blocks: failures show as a raised error
+  const bool closed = CPLGetLastErrorType() != CE_Failure && CPLGetLastErrorType() != CE_Fatal;
+  dataset_ = nullptr;
+  if (message.empty()) message = gdal_message();
+  if (!ok || !closed) {
+    std::error_code ec;
+    fs::remove(tmp_, ec);
+    fail(path_, ": ", ok ? "closing" : "building the overviews of", " the GeoTIFF failed", message);
+  }
+  closed_ = true;
+}
+
+void DenseGeoTiffWriter::commit() {
+  RSD_CHECK(closed_ && !finished_, path_, ": commit() needs a closed, uncommitted GeoTIFF writer");
+  std::error_code ec;
+  fs::rename(tmp_, path_, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove(tmp_, ec);
+    fail(path_, ": cannot rename ", tmp_, " into place: ", why);
+  }
+  finished_ = true;
+}
+
+void DenseGeoTiffWriter::close_and_remove() {
+  if (dataset_ != nullptr) GDALClose(static_cast<GDALDatasetH>(dataset_));
+  dataset_ = nullptr;
+  std::error_code ec;
+  fs::remove(tmp_, ec);
+}
+#else
+DenseGeoTiffWriter::DenseGeoTiffWriter(std::string path, int64_t width, int64_t height, int64_t bands, bool int8,
+                                       const data::GeoInfo&, const std::vector<std::pair<std::string, std::string>>&)
+    : path_(std::move(path)), width_(width), height_(height), bands_(bands), int8_(int8) {
+  fail(path_, ": rsd embed --dense writes GeoTIFFs and needs a build with GDAL; this one has none");
+}
+void DenseGeoTiffWriter::flush(int64_t) {}
+void DenseGeoTiffWriter::close() {}
+void DenseGeoTiffWriter::commit() {}
+void DenseGeoTiffWriter::close_and_remove() {}
+#endif
+
+DenseGeoTiffWriter::~DenseGeoTiffWriter() {
+  if (!finished_) close_and_remove();
+}
+
+void DenseGeoTiffWriter::append(const void* data, int64_t rows, bool int8) {
+  RSD_CHECK(int8 == int8_, path_, ": ", int8 ? "int8 codes" : "float32 values", " written to a ",
+            int8_ ? "int8" : "float32", " GeoTIFF");
+  RSD_CHECK(rows >= 0 && next_row_ + rows <= height_, path_, ": rows ", next_row_, " to ", next_row_ + rows,
+            " written to a GeoTIFF of ", height_, " rows");
+  const size_t bytes = static_cast<size_t>(rows * width_ * bands_) * (int8_ ? 1 : 4);
+  const auto* p = static_cast<const unsigned char*>(data);
+  buffer_.insert(buffer_.end(), p, p + bytes);
+  next_row_ += rows;
+  // Whole rows of blocks go out as soon as they are complete (buffered_first_ is a multiple of the
+  // block height until close() writes the last, shorter one).
+  const int64_t complete = (next_row_ / kBlock) * kBlock;
+  if (complete > buffered_first_) flush(complete - buffered_first_);
+}
+
+void DenseGeoTiffWriter::write_rows(const float* values, int64_t rows) { append(values, rows, false); }
+void DenseGeoTiffWriter::write_rows(const int8_t* codes, int64_t rows) { append(codes, rows, true); }
+
+}  // namespace rsd::tools
