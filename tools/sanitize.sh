@@ -14,6 +14,6 @@ cmake --build build-asan -j "$(nproc)" --target rsd_tests
 # chip) run un-instrumented in the main suite; here they would take most of CI's time while
 # their code paths are exercised by the smaller cases of the same suites.
 heavy="*compute torchvision's function*,eval linear and knn on EuroSAT*,embed: a dataset folder's embeddings*"
-heavy="$heavy,eval seg on Sen1Floods11*"
+heavy="$heavy,eval seg on Sen1Floods11*,embed --dense: a GeoTIFF on the source*"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/tests/rsd_tests --force-colors=0 \
   --test-case-exclude="$heavy" | tail -3
