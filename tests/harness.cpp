@@ -54,6 +54,13 @@ double max_relative_error(const std::vector<double>& ref, const std::vector<doub
   return worst;
 }
 
+double scaled_max_error(const Tensor& ref, const Tensor& got, double floor) {
+  const std::vector<double> r = ref.to_host_doubles(), g = got.to_host_doubles();
+  double scale = floor;
+  for (double v : r) scale = std::max(scale, std::fabs(v));
+  return max_relative_error(r, g, scale);
+}
+
 namespace {
 // sum(f(inputs) * seed) without recording.
 double projected_output(const OpFunction& f, const std::vector<Tensor>& inputs, const std::vector<double>& seed) {

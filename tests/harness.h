@@ -21,6 +21,11 @@ double nmse(const std::vector<double>& ref, const std::vector<double>& got);
 double max_relative_error(const std::vector<double>& ref, const std::vector<double>& got, double floor = 1e-3,
                           size_t* where = nullptr);
 
+// max |got - ref| over the elements, relative to the largest |ref| of the tensor, or to `floor`
+// when that is larger (a tensor that is zero in exact arithmetic holds only rounding noise, to be
+// measured against a scale the caller knows). Both are read on the host.
+double scaled_max_error(const Tensor& ref, const Tensor& got, double floor = 1e-30);
+
 using OpFunction = std::function<Tensor(const std::vector<Tensor>&)>;
 
 struct GradCheckReport {

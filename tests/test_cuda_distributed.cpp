@@ -45,13 +45,7 @@ Trained train_on_gpu(test::SslKind kind, comm::Communicator* comm) {
   return t;
 }
 
-double relative_error(const Tensor& ref, const Tensor& got, double floor) {
-  const std::vector<double> r = ref.to_host_doubles(), g = got.to_host_doubles();
-  double scale = floor, worst = 0;
-  for (double v : r) scale = std::max(scale, std::fabs(v));
-  for (size_t i = 0; i < r.size(); ++i) worst = std::max(worst, std::fabs(r[i] - g[i]));
-  return worst / scale;
-}
+double relative_error(const Tensor& ref, const Tensor& got, double floor) { return test::scaled_max_error(ref, got, floor); }
 
 }  // namespace
 

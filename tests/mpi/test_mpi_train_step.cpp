@@ -71,13 +71,7 @@ Trained train(test::SslKind kind, DType dtype, comm::Communicator* comm, int wor
   return t;
 }
 
-double relative_error(const Tensor& ref, const Tensor& got, double floor) {
-  const std::vector<double> r = ref.to_host_doubles(), g = got.to_host_doubles();
-  double scale = floor, worst = 0;
-  for (double v : r) scale = std::max(scale, std::fabs(v));
-  for (size_t i = 0; i < r.size(); ++i) worst = std::max(worst, std::fabs(r[i] - g[i]));
-  return worst / scale;
-}
+double relative_error(const Tensor& ref, const Tensor& got, double floor) { return test::scaled_max_error(ref, got, floor); }
 
 void check_same_training(test::SslKind kind, DType dtype, double bound) {
   comm::Communicator& world = test::mpi_world();
