@@ -58,6 +58,7 @@
 #include <type_traits>
 
 #include "common.cuh"
+#include "ptx.cuh"
 
 namespace rsd::kernels {
 namespace {
@@ -152,21 +153,6 @@ __device__ __forceinline__ float sigma(float norm, float eps, float root) { retu
 
 // ---- copies into shared memory ----
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int kPending>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
-}
-
 // dst (kRows, kLd) = src rows [row0, row0 + kRows) and columns [c0, c0 + kpad) of src (rows, D),
 // zeros outside the rows and beyond D. vec: D and the base are 16-byte aligned (cp.async);
 // otherwise element copies through registers.
@@ -220,27 +206,6 @@ __device__ __forceinline__ void load_columns(float* scale, float* lse, const Fus
 // Accumulator layout (both paths; the mma.sync m16n8 C layout): a warp's 16 x 64 tile is 8
 // n-tiles of 16 x 8; lane l holds, in acc[nt][e], row (l / 4) + 8 (e / 2) and column
 // 8 nt + 2 (l % 4) + (e % 2).
-
-__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-
-__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-
-// c += a (16x16, row-major fragments) * b (16x8, column fragments), bf16 in, f32 accumulate.
-__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 
 // Two floats as a bf16 pair, lo in the low half (the lower column of an mma fragment).
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
@@ -754,7 +719,7 @@ void launch_grad(const FusedArgs<T>& f, int splits, float* dxhat, float* dtau_pa
 template <typename T>
 void info_nce_row_norms(const T* x, float* norms, int64_t R, int64_t D, cudaStream_t s) {
   if (R <= 0) return;
-  row_norms_kernel<<<grid_for(R * 32), kBlock, 0, s>>>(x, norms, R, D);
+  row_norms_kernel<T><<<grid_for(R * 32), kBlock, 0, s>>>(x, norms, R, D);
 }
 
 template <typename T>
@@ -826,7 +791,7 @@ template <typename T>
 void info_nce_grad_finish(const float* dxhat, int splits, const T* x, const float* norms, int64_t R, int64_t D,
                           float eps, T* dx, cudaStream_t s) {
   if (R <= 0 || D <= 0) return;
-  grad_finish_kernel<<<grid_for(R * 32), kBlock, 0, s>>>(dxhat, splits, x, norms, R, D, eps, dx);
+  grad_finish_kernel<T><<<grid_for(R * 32), kBlock, 0, s>>>(dxhat, splits, x, norms, R, D, eps, dx);
 }
 
 void info_nce_dtau(const float* partials, int64_t count, const float* tau, float* dtau, cudaStream_t s) {
@@ -836,7 +801,7 @@ void info_nce_dtau(const float* partials, int64_t count, const float* tau, float
 template <typename T>
 void info_nce_plain_scale(const T* x, const float* tau, T* y, int64_t n, cudaStream_t s) {
   if (n <= 0) return;
-  plain_scale_kernel<<<grid_for(n), kBlock, 0, s>>>(x, tau, y, n);
+  plain_scale_kernel<T><<<grid_for(n), kBlock, 0, s>>>(x, tau, y, n);
 }
 
 void info_nce_plain_labels(int32_t* labels, int64_t n, int64_t offset, cudaStream_t s) {
@@ -850,6 +815,83 @@ void info_nce_plain_dot_partials(const float* g, const float* x, int64_t n, floa
   plain_dot_kernel<<<static_cast<unsigned>(info_nce_plain_dot_blocks(n)), kBlock, 0, s>>>(g, x, n, partials);
 }
 
+// ---- the whole fused path ----
+
+namespace {
+
+// Forward splits have tiny partials (3 floats per row and split): any count the device wants.
+constexpr int kMaxForwardSplits = 64;
+
+struct ForwardPlan {
+  int row_splits, col_splits;
+};
+
+template <typename T>
+ForwardPlan forward_plan(int64_t N, int64_t M, bool symmetric) {
+  return {info_nce_splits<T>(N, M, kMaxForwardSplits), symmetric ? info_nce_splits<T>(N, N, kMaxForwardSplits) : 0};
+}
+
+// The backward's split counts keep each pass's partial d x_hat within (N + M) D floats.
+struct BackwardPlan {
+  int row_splits, col_splits;
+  int64_t dtau_blocks;
+};
+
+template <typename T>
+BackwardPlan backward_plan(int64_t N, int64_t M) {
+  BackwardPlan b{};
+  b.row_splits = info_nce_splits<T>(N, M, static_cast<int>(std::min<int64_t>((N + M) / std::max<int64_t>(N, 1), 1 << 20)));
+  b.col_splits = info_nce_splits<T>(M, N, static_cast<int>(std::min<int64_t>((N + M) / std::max<int64_t>(M, 1), 1 << 20)));
+  b.dtau_blocks = b.row_splits * ceil_div(N, info_nce_block_rows<T>());
+  return b;
+}
+
+}  // namespace
+
+template <typename T>
+int64_t info_nce_forward_scratch(int64_t N, int64_t M, bool symmetric) {
+  const ForwardPlan f = forward_plan<T>(N, M, symmetric);
+  return 3 * (static_cast<int64_t>(f.row_splits) + f.col_splits) * N;
+}
+
+template <typename T>
+void info_nce_forward(const InfoNceProblem<T>& p, float* norms_a, float* norms_b, float* lse_row, float* lse_col,
+                      float* row_loss, float* scratch, cudaStream_t s) {
+  if (p.N <= 0) return;
+  InfoNceProblem<T> q = p;
+  q.norms_a = norms_a;
+  q.norms_b = norms_b;
+  info_nce_row_norms<T>(q.a, norms_a, q.N, q.D, s);
+  info_nce_row_norms<T>(q.b, norms_b, q.M, q.D, s);
+  const ForwardPlan f = forward_plan<T>(q.N, q.M, q.symmetric);
+  float* row_partials = scratch;
+  float* col_partials = q.symmetric ? scratch + 3 * static_cast<int64_t>(f.row_splits) * q.N : nullptr;
+  info_nce_lse_partials<T>(q, InfoNcePass::rows, f.row_splits, row_partials, s);
+  if (q.symmetric) info_nce_lse_partials<T>(q, InfoNcePass::cols, f.col_splits, col_partials, s);
+  info_nce_finalize(q.N, q.symmetric, row_partials, f.row_splits, col_partials, f.col_splits, lse_row,
+                    q.symmetric ? lse_col : nullptr, row_loss, s);
+}
+
+template <typename T>
+int64_t info_nce_backward_scratch(int64_t N, int64_t M, int64_t D) {
+  const BackwardPlan b = backward_plan<T>(N, M);
+  return std::max(b.row_splits * N * D + b.dtau_blocks, b.col_splits * M * D);
+}
+
+template <typename T>
+void info_nce_backward(const InfoNceProblem<T>& p, const float* lse_row, const float* lse_col, const float* gloss,
+                       T* da, T* db, float* dtau, float* scratch, cudaStream_t s) {
+  if (p.N <= 0) return;
+  const BackwardPlan b = backward_plan<T>(p.N, p.M);
+  const float* lse_c = p.symmetric ? lse_col : nullptr;
+  float* dtau_partials = scratch + b.row_splits * p.N * p.D;
+  info_nce_grad_partials<T>(p, InfoNcePass::rows, lse_row, lse_c, gloss, b.row_splits, scratch, dtau_partials, s);
+  info_nce_grad_finish<T>(scratch, b.row_splits, p.a, p.norms_a, p.N, p.D, p.eps, da, s);
+  info_nce_dtau(dtau_partials, b.dtau_blocks, p.tau, dtau, s);
+  info_nce_grad_partials<T>(p, InfoNcePass::cols, lse_row, lse_c, gloss, b.col_splits, scratch, nullptr, s);
+  info_nce_grad_finish<T>(scratch, b.col_splits, p.b, p.norms_b, p.M, p.D, p.eps, db, s);
+}
+
 #define RSD_INSTANTIATE_INFO_NCE(T)                                                                              \
   template void info_nce_row_norms<T>(const T*, float*, int64_t, int64_t, cudaStream_t);                         \
   template int64_t info_nce_block_rows<T>();                                                                     \
@@ -859,7 +901,13 @@ void info_nce_plain_dot_partials(const float* g, const float* x, int64_t n, floa
                                           const float*, int, float*, float*, cudaStream_t);                      \
   template void info_nce_grad_finish<T>(const float*, int, const T*, const float*, int64_t, int64_t, float, T*, \
                                         cudaStream_t);                                                           \
-  template void info_nce_plain_scale<T>(const T*, const float*, T*, int64_t, cudaStream_t);
+  template void info_nce_plain_scale<T>(const T*, const float*, T*, int64_t, cudaStream_t);                     \
+  template int64_t info_nce_forward_scratch<T>(int64_t, int64_t, bool);                                          \
+  template void info_nce_forward<T>(const InfoNceProblem<T>&, float*, float*, float*, float*, float*, float*,    \
+                                    cudaStream_t);                                                               \
+  template int64_t info_nce_backward_scratch<T>(int64_t, int64_t, int64_t);                                      \
+  template void info_nce_backward<T>(const InfoNceProblem<T>&, const float*, const float*, const float*, T*, T*, \
+                                     float*, float*, cudaStream_t);
 
 RSD_INSTANTIATE_INFO_NCE(float)
 RSD_INSTANTIATE_INFO_NCE(__nv_bfloat16)

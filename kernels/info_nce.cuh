@@ -97,6 +97,31 @@ void info_nce_grad_finish(const float* dxhat, int splits, const T* x, const floa
 // dtau[0] = -(sum of partials[0..count), in order) / tau[0].
 void info_nce_dtau(const float* partials, int64_t count, const float* tau, float* dtau, cudaStream_t s);
 
+// ---- the whole fused path: the kernels above in order (engine/cuda/info_nce.cpp calls these) ----
+
+// Floats of scratch info_nce_forward needs: the split partials of both passes.
+template <typename T>
+int64_t info_nce_forward_scratch(int64_t N, int64_t M, bool symmetric);
+
+// The forward: norms_a (N) and norms_b (M) (p.norms_a, p.norms_b are ignored; the backward takes
+// a problem pointing at these), lse_row and lse_col (N each, log2 units; lse_col only when
+// symmetric) and row_loss (N, log2 units: the loss is ln 2 / (N (symmetric ? 2 : 1)) times their
+// sum). scratch: info_nce_forward_scratch floats.
+template <typename T>
+void info_nce_forward(const InfoNceProblem<T>& p, float* norms_a, float* norms_b, float* lse_row, float* lse_col,
+                      float* row_loss, float* scratch, cudaStream_t s);
+
+// Floats of scratch info_nce_backward needs: the larger pass's split partials of d x_hat (the two
+// passes run one after the other), at most (N + M) D plus the dtau partials.
+template <typename T>
+int64_t info_nce_backward_scratch(int64_t N, int64_t M, int64_t D);
+
+// The backward: da (N, D), db (M, D) and dtau[0] for the loss gradient gloss[0], from the
+// forward's norms (in p) and lse vectors. The rows pass (d a_hat, dtau), then the cols pass.
+template <typename T>
+void info_nce_backward(const InfoNceProblem<T>& p, const float* lse_row, const float* lse_col, const float* gloss,
+                       T* da, T* db, float* dtau, float* scratch, cudaStream_t s);
+
 // ---- the plain path's kernels (logits materialized; engine/cuda/info_nce.cpp) ----
 
 // y = x / tau[0]. T: float, __nv_bfloat16.

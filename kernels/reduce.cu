@@ -95,8 +95,8 @@ void reduce_sum(const T* x, T* out, int64_t n, float scale, void* workspace, cud
   }
   float* partials = static_cast<float*>(workspace);
   const int blocks = reduce_blocks(n);
-  reduce_partials_kernel<<<blocks, kBlock, 0, s>>>(x, n, partials);
-  reduce_final_kernel<<<1, kReduceBlocks, 0, s>>>(partials, blocks, scale, out);
+  reduce_partials_kernel<T><<<blocks, kBlock, 0, s>>>(x, n, partials);
+  reduce_final_kernel<T><<<1, kReduceBlocks, 0, s>>>(partials, blocks, scale, out);
 }
 
 size_t sum_rows_workspace_bytes(int64_t rows, int64_t cols) {
@@ -114,8 +114,8 @@ void sum_rows(const T* x, T* y, int64_t rows, int64_t cols, void* workspace, cud
   const SlabPlan plan = plan_slabs(rows, cols);
   float* partials = static_cast<float*>(workspace);
   const dim3 grid(static_cast<unsigned>(plan.col_tiles), static_cast<unsigned>(plan.slabs));
-  column_partials_kernel<<<grid, dim3(kColTile, kRowLanes), 0, s>>>(x, rows, cols, plan.slab_rows, partials);
-  column_final_kernel<<<grid_for(cols), kBlock, 0, s>>>(partials, plan.slabs, cols, y);
+  column_partials_kernel<T><<<grid, dim3(kColTile, kRowLanes), 0, s>>>(x, rows, cols, plan.slab_rows, partials);
+  column_final_kernel<T><<<grid_for(cols), kBlock, 0, s>>>(partials, plan.slabs, cols, y);
 }
 
 #define RSD_INSTANTIATE_REDUCE(T)                                                      \

@@ -1,18 +1,9 @@
 // info_nce_loss on CUDA, fused and plain, against the float64 reference
 // (tests/info_nce_reference.h) computed on the values the GPU sees (inputs rounded to f32 or
-// bf16, tau to f32), every output poisoned (NaN) before each run. Bounds, relative (gradients by
-// relative L2 error over the whole tensor):
-//   f32: 1e-5 at tau >= 0.1, growing as 0.1 / tau below (the f32 rounding of S, up to 1/tau in
-//        size, moves every probability by ~1e-7 / tau relative; see tests/test_loss_info_nce.cpp).
-//   bf16: 1e-2. Fused: S comes from the exact bf16 inputs with f32 accumulation, G is rounded to
-//        bf16 once for the second product and the gradients once at the store: ~3e-3 in a float64
-//        simulation of these sizes. Plain: a_hat, a_hat / tau and b_hat are rounded to bf16
-//        before the GEMM (f32 logits): up to ~7e-3 at tau = 0.01, D = 64; at D = 3 and tau =
-//        0.01 it would miss 1e-2, so the small-tau case uses D = 64.
-// The sizes reach: one and several splits of the looped rows (N << M), D below and above one
-// chunk of 256 (the chunked fallback), D not a multiple of 8 (element copies), tails of every
-// tile. Plus the fused path's peak memory and its determinism. Without a GPU each case says it
-// was skipped and why.
+// bf16, tau to f32), every output poisoned (NaN) before each run. Sizes and bounds:
+// tests/info_nce_cases.h (at D = 3 and tau = 0.01 the plain path would miss 1e-2 in bf16, so the
+// small-tau case uses D = 64). Plus the fused path's peak memory and its determinism. Without a
+// GPU each case says it was skipped and why.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -25,6 +16,7 @@
 #include "engine/device.h"
 #include "engine/ops/info_nce.h"
 #include "tests/harness.h"
+#include "tests/info_nce_cases.h"
 #include "tests/info_nce_reference.h"
 
 using namespace rsd;
@@ -37,18 +29,6 @@ bool skip_without_gpu() {
   MESSAGE("skipped: the CUDA InfoNCE checks need a GPU: " << cuda_unavailable_reason());
   return true;
 }
-
-struct NceConfig {
-  int64_t n, m, offset, d;
-  double tau;
-  bool symmetric;
-};
-
-const std::vector<NceConfig> kSizes = {
-    {1, 1, 0, 3, 0.1, true},          {3, 3, 0, 64, 0.1, true},         {3, 7, 4, 130, 0.07, false},
-    {257, 257, 0, 64, 0.1, true},     {257, 300, 43, 130, 0.05, true},  {1000, 1000, 0, 256, 0.07, true},
-    {1000, 1200, 200, 3, 0.1, false}, {64, 4096, 1000, 256, 0.1, true}, {100, 300, 50, 300, 0.1, true},
-    {129, 129, 0, 257, 0.2, true},    {1000, 1000, 0, 64, 0.01, true},  {33, 2000, 7, 130, 0.1, false}};
 
 struct GpuRun {
   double loss;
@@ -79,8 +59,6 @@ double relative(double got, double want) {
   return std::isfinite(got) ? std::fabs(got - want) / std::max(std::fabs(want), 1e-12) : INFINITY;
 }
 
-double bound_for(DType dtype, double tau) { return dtype == DType::f32 ? 1e-5 * std::max(1.0, 0.1 / tau) : 1e-2; }
-
 // Both kernels in both dtypes on inputs av (n, d), bv (m, d).
 void check_config(const NceConfig& c, const std::vector<double>& av, const std::vector<double>& bv) {
   const double g = 0.75;
@@ -91,7 +69,7 @@ void check_config(const NceConfig& c, const std::vector<double>& av, const std::
     const double tau_value = tau.item();
     const InfoNceReference ref = info_nce_reference(a.to_host_doubles(), b.to_host_doubles(), c.n, c.m, c.d,
                                                     tau_value, c.offset, c.symmetric, 1e-12, g);
-    const double bound = bound_for(dtype, tau_value);
+    const double bound = nce_bound(dtype == DType::f32, tau_value);
     for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
       const std::string label = str_cat("N", c.n, " M", c.m, " offset ", c.offset, " D", c.d, " tau ", c.tau,
                                         c.symmetric ? " symmetric " : " row-only ", dtype_name(dtype), " ",
@@ -119,7 +97,7 @@ TEST_SUITE("losses") {
   TEST_CASE("info_nce_loss on CUDA (fused and plain, f32 and bf16) matches the float64 reference") {
     if (skip_without_gpu()) return;
     uint64_t seed = 9100;
-    for (const NceConfig& c : kSizes) {
+    for (const NceConfig& c : nce_sizes()) {
       const std::vector<double> av = random_values(c.n, c.d, seed++);
       const std::vector<double> bv = random_values(c.m, c.d, seed++);
       check_config(c, av, bv);
@@ -128,16 +106,9 @@ TEST_SUITE("losses") {
 
   TEST_CASE("info_nce_loss on CUDA: zero vectors, duplicate rows, identical positive pairs") {
     if (skip_without_gpu()) return;
-    for (const NceConfig& c : {NceConfig{33, 40, 5, 64, 0.1, true}, NceConfig{130, 200, 70, 3, 0.1, true},
-                               NceConfig{70, 70, 0, 300, 0.1, true}}) {
+    for (const NceConfig& c : nce_special_sizes()) {
       std::vector<double> av = random_values(c.n, c.d, 31), bv = random_values(c.m, c.d, 32);
-      const auto row = [&c](std::vector<double>& v, int64_t r) { return v.begin() + r * c.d; };
-      std::fill(row(av, 4), row(av, 5), 0.0);                               // a zero row of A
-      std::fill(row(bv, 0), row(bv, 1), 0.0);                               // a zero row of B
-      std::fill(row(bv, c.offset + 6), row(bv, c.offset + 7), 0.0);         // a zero positive
-      std::copy(row(av, 0), row(av, 1), row(av, 1));                        // duplicate rows of A
-      std::copy(row(bv, 2), row(bv, 3), row(bv, 30));                      // duplicate rows of B
-      for (int64_t i = 10; i < 20; ++i) std::copy(row(av, i), row(av, i + 1), row(bv, c.offset + i));
+      make_special_rows(c, av, bv);
       check_config(c, av, bv);
     }
   }

@@ -23,8 +23,6 @@ namespace {
 
 constexpr const char* kOp = "info_nce_loss";
 constexpr float kLn2 = 0.6931471805599453f;
-// Forward splits have tiny partials (3 floats per row and split): any count the device wants.
-constexpr int kMaxForwardSplits = 64;
 
 std::string shapes(const InfoNceContext& ctx) {
   return str_cat(kOp, " (", loss_kernel_name(ctx.opt.kernel), ") a ", ctx.a.describe(), ", b ", ctx.b.describe(),
@@ -69,7 +67,7 @@ void fused_forward(InfoNceContext& ctx) {
   const std::string what = shapes(ctx);
   const Device dev = ctx.a.device();
   cudaStream_t stream = stream_of(ctx.a);
-  const int64_t N = ctx.a.dim(0), M = ctx.b.dim(0), D = ctx.a.dim(1);
+  const int64_t N = ctx.a.dim(0), M = ctx.b.dim(0);
   const bool sym = ctx.opt.symmetric;
   ctx.norms_a = Tensor::empty({N}, DType::f32, dev);
   ctx.norms_b = Tensor::empty({M}, DType::f32, dev);
@@ -79,71 +77,29 @@ void fused_forward(InfoNceContext& ctx) {
   Tensor row_loss = Tensor::empty({N}, DType::f32, dev);
   dispatch_float(ctx.a.dtype(), kOp, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    kernels::info_nce_row_norms<T>(static_cast<const T*>(ctx.a.raw()), ctx.norms_a.data<float>(), N, D, stream);
-    RSD_CUDA_CHECK_LAUNCH(what, ": norms of a");
-    kernels::info_nce_row_norms<T>(static_cast<const T*>(ctx.b.raw()), ctx.norms_b.data<float>(), M, D, stream);
-    RSD_CUDA_CHECK_LAUNCH(what, ": norms of b");
-    const kernels::InfoNceProblem<T> p = problem<T>(ctx);
-    const int row_splits = kernels::info_nce_splits<T>(N, M, kMaxForwardSplits);
-    Tensor row_partials = floats(3 * row_splits * N, dev);
-    kernels::info_nce_lse_partials<T>(p, kernels::InfoNcePass::rows, row_splits, row_partials.data<float>(), stream);
-    RSD_CUDA_CHECK_LAUNCH(what, ": row log-sum-exp, ", row_splits, " splits");
-    int col_splits = 0;
-    Tensor col_partials;
-    if (sym) {
-      col_splits = kernels::info_nce_splits<T>(N, N, kMaxForwardSplits);
-      col_partials = floats(3 * col_splits * N, dev);
-      kernels::info_nce_lse_partials<T>(p, kernels::InfoNcePass::cols, col_splits, col_partials.data<float>(),
-                                        stream);
-      RSD_CUDA_CHECK_LAUNCH(what, ": column log-sum-exp, ", col_splits, " splits");
-    }
-    kernels::info_nce_finalize(N, sym, row_partials.data<float>(), row_splits,
-                               sym ? col_partials.data<float>() : nullptr, col_splits, ctx.lse_row.data<float>(),
-                               sym ? ctx.lse_col.data<float>() : nullptr, row_loss.data<float>(), stream);
-    RSD_CUDA_CHECK_LAUNCH(what, ": merge of the splits");
+    Tensor scratch = floats(kernels::info_nce_forward_scratch<T>(N, M, sym), dev);
+    kernels::info_nce_forward<T>(problem<T>(ctx), ctx.norms_a.data<float>(), ctx.norms_b.data<float>(),
+                                 ctx.lse_row.data<float>(), sym ? ctx.lse_col.data<float>() : nullptr,
+                                 row_loss.data<float>(), scratch.data<float>(), stream);
+    RSD_CUDA_CHECK_LAUNCH(what, ": fused forward (norms, log-sum-exp passes, merge)");
   });
   // The row losses are in log2 units.
   reduce_rows(row_loss, ctx.loss, kLn2 / static_cast<float>(sym ? 2 * N : N), what);
 }
 
-// dA, dB and dtau: the rows pass (d a_hat and dtau), then the cols pass (d b_hat). The split
-// counts keep each pass's partial d x_hat within (N + M) D floats; the two buffers are not alive
-// at the same time.
+// dA, dB and dtau: the rows pass (d a_hat and dtau), then the cols pass (d b_hat), in one scratch
+// buffer of at most (N + M) D floats plus the dtau partials.
 void fused_backward(const InfoNceContext& ctx, const Tensor& gloss, InfoNceGrads& grads) {
   const std::string what = shapes(ctx);
-  const Device dev = ctx.a.device();
-  cudaStream_t stream = stream_of(ctx.a);
   const int64_t N = ctx.a.dim(0), M = ctx.b.dim(0), D = ctx.a.dim(1);
-  const float eps = static_cast<float>(ctx.opt.eps);
-  const float* lse_col = ctx.opt.symmetric ? ctx.lse_col.data<float>() : nullptr;
   dispatch_float(ctx.a.dtype(), kOp, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const kernels::InfoNceProblem<T> p = problem<T>(ctx);
-    {
-      const int splits = kernels::info_nce_splits<T>(N, M, static_cast<int>(std::min<int64_t>((N + M) / N, 1 << 20)));
-      const int64_t blocks = splits * ((N + kernels::info_nce_block_rows<T>() - 1) / kernels::info_nce_block_rows<T>());
-      Tensor dxhat = floats(splits * N * D, dev);
-      Tensor dtau_partials = floats(blocks, dev);
-      kernels::info_nce_grad_partials<T>(p, kernels::InfoNcePass::rows, ctx.lse_row.data<float>(), lse_col,
-                                         gloss.data<float>(), splits, dxhat.data<float>(),
-                                         dtau_partials.data<float>(), stream);
-      RSD_CUDA_CHECK_LAUNCH(what, ": backward rows pass, ", splits, " splits");
-      kernels::info_nce_grad_finish<T>(dxhat.data<float>(), splits, p.a, p.norms_a, N, D, eps,
-                                       static_cast<T*>(grads.da.raw()), stream);
-      RSD_CUDA_CHECK_LAUNCH(what, ": normalization backward of a");
-      kernels::info_nce_dtau(dtau_partials.data<float>(), blocks, p.tau, grads.dtau.data<float>(), stream);
-      RSD_CUDA_CHECK_LAUNCH(what, ": dtau");
-    }
-    {
-      const int splits = kernels::info_nce_splits<T>(M, N, static_cast<int>(std::min<int64_t>((N + M) / M, 1 << 20)));
-      Tensor dxhat = floats(splits * M * D, dev);
-      kernels::info_nce_grad_partials<T>(p, kernels::InfoNcePass::cols, ctx.lse_row.data<float>(), lse_col,
-                                         gloss.data<float>(), splits, dxhat.data<float>(), nullptr, stream);
-      RSD_CUDA_CHECK_LAUNCH(what, ": backward cols pass, ", splits, " splits");
-      kernels::info_nce_grad_finish<T>(dxhat.data<float>(), splits, p.b, p.norms_b, M, D, eps,
-                                       static_cast<T*>(grads.db.raw()), stream);
-      RSD_CUDA_CHECK_LAUNCH(what, ": normalization backward of b");
-    }
+    Tensor scratch = floats(kernels::info_nce_backward_scratch<T>(N, M, D), ctx.a.device());
+    kernels::info_nce_backward<T>(problem<T>(ctx), ctx.lse_row.data<float>(),
+                                  ctx.opt.symmetric ? ctx.lse_col.data<float>() : nullptr, gloss.data<float>(),
+                                  static_cast<T*>(grads.da.raw()), static_cast<T*>(grads.db.raw()),
+                                  grads.dtau.data<float>(), scratch.data<float>(), stream_of(ctx.a));
+    RSD_CUDA_CHECK_LAUNCH(what, ": fused backward (rows pass, cols pass, normalization backward, dtau)");
   });
 }
 
