@@ -483,6 +483,26 @@ void async_wait(int pending) {
   }
 }
 
+namespace {
+
+// Each matrix of an ldmatrix is one phase: lanes 8m..8m+7 give its 8 rows of 16 bytes, which
+// need 8 distinct groups of 4 banks to be read in one cycle.
+template <typename RowOf>
+void count_bank_conflicts(const RowOf& row) {
+  Machine& m = machine();
+  for (int matrix = 0; matrix < 4; ++matrix) {
+    unsigned groups = 0;
+    for (int r = 0; r < 8; ++r) {
+      const auto offset = static_cast<size_t>(static_cast<const unsigned char*>(row(8 * matrix + r)) - m.shared);
+      groups |= 1u << ((offset / 16) % 8);
+    }
+    ++m.counters.ldmatrix_phases;
+    if (groups != 0xffu) ++m.counters.ldmatrix_conflicts;
+  }
+}
+
+}  // namespace
+
 void ldmatrix_x4(uint32_t (&r)[4], const void* p, bool trans) {
   if (!in_dynamic_shared(p, 16) || reinterpret_cast<uintptr_t>(p) % 16 != 0)
     throw KernelError("ldmatrix from an address that is not 16-byte aligned shared memory");
@@ -493,6 +513,7 @@ void ldmatrix_x4(uint32_t (&r)[4], const void* p, bool trans) {
     return q;
   };
   const int lane = self().lane, g = lane / 4, t = lane % 4;
+  if (lane == 0) count_bank_conflicts(row);
   for (int m = 0; m < 4; ++m) {
     uint16_t lo, hi;
     if (!trans) {

@@ -141,8 +141,12 @@ void set_max_dynamic_shared(const void* kernel, int bytes);
 void run_grid(const char* name, const void* kernel, dim3 grid, dim3 block, size_t shared,
               const std::function<void()>& body);
 // Launches so far (kernels, blocks, fiber switches), for the tests' reports.
+// ldmatrix_phases: the 8-row phases of every ldmatrix (4 per .x4 instruction);
+// ldmatrix_conflicts: those whose 8 rows of 16 bytes do not fall on 8 distinct groups of 4 banks
+// (32 banks of 4 bytes: such a phase takes more than one shared-memory cycle on the GPU).
 struct Counters {
   int64_t launches = 0, blocks = 0, switches = 0;
+  int64_t ldmatrix_phases = 0, ldmatrix_conflicts = 0;
 };
 Counters counters();
 

@@ -260,6 +260,23 @@ TEST_SUITE("emulated") {
     CHECK(relative_l2_error(first.db, one_split.db) <= 1e-2);
   }
 
+  TEST_CASE("fused info_nce kernels on the emulator: every ldmatrix phase is free of bank conflicts") {
+    // The shared rows are padded by 16 bytes so that the 8 rows one ldmatrix phase reads fall on
+    // distinct banks (kernels/info_nce.cu); D = 64, 128 and 256 chunks, forward and backward
+    // (the .trans loads of the second product included).
+    for (const int64_t d : {int64_t{64}, int64_t{128}, int64_t{256}}) {
+      const NceConfig c{130, 150, 10, d, 0.1, true};
+      const std::vector<double> a = rounded<__nv_bfloat16>(normal_values(c.n * c.d, 71));
+      const std::vector<double> b = rounded<__nv_bfloat16>(normal_values(c.m * c.d, 72));
+      const emu::Counters before = emu::counters();
+      run_fused_nce<__nv_bfloat16>(c, a, b, 0.1f, 1.0);
+      const emu::Counters after = emu::counters();
+      CAPTURE(d);
+      CHECK(after.ldmatrix_phases > before.ldmatrix_phases);
+      CHECK(after.ldmatrix_conflicts - before.ldmatrix_conflicts == 0);
+    }
+  }
+
   TEST_CASE("fused info_nce kernels on the emulator: N = M = 1 has exactly zero loss and gradients") {
     const NceConfig c{1, 1, 0, 37, 0.1, true};
     const std::vector<double> a = normal_values(c.d, 61), b = normal_values(c.d, 62);
