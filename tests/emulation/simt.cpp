@@ -1,8 +1,9 @@
 #include "tests/emulation/simt.h"
 
+#include "tests/emulation/fiber_context.h"
+
 #include <signal.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,7 +34,7 @@ struct PendingCopy {
 };
 
 struct ThreadState {
-  ucontext_t ctx;
+  FiberContext ctx;
   uint3 idx{};
   int linear = 0, warp = 0, lane = 0;
   bool done = false;
@@ -79,7 +80,7 @@ struct Machine {
   int live = 0;
   int block_arrived = 0;
   ThreadState* current = nullptr;
-  ucontext_t scheduler;
+  FiberContext scheduler;
   std::string error;
   const std::function<void()>* body = nullptr;
   bool in_launch = false;
@@ -113,10 +114,10 @@ void switch_away(ThreadState& t) {
     ThreadState& next = m.threads[static_cast<size_t>(m.ready.front())];
     m.ready.pop_front();
     m.current = &next;
-    swapcontext(&t.ctx, &next.ctx);
+    switch_fiber(t.ctx, next.ctx);
   } else {
     m.current = nullptr;
-    swapcontext(&t.ctx, &m.scheduler);
+    switch_fiber(t.ctx, m.scheduler);
   }
   m.current = &t;
 }
@@ -166,9 +167,10 @@ void release(Wait kind, int warp) {
   std::abort();  // a finished fiber is never resumed
 }
 
-void fiber_entry(int index) {
+// The first code a thread's fiber runs; the thread is the one the switch made current.
+void fiber_entry() {
   Machine& m = machine();
-  ThreadState& t = m.threads[static_cast<size_t>(index)];
+  ThreadState& t = *m.current;
   try {
     (*m.body)();
   } catch (const std::exception& e) {
@@ -181,7 +183,7 @@ void fiber_entry(int index) {
     m.ready.clear();
     t.done = true;
     m.current = nullptr;
-    swapcontext(&t.ctx, &m.scheduler);
+    switch_fiber(t.ctx, m.scheduler);
     std::abort();
   }
   finish_thread(t);
@@ -301,11 +303,7 @@ void prepare_block(uint3 block_idx) {
     t.wait = Wait::none;
     t.open_group.clear();
     t.committed.clear();
-    getcontext(&t.ctx);
-    t.ctx.uc_stack.ss_sp = m.stacks[static_cast<size_t>(i)].base;
-    t.ctx.uc_stack.ss_size = kStackBytes;
-    t.ctx.uc_link = &m.scheduler;
-    makecontext(&t.ctx, reinterpret_cast<void (*)()>(fiber_entry), 1, i);
+    make_fiber(t.ctx, m.stacks[static_cast<size_t>(i)].base, kStackBytes, fiber_entry);
   }
   for (size_t w = 0; w < m.warps.size(); ++w) {
     WarpState& ws = *m.warps[w];
@@ -326,7 +324,7 @@ void run_block(uint3 block_idx) {
   ThreadState& first = m.threads[static_cast<size_t>(m.ready.front())];
   m.ready.pop_front();
   m.current = &first;
-  swapcontext(&m.scheduler, &first.ctx);
+  switch_fiber(m.scheduler, first.ctx);
   m.current = nullptr;
   ++m.counters.blocks;
   if (!m.error.empty()) throw KernelError(m.error);
@@ -539,21 +537,22 @@ void mma_m16n8k16_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint3
     std::memcpy(&v, all + static_cast<size_t>(lane) * sizeof(In), sizeof v);
     return v;
   };
-  // A (16 x 16) and B (16 x 8, k x n) gathered from the lanes' fragments.
-  float A[16][16], B[16][8];
-  for (int lane = 0; lane < kWarp; ++lane) {
-    const In v = lane_in(lane);
-    const int g = lane / 4, t = lane % 4;
-    for (int reg = 0; reg < 4; ++reg)
-      for (int h = 0; h < 2; ++h) A[g + 8 * (reg & 1)][2 * t + h + 8 * (reg >> 1)] = bf16_half(v.a[reg], h == 1);
-    for (int reg = 0; reg < 2; ++reg)
-      for (int h = 0; h < 2; ++h) B[2 * t + h + 8 * reg][g] = bf16_half(v.b[reg], h == 1);
-  }
+  // A(row, k) and B(k, n) from the lanes holding them (layouts in kernels/ptx.cuh): A's row r,
+  // columns 2t'..2t'+1 (+8) are in lane 4 (r % 8) + t', register (r >= 8) + 2 (k >= 8); B's
+  // column n, rows 2t'..2t'+1 (+8) in lane 4 n + t', register (k >= 8).
+  const auto a_at = [&](int row, int k) {
+    const In v = lane_in(4 * (row % 8) + (k % 8) / 2);
+    return bf16_half(v.a[(row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], k % 2 == 1);
+  };
+  const auto b_at = [&](int k, int n) {
+    const In v = lane_in(4 * n + (k % 8) / 2);
+    return bf16_half(v.b[k >= 8 ? 1 : 0], k % 2 == 1);
+  };
   const int lane = self().lane, g = lane / 4, t = lane % 4;
   for (int e = 0; e < 4; ++e) {
     const int row = g + 8 * (e >> 1), col = 2 * t + (e & 1);
     double sum = 0.0;  // bf16 products are exact; the tensor core sums them at >= f32 precision
-    for (int k = 0; k < 16; ++k) sum += static_cast<double>(A[row][k]) * B[k][col];
+    for (int k = 0; k < 16; ++k) sum += static_cast<double>(a_at(row, k)) * b_at(k, col);
     c[e] = static_cast<float>(static_cast<double>(c[e]) + sum);
   }
 }
