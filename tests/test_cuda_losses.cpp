@@ -22,6 +22,7 @@
 #include "engine/autograd.h"
 #include "engine/device.h"
 #include "engine/ops/cosine_loss.h"
+#include "tests/cosine_loss_cases.h"
 #include "tests/cosine_loss_reference.h"
 #include "tests/harness.h"
 
@@ -145,13 +146,7 @@ TEST_SUITE("losses") {
       const int64_t B = 7;
       std::vector<double> pv = random_tensor({B, D}, DType::f64, Device::cpu(), 81).to_host_doubles();
       std::vector<double> zv = random_tensor({B, D}, DType::f64, Device::cpu(), 82).to_host_doubles();
-      auto row = [D](std::vector<double>& v, int64_t r) { return v.begin() + r * D; };
-      std::fill(row(pv, 0), row(pv, 1), 0.0);                      // p = 0
-      std::fill(row(zv, 1), row(zv, 2), 0.0);                      // z = 0
-      std::fill(row(pv, 2), row(pv, 3), 0.0);                      // both
-      std::fill(row(zv, 2), row(zv, 3), 0.0);
-      std::copy(row(zv, 3), row(zv, 4), row(pv, 3));               // p = z
-      for (int64_t d = 0; d < D; ++d) pv[static_cast<size_t>(4 * D + d)] = -zv[static_cast<size_t>(4 * D + d)];
+      make_cosine_special_rows(D, pv, zv);
       for (DType dtype : {DType::f32, DType::bf16}) {
         const Tensor p = on_gpu(pv, B, D, dtype), z = on_gpu(zv, B, D, dtype);
         const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8);

@@ -81,48 +81,35 @@ T* dynamic_shared() {
 }
 
 // Shuffles: every lane of the warp must take part (full mask); width splits the warp into
-// segments as on the GPU.
-template <typename T>
-T shfl_xor(T v, int mask, int width) {
+// segments as on the GPU, and a source outside the lane's segment gives the lane its own value.
+// shuffle: the value of lane source(lane) of the current warp.
+template <typename T, typename Source>
+T shuffle(T v, int width, Source source) {
   static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 16, "a register value");
   const unsigned char* all = warp_exchange(&v, sizeof(T));
   const int lane = lane_id();
-  int src = lane ^ mask;
-  if (src / width != lane / width) src = lane;
-  T out;
-  std::memcpy(&out, all + src * sizeof(T), sizeof(T));
-  return out;
-}
-
-template <typename T>
-T shfl_down(T v, unsigned delta, int width) {
-  const unsigned char* all = warp_exchange(&v, sizeof(T));
-  const int lane = lane_id();
-  int src = lane + static_cast<int>(delta);
-  if (src / width != lane / width) src = lane;
-  T out;
-  std::memcpy(&out, all + src * sizeof(T), sizeof(T));
-  return out;
-}
-
-template <typename T>
-T shfl_up(T v, unsigned delta, int width) {
-  const unsigned char* all = warp_exchange(&v, sizeof(T));
-  const int lane = lane_id();
-  int src = lane - static_cast<int>(delta);
+  int src = source(lane);
   if (src < 0 || src / width != lane / width) src = lane;
   T out;
-  std::memcpy(&out, all + src * sizeof(T), sizeof(T));
+  std::memcpy(&out, all + static_cast<size_t>(src) * sizeof(T), sizeof(T));
   return out;
 }
 
 template <typename T>
+T shfl_xor(T v, int mask, int width) {
+  return shuffle(v, width, [mask](int lane) { return lane ^ mask; });
+}
+template <typename T>
+T shfl_down(T v, unsigned delta, int width) {
+  return shuffle(v, width, [delta](int lane) { return lane + static_cast<int>(delta); });
+}
+template <typename T>
+T shfl_up(T v, unsigned delta, int width) {
+  return shuffle(v, width, [delta](int lane) { return lane - static_cast<int>(delta); });
+}
+template <typename T>
 T shfl(T v, int src_lane, int width) {
-  const unsigned char* all = warp_exchange(&v, sizeof(T));
-  const int src = (lane_id() / width) * width + ((src_lane % width) + width) % width;
-  T out;
-  std::memcpy(&out, all + src * sizeof(T), sizeof(T));
-  return out;
+  return shuffle(v, width, [src_lane, width](int lane) { return (lane / width) * width + ((src_lane % width) + width) % width; });
 }
 
 // cp.async: the copy is read from global memory when issued and lands in shared memory only when

@@ -17,6 +17,7 @@
 #include "kernels/cosine_loss.cuh"
 #include "kernels/info_nce.cuh"
 #include "kernels/reduce.cuh"
+#include "tests/cosine_loss_cases.h"
 #include "tests/cosine_loss_reference.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/simt.h"
@@ -191,13 +192,7 @@ TEST_SUITE("emulated") {
     for (const int64_t D : {int64_t{3}, int64_t{130}, int64_t{256}, int64_t{1032}}) {
       const int64_t R = 7;
       std::vector<double> p = normal_values(R * D, 81), z = normal_values(R * D, 82);
-      const auto row = [D](std::vector<double>& v, int64_t r) { return v.begin() + r * D; };
-      std::fill(row(p, 0), row(p, 1), 0.0);  // p = 0
-      std::fill(row(z, 1), row(z, 2), 0.0);  // z = 0
-      std::fill(row(p, 2), row(p, 3), 0.0);  // both
-      std::fill(row(z, 2), row(z, 3), 0.0);
-      std::copy(row(z, 3), row(z, 4), row(p, 3));  // p = z
-      for (int64_t d = 0; d < D; ++d) p[static_cast<size_t>(4 * D + d)] = -z[static_cast<size_t>(4 * D + d)];
+      make_cosine_special_rows(D, p, z);
       check_cosine<float>(p, z, R, D, 1.0, false, false);
       check_cosine<__nv_bfloat16>(p, z, R, D, 1.0, false, false);
     }
