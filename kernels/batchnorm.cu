@@ -217,7 +217,7 @@ void batchnorm_forward_train(const T* x, const float* gamma, const float* beta, 
   const SlabPlan plan = plan_slabs(M, C);
   float2* partials = static_cast<float2*>(workspace);
   const dim3 block(kColTile, kRowLanes);
-  stats_partials_kernel<<<slab_grid(plan), block, 0, s>>>(x, M, C, plan.slab_rows, partials);
+  stats_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, M, C, plan.slab_rows, partials);
   stats_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, M, C, plan.slab_rows, plan.slabs, momentum, eps,
                                                        save_mean, save_invstd, running_mean, running_var);
   normalize_kernel<T, false><<<column_apply_grid(M, C), block, 0, s>>>(x, gamma, beta, save_mean, save_invstd,
@@ -240,10 +240,10 @@ void batchnorm_backward(const T* x, const T* gy, const float* gamma, const float
   const SlabPlan plan = plan_slabs(M, C);
   float2* partials = static_cast<float2*>(workspace);
   const dim3 block(kColTile, kRowLanes);
-  grad_partials_kernel<<<slab_grid(plan), block, 0, s>>>(x, gy, save_mean, M, C, plan.slab_rows, partials);
+  grad_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, gy, save_mean, M, C, plan.slab_rows, partials);
   grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, save_invstd, C, plan.slabs, dgamma, dbeta);
-  grad_input_kernel<<<column_apply_grid(M, C), block, 0, s>>>(x, gy, gamma, save_mean, save_invstd, dgamma, dbeta,
-                                                              gx, M, C);
+  grad_input_kernel<T><<<column_apply_grid(M, C), block, 0, s>>>(x, gy, gamma, save_mean, save_invstd, dgamma,
+                                                                 dbeta, gx, M, C);
 }
 
 #define RSD_INSTANTIATE_BATCHNORM(T)                                                                       \

@@ -80,7 +80,7 @@ __global__ void cast_kernel(const Tin* x, Tout* y, int64_t n) {
 template <typename Tin, typename Tout>
 void cast(const Tin* x, Tout* y, int64_t n, cudaStream_t s) {
   if (n <= 0) return;
-  cast_kernel<<<grid_for(n), kBlock, 0, s>>>(x, y, n);
+  cast_kernel<Tin, Tout><<<grid_for(n), kBlock, 0, s>>>(x, y, n);
 }
 
 #define RSD_INSTANTIATE_CAST(Tin, Tout) template void cast<Tin, Tout>(const Tin*, Tout*, int64_t, cudaStream_t);

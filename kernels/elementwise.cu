@@ -88,7 +88,7 @@ void launch_map1(const T* a, T* y, int64_t n, Op op, cudaStream_t s) {
   if (n <= 0) return;
   const bool packed = aligned16(a) && aligned16(y);
   const int64_t work = packed ? ceil_div(n, Pack16<T>::kN) : n;
-  map1_kernel<<<grid_for(work), kBlock, 0, s>>>(a, y, n, packed, op);
+  map1_kernel<T, Op><<<grid_for(work), kBlock, 0, s>>>(a, y, n, packed, op);
 }
 
 template <typename T, typename Op>
@@ -96,7 +96,7 @@ void launch_map2(const T* a, const T* b, T* y, int64_t n, Op op, cudaStream_t s)
   if (n <= 0) return;
   const bool packed = aligned16(a) && aligned16(b) && aligned16(y);
   const int64_t work = packed ? ceil_div(n, Pack16<T>::kN) : n;
-  map2_kernel<<<grid_for(work), kBlock, 0, s>>>(a, b, y, n, packed, op);
+  map2_kernel<T, Op><<<grid_for(work), kBlock, 0, s>>>(a, b, y, n, packed, op);
 }
 
 template <typename T>
@@ -152,13 +152,13 @@ void accumulate(T* dst, const T* src, int64_t n, cudaStream_t s) {
 template <typename T>
 void fill(T* y, float value, int64_t n, cudaStream_t s) {
   if (n <= 0) return;
-  fill_kernel<<<grid_for(n), kBlock, 0, s>>>(y, value, n);
+  fill_kernel<T><<<grid_for(n), kBlock, 0, s>>>(y, value, n);
 }
 
 template <typename T>
 void fill_from_scalar(const T* scalar, float mul, T* y, int64_t n, cudaStream_t s) {
   if (n <= 0) return;
-  fill_from_scalar_kernel<<<grid_for(n), kBlock, 0, s>>>(scalar, mul, y, n);
+  fill_from_scalar_kernel<T><<<grid_for(n), kBlock, 0, s>>>(scalar, mul, y, n);
 }
 
 #define RSD_INSTANTIATE_ELEMENTWISE(T)                                              \

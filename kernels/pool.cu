@@ -121,7 +121,7 @@ void maxpool2d_forward(const T* x, T* y, int32_t* argmax, int N, int H, int W, i
   const int64_t total = static_cast<int64_t>(N) * P * Q * C;
   if (total <= 0) return;
   const PoolShape sh{N, H, W, C, kh, kw, stride, pad, P, Q};
-  maxpool_forward_kernel<<<grid_for(total), kBlock, 0, s>>>(x, y, argmax, sh, total);
+  maxpool_forward_kernel<T><<<grid_for(total), kBlock, 0, s>>>(x, y, argmax, sh, total);
 }
 
 template <typename T>
@@ -130,7 +130,7 @@ void maxpool2d_backward(const T* gy, const int32_t* argmax, T* gx, int N, int H,
   const int64_t total = static_cast<int64_t>(N) * H * W * C;
   if (total <= 0) return;
   const PoolShape sh{N, H, W, C, kh, kw, stride, pad, P, Q};
-  maxpool_backward_kernel<<<grid_for(total), kBlock, 0, s>>>(gy, argmax, gx, sh, total);
+  maxpool_backward_kernel<T><<<grid_for(total), kBlock, 0, s>>>(gy, argmax, gx, sh, total);
 }
 
 template <typename T>
@@ -138,14 +138,15 @@ void global_avgpool_forward(const T* x, T* y, int N, int HW, int C, cudaStream_t
   if (N <= 0 || C <= 0) return;
   const int col_tiles = static_cast<int>(ceil_div(C, kColTile));
   const int64_t blocks = static_cast<int64_t>(N) * col_tiles;
-  avgpool_forward_kernel<<<static_cast<unsigned>(blocks), dim3(kColTile, kRowLanes), 0, s>>>(x, y, HW, C, col_tiles);
+  avgpool_forward_kernel<T><<<static_cast<unsigned>(blocks), dim3(kColTile, kRowLanes), 0, s>>>(x, y, HW, C,
+                                                                                                 col_tiles);
 }
 
 template <typename T>
 void global_avgpool_backward(const T* gy, T* gx, int N, int HW, int C, cudaStream_t s) {
   const int64_t total = static_cast<int64_t>(N) * HW * C;
   if (total <= 0) return;
-  avgpool_backward_kernel<<<grid_for(total), kBlock, 0, s>>>(gy, gx, HW, C, total);
+  avgpool_backward_kernel<T><<<grid_for(total), kBlock, 0, s>>>(gy, gx, HW, C, total);
 }
 
 #define RSD_INSTANTIATE_POOL(T)                                                                       \

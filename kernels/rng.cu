@@ -38,13 +38,13 @@ __global__ void normal_kernel(T* y, int64_t n, uint64_t seed, uint64_t offset, f
 template <typename T>
 void fill_uniform(T* y, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi, cudaStream_t s) {
   if (n <= 0) return;
-  uniform_kernel<<<grid_for(n), kBlock, 0, s>>>(y, n, seed, offset, lo, hi);
+  uniform_kernel<T><<<grid_for(n), kBlock, 0, s>>>(y, n, seed, offset, lo, hi);
 }
 
 template <typename T>
 void fill_normal(T* y, int64_t n, uint64_t seed, uint64_t offset, float mean, float std, cudaStream_t s) {
   if (n <= 0) return;
-  normal_kernel<<<grid_for(n), kBlock, 0, s>>>(y, n, seed, offset, mean, std);
+  normal_kernel<T><<<grid_for(n), kBlock, 0, s>>>(y, n, seed, offset, mean, std);
 }
 
 #define RSD_INSTANTIATE_RNG(T)                                                                  \

@@ -81,6 +81,13 @@ inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }
 inline float __fdividef(float a, float b) { return a / b; }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+// IEEE single operations rounded to nearest even, never contracted into an FMA: the host
+// compiler contracts nothing on baseline x86-64, so the plain operators are these.
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+// Device math functions CUDA declares in the global namespace (the host has them in std::).
+inline bool isnan(float x) { return std::isnan(x); }
+inline int min(int a, int b) { return a < b ? a : b; }
 template <typename T>
 T __ldg(const T* p) {
   return *p;

@@ -9,7 +9,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +20,7 @@
 #include "tests/cosine_loss_reference.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/simt.h"
+#include "tests/emulation/test_emulated_checks.h"
 #include "tests/info_nce_cases.h"
 #include "tests/info_nce_reference.h"
 
@@ -32,14 +32,6 @@ namespace {
 constexpr double kLn2 = 0.6931471805599453;
 constexpr double kNceEps = 1e-12;    // InfoNceOptions' default
 constexpr double kCosineEps = 1e-8;  // byol_cosine_loss's default
-
-std::vector<double> normal_values(int64_t count, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> dist;
-  std::vector<double> v(static_cast<size_t>(count));
-  for (double& x : v) x = dist(rng);
-  return v;
-}
 
 // loss[0] = scale * sum(x) with the engine's reduction kernels.
 double reduce_on_device(const DeviceArray<float>& x, double scale) {

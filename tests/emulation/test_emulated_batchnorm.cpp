@@ -1,0 +1,436 @@
+// Batch normalization kernels (kernels/batchnorm.cu, kernels/sync_batchnorm.cu) on the CPU
+// emulator (tests/emulation/simt.h) against float64 loops over x viewed as (M, C) rows, f32 and
+// bf16: the training forward (batch statistics, running averages with PyTorch's unbiased rule,
+// M = 1), the eval forward, the training backward, null gamma / beta / running pointers; and the
+// synchronized pieces run as ranks of one batch (the all-reduces are host sums of the ranks'
+// double vectors, one rank may hold no rows), which must give the batch norm of the whole batch.
+// Sizes: column tails of the 32-column tiles, several slabs with a shorter last one, slabs of
+// more than 64 rows (C = 21857: 684 column tiles, 2 slabs of 66 and 65 rows, the unrolled row
+// loop twice), and the elementwise passes' row-block loop running twice (C = 262176: 8193
+// column tiles, one row block of 8 lanes for 65 rows; f32). The reductions' results must not
+// depend on the emulator's thread order (their lane sums meet in shared memory).
+//
+// Bounds (test_emulated_checks.h): kF32Tol times the magnitude of each output's terms, plus one
+// bf16 rounding for bf16 outputs. The per-channel vectors are f32 whatever T is.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/batchnorm.cuh"
+#include "kernels/sync_batchnorm.cuh"
+#include "tests/emulation/device_array.h"
+#include "tests/emulation/test_emulated_checks.h"
+
+using namespace rsd;
+using namespace rsd::test;
+
+namespace {
+
+constexpr double kEps = 1e-5;
+constexpr double kMomentum = 0.1;
+
+size_t at(int64_t r, int64_t c, int64_t C) { return static_cast<size_t>(r * C + c); }
+
+// x: (M, C) with column c drawn around its own offset and spread (Welford must handle offsets).
+std::vector<double> batch_values(int64_t M, int64_t C, uint64_t seed) {
+  const std::vector<double> z = normal_values(M * C, seed);
+  const std::vector<double> offset = uniform_values(C, seed + 1, -3.0, 3.0);
+  const std::vector<double> spread = uniform_values(C, seed + 2, 0.5, 2.0);
+  std::vector<double> x(z.size());
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c)
+      x[at(r, c, C)] = offset[static_cast<size_t>(c)] + spread[static_cast<size_t>(c)] * z[at(r, c, C)];
+  return x;
+}
+
+// Batch statistics of x (M, C) in double.
+struct Stats {
+  std::vector<double> mean, var, unbiased, invstd, max_abs;
+};
+
+Stats batch_stats(const std::vector<double>& x, int64_t M, int64_t C) {
+  Stats s;
+  s.mean.assign(static_cast<size_t>(C), 0.0);
+  s.var = s.unbiased = s.invstd = s.max_abs = s.mean;
+  for (int64_t c = 0; c < C; ++c) {
+    double sum = 0.0, m2 = 0.0, mx = 0.0;
+    for (int64_t r = 0; r < M; ++r) {
+      sum += x[at(r, c, C)];
+      mx = std::max(mx, std::fabs(x[at(r, c, C)]));
+    }
+    const double mean = sum / static_cast<double>(M);
+    for (int64_t r = 0; r < M; ++r) m2 += (x[at(r, c, C)] - mean) * (x[at(r, c, C)] - mean);
+    const auto k = static_cast<size_t>(c);
+    s.mean[k] = mean;
+    s.var[k] = m2 / static_cast<double>(M);
+    s.unbiased[k] = M > 1 ? m2 / static_cast<double>(M - 1) : s.var[k];
+    s.invstd[k] = 1.0 / std::sqrt(s.var[k] + kEps);
+    s.max_abs[k] = mx;
+  }
+  return s;
+}
+
+// y = (x - mean) * invstd * gamma + beta (empty gamma / beta: 1 / 0), and each element's scale.
+struct Normalized {
+  std::vector<double> y, scale;
+};
+
+Normalized normalize(const std::vector<double>& x, int64_t M, int64_t C, const std::vector<double>& gamma,
+                     const std::vector<double>& beta, const std::vector<double>& mean,
+                     const std::vector<double>& invstd) {
+  Normalized out;
+  out.y.resize(x.size());
+  out.scale.resize(x.size());
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const auto k = static_cast<size_t>(c);
+      const double g = gamma.empty() ? 1.0 : gamma[k], b = beta.empty() ? 0.0 : beta[k];
+      const double v = x[at(r, c, C)];
+      out.y[at(r, c, C)] = (v - mean[k]) * invstd[k] * g + b;
+      out.scale[at(r, c, C)] = std::fabs(g) * invstd[k] * (std::fabs(v) + std::fabs(mean[k])) + std::fabs(b);
+    }
+  return out;
+}
+
+// The training backward with the given (f32) statistics: sums over the rows, then
+// gx = gamma * invstd * (gy - sum_gy / n - xhat * sum_gy_xhat / n); n = M unless given.
+struct Backward {
+  std::vector<double> dbeta, dgamma, gx;
+  std::vector<double> dbeta_scale, dgamma_scale, gx_scale;
+};
+
+Backward backward(const std::vector<double>& x, const std::vector<double>& gy, int64_t M, int64_t C,
+                  const std::vector<double>& gamma, const std::vector<double>& mean,
+                  const std::vector<double>& invstd) {
+  Backward b;
+  const auto Cs = static_cast<size_t>(C);
+  b.dbeta.assign(Cs, 0.0);
+  b.dgamma = b.dbeta_scale = b.dgamma_scale = b.dbeta;
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const auto k = static_cast<size_t>(c);
+      const double g = gy[at(r, c, C)], d = x[at(r, c, C)] - mean[k];
+      b.dbeta[k] += g;
+      b.dgamma[k] += g * d * invstd[k];
+      b.dbeta_scale[k] += std::fabs(g);
+      b.dgamma_scale[k] += std::fabs(g) * (std::fabs(x[at(r, c, C)]) + std::fabs(mean[k])) * invstd[k];
+    }
+  b.gx.resize(x.size());
+  b.gx_scale.resize(x.size());
+  const double n = static_cast<double>(M);
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const auto k = static_cast<size_t>(c);
+      const double g = gamma.empty() ? 1.0 : gamma[k];
+      const double v = x[at(r, c, C)];
+      const double xhat = (v - mean[k]) * invstd[k];
+      const double xhat_scale = (std::fabs(v) + std::fabs(mean[k])) * invstd[k];
+      b.gx[at(r, c, C)] = g * invstd[k] * (gy[at(r, c, C)] - b.dbeta[k] / n - xhat * b.dgamma[k] / n);
+      b.gx_scale[at(r, c, C)] =
+          std::fabs(g) * invstd[k] *
+          (std::fabs(gy[at(r, c, C)]) + b.dbeta_scale[k] / n + xhat_scale * b.dgamma_scale[k] / n);
+    }
+  return b;
+}
+
+std::vector<double> to_f32(const std::vector<double>& v) { return rounded<float>(v); }
+
+// The array, or null (the launchers' "1 / 0" or "skip").
+float* or_null(const DeviceArray<float>& a, bool use) { return use ? a.get() : nullptr; }
+
+struct Case {
+  int64_t M, C;
+  bool affine = true, running = true;
+};
+
+template <typename T>
+void check_batchnorm(const Case& cs, uint64_t seed) {
+  const int64_t M = cs.M, C = cs.C;
+  const bool f32 = std::is_same_v<T, float>;
+  CAPTURE(M);
+  CAPTURE(C);
+  CAPTURE(f32);
+  CAPTURE(cs.affine);
+  const std::vector<double> x = rounded<T>(batch_values(M, C, seed));
+  const std::vector<double> gy = rounded<T>(normal_values(M * C, seed + 3));
+  const std::vector<double> gamma = cs.affine ? to_f32(uniform_values(C, seed + 4, -1.5, 1.5)) : std::vector<double>{};
+  const std::vector<double> beta = cs.affine ? to_f32(normal_values(C, seed + 5, 0.0, 0.5)) : std::vector<double>{};
+  const std::vector<double> rm0 = to_f32(normal_values(C, seed + 6)), rv0 = to_f32(uniform_values(C, seed + 7, 0.5, 2));
+  const Stats st = batch_stats(x, M, C);
+
+  DeviceArray<T> dx(x), dgy(gy), y(M * C), gx(M * C);
+  DeviceArray<float> dgamma_in(gamma), dbeta_in(beta), rm(rm0), rv(rv0);
+  DeviceArray<float> save_mean(C), save_invstd(C), dgamma(C), dbeta(C);
+  DeviceArray<unsigned char> workspace(static_cast<int64_t>(kernels::batchnorm_workspace_bytes(M, C)));
+
+  // Training forward.
+  kernels::batchnorm_forward_train<T>(dx.get(), or_null(dgamma_in, cs.affine), or_null(dbeta_in, cs.affine), y.get(),
+                                      save_mean.get(), save_invstd.get(), or_null(rm, cs.running),
+                                      or_null(rv, cs.running), M, C, static_cast<float>(kMomentum),
+                                      static_cast<float>(kEps), workspace.get(), nullptr);
+  check_within("save_mean", save_mean.doubles(), st.mean, st.max_abs, 0.0, kF32Tol);
+  check_within("save_invstd", save_invstd.doubles(), st.invstd, st.invstd, 0.0, kF32Tol);
+  const Normalized want_y = normalize(x, M, C, gamma, beta, st.mean, st.invstd);
+  check_within("y (train)", y.doubles(), want_y.y, want_y.scale, output_rounding<T>(), kF32Tol);
+  if (cs.running) {
+    std::vector<double> want_rm(static_cast<size_t>(C)), want_rv(want_rm), scale_rm(want_rm), scale_rv(want_rm);
+    for (size_t c = 0; c < want_rm.size(); ++c) {
+      want_rm[c] = (1.0 - kMomentum) * rm0[c] + kMomentum * st.mean[c];
+      want_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
+      scale_rm[c] = (1.0 - kMomentum) * std::fabs(rm0[c]) + kMomentum * st.max_abs[c];
+      scale_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
+    }
+    check_within("running_mean", rm.doubles(), want_rm, scale_rm, 0.0, kF32Tol);
+    check_within("running_var", rv.doubles(), want_rv, scale_rv, 0.0, kF32Tol);
+  }
+
+  // Eval forward with the (initial) running statistics.
+  DeviceArray<float> rm_eval(rm0), rv_eval(rv0);
+  DeviceArray<T> y_eval(M * C);
+  kernels::batchnorm_forward_eval<T>(dx.get(), or_null(dgamma_in, cs.affine), or_null(dbeta_in, cs.affine),
+                                     rm_eval.get(), rv_eval.get(), y_eval.get(), M, C, static_cast<float>(kEps),
+                                     nullptr);
+  std::vector<double> inv_running(rv0.size());
+  for (size_t c = 0; c < rv0.size(); ++c) inv_running[c] = 1.0 / std::sqrt(rv0[c] + kEps);
+  const Normalized want_eval = normalize(x, M, C, gamma, beta, rm0, inv_running);
+  check_within("y (eval)", y_eval.doubles(), want_eval.y, want_eval.scale, output_rounding<T>(), kF32Tol);
+
+  // Training backward from f32 statistics given to it (the reference uses the same values).
+  const std::vector<double> mean_f = to_f32(st.mean), invstd_f = to_f32(st.invstd);
+  DeviceArray<float> mean_in(mean_f), invstd_in(invstd_f);
+  kernels::batchnorm_backward<T>(dx.get(), dgy.get(), or_null(dgamma_in, cs.affine), mean_in.get(), invstd_in.get(),
+                                 gx.get(), dgamma.get(), dbeta.get(), M, C, workspace.get(), nullptr);
+  const Backward want = backward(x, gy, M, C, gamma, mean_f, invstd_f);
+  check_within("dbeta", dbeta.doubles(), want.dbeta, want.dbeta_scale, 0.0, kF32Tol);
+  check_within("dgamma", dgamma.doubles(), want.dgamma, want.dgamma_scale, 0.0, kF32Tol);
+  check_within("gx", gx.doubles(), want.gx, want.gx_scale, output_rounding<T>(), kF32Tol);
+}
+
+// ---- synchronized batch norm ----
+
+// Rows [first, first + count) of x (M, C).
+std::vector<double> rows_of(const std::vector<double>& x, int64_t first, int64_t count, int64_t C) {
+  return std::vector<double>(x.begin() + first * C, x.begin() + (first + count) * C);
+}
+
+// Adds the ranks' device vectors on the host: the all-reduce (sum) of the caller.
+std::vector<double> all_reduce(const std::vector<std::vector<double>>& parts) {
+  std::vector<double> out(parts.front().size(), 0.0);
+  for (const auto& p : parts)
+    for (size_t i = 0; i < p.size(); ++i) out[i] += p[i];
+  return out;
+}
+
+template <typename T>
+void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool affine, uint64_t seed) {
+  const int64_t M = std::accumulate(rank_rows.begin(), rank_rows.end(), int64_t{0});
+  const bool f32 = std::is_same_v<T, float>;
+  const int ranks = static_cast<int>(rank_rows.size());
+  CAPTURE(M);
+  CAPTURE(C);
+  CAPTURE(ranks);
+  CAPTURE(f32);
+  const std::vector<double> x = rounded<T>(batch_values(M, C, seed));
+  const std::vector<double> gy = rounded<T>(normal_values(M * C, seed + 3));
+  const std::vector<double> gamma = affine ? to_f32(uniform_values(C, seed + 4, -1.5, 1.5)) : std::vector<double>{};
+  const std::vector<double> beta = affine ? to_f32(normal_values(C, seed + 5, 0.0, 0.5)) : std::vector<double>{};
+  const std::vector<double> rm0 = to_f32(normal_values(C, seed + 6)), rv0 = to_f32(uniform_values(C, seed + 7, 0.5, 2));
+  const Stats st = batch_stats(x, M, C);
+  DeviceArray<float> dgamma_in(gamma), dbeta_in(beta);
+
+  struct Rank {
+    int64_t first, rows;
+    std::vector<double> x, gy;
+  };
+  std::vector<Rank> rk;
+  for (int64_t first = 0, i = 0; i < ranks; first += rank_rows[static_cast<size_t>(i)], ++i) {
+    const int64_t rows = rank_rows[static_cast<size_t>(i)];
+    rk.push_back({first, rows, rows_of(x, first, rows, C), rows_of(gy, first, rows, C)});
+  }
+  const auto workspace_for = [&](const Rank& r) {
+    return static_cast<int64_t>(kernels::sync_batchnorm_workspace_bytes(r.rows, C));
+  };
+
+  // Local sums (each rank's column sums and row count), all-reduced.
+  std::vector<std::vector<double>> parts;
+  for (const Rank& r : rk) {
+    DeviceArray<T> dx(r.x);
+    DeviceArray<double> stats(C + 1);
+    DeviceArray<unsigned char> workspace(workspace_for(r));
+    kernels::sync_batchnorm_local_sums<T>(dx.get(), r.rows, C, stats.get(), workspace.get(), nullptr);
+    parts.push_back(stats.doubles());
+    CHECK(parts.back()[static_cast<size_t>(C)] == static_cast<double>(r.rows));
+  }
+  const std::vector<double> stats = all_reduce(parts);
+  std::vector<double> want_sums(static_cast<size_t>(C) + 1, 0.0), sums_scale(want_sums);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t c = 0; c < C; ++c) {
+      want_sums[static_cast<size_t>(c)] += x[at(i, c, C)];
+      sums_scale[static_cast<size_t>(c)] += std::fabs(x[at(i, c, C)]);
+    }
+  want_sums[static_cast<size_t>(C)] = static_cast<double>(M);
+  check_within("all-reduced local sums", stats, want_sums, sums_scale, 0.0, kF32Tol);
+
+  // Squared deviations around the global mean, all-reduced.
+  parts.clear();
+  for (const Rank& r : rk) {
+    DeviceArray<T> dx(r.x);
+    DeviceArray<double> dstats(stats), sqdev(C);
+    DeviceArray<unsigned char> workspace(workspace_for(r));
+    kernels::sync_batchnorm_local_sqdev<T>(dx.get(), dstats.get(), r.rows, C, sqdev.get(), workspace.get(), nullptr);
+    parts.push_back(sqdev.doubles());
+  }
+  const std::vector<double> sqdev = all_reduce(parts);
+  std::vector<double> want_sqdev(static_cast<size_t>(C)), sqdev_scale(want_sqdev);
+  for (int64_t c = 0; c < C; ++c) {
+    const auto k = static_cast<size_t>(c);
+    want_sqdev[k] = st.var[k] * static_cast<double>(M);
+    // Each term (x - mean)^2 is computed from x and the mean: accurate relative to (|x| + |mean|) |x - mean|.
+    for (int64_t i = 0; i < M; ++i)
+      sqdev_scale[k] += (std::fabs(x[at(i, c, C)]) + std::fabs(st.mean[k])) * std::fabs(x[at(i, c, C)] - st.mean[k]);
+  }
+  check_within("all-reduced squared deviations", sqdev, want_sqdev, sqdev_scale, 0.0, kF32Tol);
+
+  // Finalize (the same on every rank).
+  DeviceArray<double> dstats(stats), dsqdev(sqdev);
+  DeviceArray<float> save_mean(C), save_invstd(C), rm(rm0), rv(rv0);
+  kernels::sync_batchnorm_finalize(dstats.get(), dsqdev.get(), C, static_cast<float>(kMomentum),
+                                   static_cast<float>(kEps), save_mean.get(), save_invstd.get(), rm.get(), rv.get(),
+                                   nullptr);
+  check_within("save_mean", save_mean.doubles(), st.mean, st.max_abs, 0.0, kF32Tol);
+  check_within("save_invstd", save_invstd.doubles(), st.invstd, st.invstd, 0.0, kF32Tol);
+  std::vector<double> want_rm(static_cast<size_t>(C)), want_rv(want_rm), scale_rm(want_rm), scale_rv(want_rm);
+  for (size_t c = 0; c < want_rm.size(); ++c) {
+    want_rm[c] = (1.0 - kMomentum) * rm0[c] + kMomentum * st.mean[c];
+    want_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
+    scale_rm[c] = (1.0 - kMomentum) * std::fabs(rm0[c]) + kMomentum * st.max_abs[c];
+    scale_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
+  }
+  check_within("running_mean", rm.doubles(), want_rm, scale_rm, 0.0, kF32Tol);
+  check_within("running_var", rv.doubles(), want_rv, scale_rv, 0.0, kF32Tol);
+
+  // Apply, backward reduce and backward apply per rank, with the statistics the finalize gave.
+  const std::vector<double> mean_f = save_mean.doubles(), invstd_f = save_invstd.doubles();
+  const Normalized want_y = normalize(x, M, C, gamma, beta, mean_f, invstd_f);
+  const Backward want = backward(x, gy, M, C, gamma, mean_f, invstd_f);
+  std::vector<double> y_all, gx_all;
+  parts.clear();
+  for (const Rank& r : rk) {
+    CAPTURE(r.first);
+    DeviceArray<T> dx(r.x), dgy(r.gy), y(r.rows * C);
+    kernels::sync_batchnorm_apply<T>(dx.get(), or_null(dgamma_in, affine), or_null(dbeta_in, affine), save_mean.get(),
+                                     save_invstd.get(), y.get(), r.rows, C, nullptr);
+    const std::vector<double> yr = y.doubles();
+    y_all.insert(y_all.end(), yr.begin(), yr.end());
+
+    DeviceArray<double> sums(2 * C);
+    DeviceArray<float> dgamma(C), dbeta(C);
+    DeviceArray<unsigned char> workspace(workspace_for(r));
+    kernels::sync_batchnorm_backward_reduce<T>(dx.get(), dgy.get(), save_mean.get(), save_invstd.get(), r.rows, C,
+                                               sums.get(), dgamma.get(), dbeta.get(), workspace.get(), nullptr);
+    parts.push_back(sums.doubles());
+    // dgamma, dbeta: this rank's own sums in f32.
+    const Backward local = backward(r.x, r.gy, r.rows, C, gamma, mean_f, invstd_f);
+    check_within("local dbeta", dbeta.doubles(), local.dbeta, local.dbeta_scale, 0.0, kF32Tol);
+    check_within("local dgamma", dgamma.doubles(), local.dgamma, local.dgamma_scale, 0.0, kF32Tol);
+  }
+  check_within("y", y_all, want_y.y, want_y.scale, output_rounding<T>(), kF32Tol);
+  const std::vector<double> grad_sums = all_reduce(parts);
+  std::vector<double> want_grad_sums(want.dbeta), grad_sums_scale(want.dbeta_scale);
+  want_grad_sums.insert(want_grad_sums.end(), want.dgamma.begin(), want.dgamma.end());
+  grad_sums_scale.insert(grad_sums_scale.end(), want.dgamma_scale.begin(), want.dgamma_scale.end());
+  check_within("all-reduced gradient sums", grad_sums, want_grad_sums, grad_sums_scale, 0.0, kF32Tol);
+  for (const Rank& r : rk) {
+    DeviceArray<T> dx(r.x), dgy(r.gy), gx(r.rows * C);
+    DeviceArray<double> dsums(grad_sums);
+    kernels::sync_batchnorm_backward_apply<T>(dx.get(), dgy.get(), or_null(dgamma_in, affine), save_mean.get(),
+                                              save_invstd.get(), dsums.get(), dstats.get(), gx.get(), r.rows, C,
+                                              nullptr);
+    const std::vector<double> g = gx.doubles();
+    gx_all.insert(gx_all.end(), g.begin(), g.end());
+  }
+  check_within("gx", gx_all, want.gx, want.gx_scale, output_rounding<T>(), kF32Tol);
+}
+
+}  // namespace
+
+TEST_SUITE("emulated") {
+  TEST_CASE("batchnorm kernels on the emulator: train and eval forward, backward (f32, bf16) match float64") {
+    const Case cases[] = {{1, 3}, {7, 45, false, true}, {1000, 45}, {200, 130, true, false}, {64, 32}, {131, 21857}};
+    uint64_t seed = 1000;
+    for (const Case& c : cases) {
+      check_batchnorm<float>(c, seed);
+      check_batchnorm<__nv_bfloat16>(c, seed);
+      seed += 10;
+    }
+    // 8193 column tiles: the elementwise passes get one row block, whose loop runs twice for 65
+    // rows (17 million elements: f32 only, the loop does not depend on T).
+    check_batchnorm<float>({65, 262176}, seed);
+  }
+
+  TEST_CASE("sync_batchnorm kernels on the emulator: ranks of a batch (f32, bf16) give its float64 batch norm") {
+    struct SyncCase {
+      std::vector<int64_t> rows;
+      int64_t C;
+      bool affine;
+    };
+    const SyncCase cases[] = {{{300, 0, 77}, 45, true},
+                              {{0, 1}, 5, true},
+                              {{1, 2}, 3, false},
+                              {{65, 64, 200}, 130, true},
+                              {{131}, 21857, true}};
+    uint64_t seed = 2000;
+    for (const SyncCase& c : cases) {
+      check_sync_batchnorm<float>(c.rows, c.C, c.affine, seed);
+      check_sync_batchnorm<__nv_bfloat16>(c.rows, c.C, c.affine, seed);
+      seed += 10;
+    }
+    // The elementwise passes' row loop twice, as in the batchnorm case above.
+    check_sync_batchnorm<float>({65, 0}, 262176, true, seed);
+  }
+
+  TEST_CASE("batchnorm kernels on the emulator: results do not depend on thread order") {
+    const int64_t M = 200, C = 45;
+    const std::vector<double> x = rounded<float>(batch_values(M, C, 2900)),
+                              gy = rounded<float>(normal_values(M * C, 2901));
+    check_order_independent("batchnorm train forward, backward", [&] {
+      DeviceArray<float> dx(x), dgy(gy), y(M * C), gx(M * C), mean(C), invstd(C), dgamma(C), dbeta(C);
+      DeviceArray<unsigned char> workspace(static_cast<int64_t>(kernels::batchnorm_workspace_bytes(M, C)));
+      kernels::batchnorm_forward_train<float>(dx.get(), nullptr, nullptr, y.get(), mean.get(), invstd.get(), nullptr,
+                                              nullptr, M, C, 0.1f, 1e-5f, workspace.get(), nullptr);
+      kernels::batchnorm_backward<float>(dx.get(), dgy.get(), nullptr, mean.get(), invstd.get(), gx.get(), dgamma.get(),
+                                         dbeta.get(), M, C, workspace.get(), nullptr);
+      std::vector<double> out;
+      for (const DeviceArray<float>* a : {&y, &mean, &invstd, &gx, &dgamma, &dbeta}) {
+        const std::vector<double> v = a->doubles();
+        out.insert(out.end(), v.begin(), v.end());
+      }
+      return out;
+    });
+  }
+
+  TEST_CASE("sync_batchnorm kernels on the emulator: results do not depend on thread order") {
+    const int64_t M = 200, C = 45;
+    const std::vector<double> x = rounded<float>(batch_values(M, C, 2950)),
+                              gy = rounded<float>(normal_values(M * C, 2951));
+    check_order_independent("sync_batchnorm reductions", [&] {
+      DeviceArray<float> dx(x), dgy(gy), mean(C), invstd(C), dgamma(C), dbeta(C);
+      DeviceArray<double> stats(C + 1), sqdev(C), sums(2 * C);
+      DeviceArray<unsigned char> workspace(static_cast<int64_t>(kernels::sync_batchnorm_workspace_bytes(M, C)));
+      kernels::sync_batchnorm_local_sums<float>(dx.get(), M, C, stats.get(), workspace.get(), nullptr);
+      kernels::sync_batchnorm_local_sqdev<float>(dx.get(), stats.get(), M, C, sqdev.get(), workspace.get(), nullptr);
+      kernels::sync_batchnorm_finalize(stats.get(), sqdev.get(), C, 0.1f, 1e-5f, mean.get(), invstd.get(), nullptr,
+                                       nullptr, nullptr);
+      kernels::sync_batchnorm_backward_reduce<float>(dx.get(), dgy.get(), mean.get(), invstd.get(), M, C, sums.get(),
+                                                     dgamma.get(), dbeta.get(), workspace.get(), nullptr);
+      std::vector<double> out = stats.doubles();
+      for (const std::vector<double>& v : {sqdev.doubles(), sums.doubles(), dgamma.doubles(), dbeta.doubles()})
+        out.insert(out.end(), v.begin(), v.end());
+      return out;
+    });
+  }
+}

@@ -1,0 +1,164 @@
+// Elementwise kernels (kernels/elementwise.cu) on the CPU emulator (tests/emulation/simt.h)
+// against float64 loops, f32 and bf16 (fill also int32): every launcher on 16-byte aligned
+// pointers (the packed path: 16-byte packs, then the n % (16 / sizeof(T)) tail element by element)
+// and on pointers one element off (the element path), n below one pack, a few packs and a few
+// hundred blocks; add and accumulate in place (y aliases an input); relu of NaN and -0; the
+// element path's grid-stride loop (2^24 + 1001 elements, relu and add, f32).
+//
+// Bounds: relu, relu_backward, fill are exact. add, scale, exp_backward and fill_from_scalar are
+// one f32 operation on exact inputs ("computed in float"), then the store: exactly
+// T(f32(a op b)). A product of two f32 values is exact in float64, and so is the sum of two of
+// these inputs (normal draws, exponents far less than 29 apart), so f32(double result) is the
+// f32 operation; a product of two bf16 values is exact in f32. exp: kF32Tol relative (the
+// device's expf is within 2 ulp), plus one bf16 rounding (test_emulated_checks.h).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/elementwise.cuh"
+#include "tests/emulation/device_array.h"
+#include "tests/emulation/test_emulated_checks.h"
+
+using namespace rsd;
+using namespace rsd::test;
+
+namespace {
+
+// The value a kernel stores for an f32 result r: T(f32(r)).
+template <typename T>
+std::vector<double> via_float(const std::vector<double>& r) {
+  return rounded<T>(rounded<float>(r));
+}
+
+// n elements of T starting one element past a 16-byte boundary when `shift`; poisoned until
+// written (the element before them is never touched).
+template <typename T>
+class Buffer {
+ public:
+  Buffer(int64_t n, bool shift) : shift_(shift ? 1 : 0), a_(n + shift_) {}
+  Buffer(const std::vector<double>& v, bool shift) : Buffer(static_cast<int64_t>(v.size()), shift) {
+    for (size_t i = 0; i < v.size(); ++i) get()[i] = to_storage<T>(v[i]);
+  }
+  T* get() const { return a_.get() + shift_; }
+  std::vector<double> doubles() const {
+    const std::vector<double> all = a_.doubles();
+    return std::vector<double>(all.begin() + shift_, all.end());
+  }
+
+ private:
+  int64_t shift_;
+  DeviceArray<T> a_;
+};
+
+template <typename T>
+void check_elementwise(int64_t n, bool shift, uint64_t seed) {
+  const bool f32 = std::is_same_v<T, float>;
+  CAPTURE(n);
+  CAPTURE(shift);
+  CAPTURE(f32);
+  std::vector<double> av = normal_values(n, seed);
+  if (n > 2) {
+    av[0] = NAN;
+    av[1] = -0.0;
+  }
+  const std::vector<double> a = rounded<T>(av), b = rounded<T>(normal_values(n, seed + 1));
+  const auto map = [&](const std::vector<double>& x, auto f) {
+    std::vector<double> out(x.size());
+    for (size_t i = 0; i < x.size(); ++i) out[i] = f(x[i], i);
+    return out;
+  };
+
+  {  // relu forward and backward (y > 0 ? gy : 0 with y = a, gy = b)
+    Buffer<T> x(a, shift), y(n, shift), gy(b, shift), gx(n, shift);
+    kernels::relu_forward<T>(x.get(), y.get(), n, nullptr);
+    check_exact("relu", y.doubles(), map(a, [](double v, size_t) { return v > 0.0 ? v : 0.0; }));
+    kernels::relu_backward<T>(x.get(), gy.get(), gx.get(), n, nullptr);
+    check_exact("relu_backward", gx.doubles(), map(a, [&](double v, size_t i) { return v > 0.0 ? b[i] : 0.0; }));
+  }
+  {  // exp forward; backward gx = gy * y with y = exp(x) given
+    const std::vector<double> x = rounded<T>(normal_values(n, seed + 2));
+    Buffer<T> dx(x, shift), y(n, shift);
+    kernels::exp_forward<T>(dx.get(), y.get(), n, nullptr);
+    const std::vector<double> want = map(x, [](double v, size_t) { return std::exp(v); });
+    check_within("exp", y.doubles(), want, want, output_rounding<T>(), kF32Tol);
+    const std::vector<double> yv = rounded<T>(want);
+    Buffer<T> dy(yv, shift), gy(b, shift), gx(n, shift);
+    kernels::exp_backward<T>(dy.get(), gy.get(), gx.get(), n, nullptr);
+    check_exact("exp_backward", gx.doubles(), via_float<T>(map(yv, [&](double v, size_t i) { return b[i] * v; })));
+  }
+  {  // scale
+    const float s = -1.3f;
+    Buffer<T> x(b, shift), y(n, shift);
+    kernels::scale<T>(x.get(), s, y.get(), n, nullptr);
+    check_exact("scale", y.doubles(), via_float<T>(map(b, [&](double v, size_t) { return s * v; })));
+  }
+  {  // add out of place and in place (y = a), accumulate (dst += src)
+    const std::vector<double> want = via_float<T>(map(a, [&](double v, size_t i) { return v + b[i]; }));
+    Buffer<T> da(a, shift), db(b, shift), y(n, shift);
+    kernels::add<T>(da.get(), db.get(), y.get(), n, nullptr);
+    check_exact("add", y.doubles(), want);
+    kernels::add<T>(da.get(), db.get(), da.get(), n, nullptr);
+    check_exact("add in place", da.doubles(), want);
+    Buffer<T> dst(a, shift);
+    kernels::accumulate<T>(dst.get(), db.get(), n, nullptr);
+    check_exact("accumulate", dst.doubles(), want);
+  }
+  {  // fill, fill_from_scalar (the scalar outside y)
+    Buffer<T> y(n, shift);
+    kernels::fill<T>(y.get(), 2.7f, n, nullptr);
+    check_exact("fill", y.doubles(), std::vector<double>(static_cast<size_t>(n), to_double(to_storage<T>(2.7f))));
+    Buffer<T> scalar(std::vector<double>{b[0]}, false);
+    kernels::fill_from_scalar<T>(scalar.get(), 3.1f, y.get(), n, nullptr);
+    const double v = to_double(scalar.get()[0]) * static_cast<double>(3.1f);
+    check_exact("fill_from_scalar", y.doubles(), via_float<T>(std::vector<double>(static_cast<size_t>(n), v)));
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("emulated") {
+  TEST_CASE("elementwise kernels on the emulator: packed and element paths (f32, bf16) match float64") {
+    uint64_t seed = 6000;
+    for (const int64_t n : {int64_t{1}, int64_t{3}, int64_t{7}, int64_t{1000}, int64_t{100003}}) {
+      for (const bool shift : {false, true}) {
+        check_elementwise<float>(n, shift, seed);
+        check_elementwise<__nv_bfloat16>(n, shift, seed);
+        seed += 3;
+      }
+    }
+  }
+
+  TEST_CASE("elementwise kernels on the emulator: the grid-stride loops (more than 65536 blocks of 256 threads)") {
+    // The element path (pointers one element off) of the one- and two-input kernels: 2^24 + 1001
+    // elements, so the first 1001 threads take a second pass (f32; the loops do not depend on T).
+    // The inputs repeat a prime number of values (a read one grid stride off shows).
+    const int64_t n = int64_t{65536} * 256 + 1001;
+    const std::vector<double> a0 = rounded<float>(normal_values(4099, 6500)),
+                              b0 = rounded<float>(normal_values(4099, 6501));
+    std::vector<double> a(static_cast<size_t>(n)), b(a.size()), want(a.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      a[i] = a0[i % a0.size()];
+      b[i] = b0[i % b0.size()];
+    }
+    Buffer<float> da(a, true), db(b, true), y(n, true);
+    kernels::relu_forward<float>(da.get(), y.get(), n, nullptr);
+    for (size_t i = 0; i < a.size(); ++i) want[i] = a[i] > 0.0 ? a[i] : 0.0;
+    check_exact("relu", y.doubles(), want);
+    kernels::add<float>(da.get(), db.get(), y.get(), n, nullptr);
+    for (size_t i = 0; i < a.size(); ++i) want[i] = a[i] + b[i];
+    check_exact("add", y.doubles(), rounded<float>(want));
+  }
+
+  TEST_CASE("elementwise kernels on the emulator: fill of int32 truncates toward zero") {
+    for (const int64_t n : {int64_t{1}, int64_t{1000}, int64_t{70001}}) {
+      DeviceArray<int32_t> y(n);
+      kernels::fill<int32_t>(y.get(), -2.7f, n, nullptr);
+      check_exact("fill int32 -2.7", y.doubles(), std::vector<double>(static_cast<size_t>(n), -2.0));
+      kernels::fill<int32_t>(y.get(), 3.9f, n, nullptr);
+      check_exact("fill int32 3.9", y.doubles(), std::vector<double>(static_cast<size_t>(n), 3.0));
+    }
+  }
+}
