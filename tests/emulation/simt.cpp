@@ -25,6 +25,7 @@ constexpr int kWarp = 32;
 constexpr size_t kMaxPayload = 64;
 constexpr size_t kStackBytes = 256 * 1024;
 constexpr unsigned char kPoison = 0xff;  // a NaN in f32 and bf16
+constexpr size_t kStaticShared = 48 * 1024;  // the CUDA limit on a block's static shared memory
 
 enum class Wait { none, block, warp };
 
@@ -73,6 +74,11 @@ struct Machine {
   size_t shared_bytes = 0;
   unsigned char* shared = nullptr;
   size_t shared_capacity = 0;
+  // Static shared memory of the block: placed variables (key, offset) and the bytes used, of
+  // kStaticShared; the bytes the last block used are poisoned again at the next block's start.
+  unsigned char* static_area = nullptr;
+  std::vector<std::pair<const void*, size_t>> static_slots;
+  size_t static_used = 0;
   std::vector<ThreadState> threads;
   std::vector<std::unique_ptr<WarpState>> warps;
   std::vector<int> order;
@@ -291,6 +297,9 @@ void prepare_block(uint3 block_idx) {
   Machine& m = machine();
   m.block_idx = block_idx;
   std::memset(m.shared, kPoison, m.shared_capacity);
+  std::memset(m.static_area, kPoison, m.static_used);
+  m.static_used = 0;
+  m.static_slots.clear();
   const int n = static_cast<int>(m.threads.size());
   for (int i = 0; i < n; ++i) {
     ThreadState& t = m.threads[static_cast<size_t>(i)];
@@ -345,6 +354,10 @@ void setup_launch(const char* name, dim3 grid, dim3 block, size_t shared, const 
     std::free(m.shared);
     m.shared = static_cast<unsigned char*>(std::aligned_alloc(128, capacity));
     m.shared_capacity = capacity;
+  }
+  if (m.static_area == nullptr) {
+    m.static_area = static_cast<unsigned char*>(std::aligned_alloc(128, kStaticShared));
+    std::memset(m.static_area, kPoison, kStaticShared);
   }
   m.threads.resize(n);
   m.warps.clear();
@@ -414,6 +427,27 @@ bool in_dynamic_shared(const void* p, size_t bytes) {
   return c >= m.shared && c + bytes <= m.shared + m.shared_bytes;
 }
 
+bool in_shared(const void* p, size_t bytes) {
+  const Machine& m = machine();
+  const auto* c = static_cast<const unsigned char*>(p);
+  return in_dynamic_shared(p, bytes) || (c >= m.static_area && c + bytes <= m.static_area + m.static_used);
+}
+
+void* static_shared_bytes(const void* key, size_t bytes, size_t align) {
+  Machine& m = machine();
+  for (const auto& [k, offset] : m.static_slots)
+    if (k == key) return m.static_area + offset;
+  const size_t offset = (m.static_used + align - 1) / align * align;
+  if (offset + bytes > kStaticShared)
+    throw KernelError("more than 48 KiB of static __shared__ memory in one block (the CUDA limit)");
+  if (offset + bytes + m.shared_bytes > m.options.max_dynamic_shared)
+    throw KernelError("static and dynamic shared memory together exceed the device's " +
+                      std::to_string(m.options.max_dynamic_shared) + " bytes a block");
+  m.static_slots.emplace_back(key, offset);
+  m.static_used = offset + bytes;
+  return m.static_area + offset;
+}
+
 void sync_threads() {
   Machine& m = machine();
   ThreadState& t = self();
@@ -454,7 +488,7 @@ const unsigned char* warp_exchange(const void* mine, size_t bytes) {
 void sync_warp() { warp_exchange(nullptr, 0); }
 
 void async_copy16(void* dst, const void* src, bool valid) {
-  if (!in_dynamic_shared(dst, 16) || reinterpret_cast<uintptr_t>(dst) % 16 != 0)
+  if (!in_shared(dst, 16) || reinterpret_cast<uintptr_t>(dst) % 16 != 0)
     throw KernelError("cp.async to an address that is not 16-byte aligned shared memory");
   if (valid && reinterpret_cast<uintptr_t>(src) % 16 != 0)
     throw KernelError("cp.async from a global address that is not 16-byte aligned");
@@ -487,12 +521,13 @@ namespace {
 // need 8 distinct groups of 4 banks to be read in one cycle.
 template <typename RowOf>
 void count_bank_conflicts(const RowOf& row) {
-  Machine& m = machine();
+  Machine& m = machine();  // counters
   for (int matrix = 0; matrix < 4; ++matrix) {
     unsigned groups = 0;
     for (int r = 0; r < 8; ++r) {
-      const auto offset = static_cast<size_t>(static_cast<const unsigned char*>(row(8 * matrix + r)) - m.shared);
-      groups |= 1u << ((offset / 16) % 8);
+      // Both shared areas start 128-byte aligned, so the address itself gives the bank.
+      const auto address = reinterpret_cast<uintptr_t>(row(8 * matrix + r));
+      groups |= 1u << ((address / 16) % 8);
     }
     ++m.counters.ldmatrix_phases;
     if (groups != 0xffu) ++m.counters.ldmatrix_conflicts;
@@ -502,7 +537,7 @@ void count_bank_conflicts(const RowOf& row) {
 }  // namespace
 
 void ldmatrix_x4(uint32_t (&r)[4], const void* p, bool trans) {
-  if (!in_dynamic_shared(p, 16) || reinterpret_cast<uintptr_t>(p) % 16 != 0)
+  if (!in_shared(p, 16) || reinterpret_cast<uintptr_t>(p) % 16 != 0)
     throw KernelError("ldmatrix from an address that is not 16-byte aligned shared memory");
   const unsigned char* all = warp_exchange(&p, sizeof p);
   const auto row = [&](int lane) {

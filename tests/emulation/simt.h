@@ -80,6 +80,17 @@ T* dynamic_shared() {
   return reinterpret_cast<T*>(dynamic_shared_base());
 }
 
+// The block's `__shared__` variable named by `key` (one tag per declaration and template
+// instantiation): the first thread to reach the declaration places it in the block's static
+// shared memory, the others get the same bytes; poisoned at each block's start, at most 48 KiB a
+// block (and, with the dynamic kind, the device's limit).
+void* static_shared_bytes(const void* key, size_t bytes, size_t align);
+template <typename T>
+T& static_shared(const void* key) {
+  return *reinterpret_cast<T*>(static_shared_bytes(key, sizeof(T), alignof(T)));
+}
+bool in_shared(const void* p, size_t bytes);
+
 // Shuffles: every lane of the warp must take part (full mask); width splits the warp into
 // segments as on the GPU, and a source outside the lane's segment gives the lane its own value.
 // shuffle: the value of lane source(lane) of the current warp.

@@ -1,7 +1,8 @@
 // The emulator itself (tests/emulation/simt.h): the warp-level matrix instructions used the way
 // CUDA code conventionally uses them compute A B, and what a GPU would fail on or leave undefined
 // is reported (a deadlock, too much dynamic shared memory, a shuffle after a lane returned,
-// shared memory read before its cp.async landed, a read past a device buffer's end).
+// shared memory read before its cp.async landed or before any write, a read past a device
+// buffer's end).
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
@@ -90,6 +91,15 @@ __global__ void async_copy_kernel(const float* src, float* before, float* after)
   after[0] = s[0];
 }
 
+// Block 0 writes its static shared variable; every block records what it found there first.
+// (translate_cu.py turns `__shared__ float value;` into the static_shared call.)
+__global__ void static_shared_kernel(float* seen) {
+  static char key;
+  auto& value = emu::static_shared<float>(&key);
+  seen[blockIdx.x] = value;
+  if (blockIdx.x == 0) value = 1.0f;
+}
+
 __global__ void read_past_end_kernel(const float* x, int64_t n, float* out) { out[0] = x[n + 16]; }
 
 std::vector<double> bf16_values(int64_t n, uint64_t seed) {
@@ -167,6 +177,12 @@ TEST_SUITE("emulated") {
     emu::configure(1, 1, 64).run("async_copy_kernel", async_copy_kernel, src.get(), before.get(), after.get());
     CHECK(before.doubles()[0] == 5.0);
     emu::options() = saved;
+  }
+
+  TEST_CASE("emulator: static __shared__ memory is poisoned at each block's start") {
+    DeviceArray<float> seen(3);
+    emu::configure(3, 1).run("static_shared_kernel", static_shared_kernel, seen.get());
+    for (double v : seen.doubles()) CHECK(std::isnan(v));  // block 1 does not see block 0's 1.0
   }
 
   TEST_CASE("emulator: a launch of more than 1024 threads a block fails as on a GPU") {

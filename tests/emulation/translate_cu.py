@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
 """Turns a kernels/*.cu file into host C++ for the CPU emulator (tests/emulation/simt.h).
 
-Three rewrites, nothing else (line numbers are kept, and a #line directive points compiler
+The rewrites, nothing else (line numbers are kept, and a #line directive points compiler
 errors at the original file):
   - the prelude (tests/emulation/prelude.h) is included first;
   - #include "ptx.cuh" becomes the emulator's tests/emulation/ptx_emulated.h;
   - `extern __shared__ [__align__(n)] T name[];` becomes a pointer to the block's emulated
-    dynamic shared memory;
+    dynamic shared memory, and `__shared__ T name[dims];` a reference to the block's emulated
+    static shared memory (poisoned like the dynamic kind);
   - `kernel<<<grid, block[, shared[, stream]]>>>(args)` becomes
     `::rsd::emu::configure(grid, block[, shared[, stream]]).run("kernel", kernel, args)`.
 
-Usage: translate_cu.py INPUT.cu OUTPUT.cpp
+Usage: translate_cu.py INPUT.cu OUTPUT.cpp   (headers with device code, like common.cuh, are
+translated too, into the folder of the .cpp files, where their includes find them first)
 """
 import re
 import sys
 
 EXTERN_SHARED = re.compile(
     r"extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?(\w+)\s+(\w+)\s*\[\s*\]\s*;")
+# `__shared__ T name[dims];` inside a function (after the extern form is gone).
+STATIC_SHARED = re.compile(
+    r"__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?([A-Za-z_][\w:]*(?:<[^;<>]*>)?)\s+(\w+)\s*((?:\[[^\];]+\])*)\s*;")
 
 
 def callee_start(src, end):
@@ -79,6 +84,10 @@ def rewrite_launches(src, path):
 def translate(src, path):
     src = src.replace('#include "ptx.cuh"', '#include "tests/emulation/ptx_emulated.h"')
     src = EXTERN_SHARED.sub(r"\1* \2 = ::rsd::emu::dynamic_shared<\1>();", src)
+    # A function-local tag names the variable (one per template instantiation, as on the GPU);
+    # the memory is the block's, poisoned at the block's start.
+    src = STATIC_SHARED.sub(
+        r"static char rsd_shared_\2; auto& \2 = ::rsd::emu::static_shared<\1\3>(&rsd_shared_\2);", src)
     src = rewrite_launches(src, path)
     return f'#include "tests/emulation/prelude.h"\n#line 1 "{path}"\n' + src
 
