@@ -2,6 +2,7 @@
 // in double), then a per-column elementwise pass. All reductions run in a fixed order.
 #include "batchnorm.cuh"
 
+#include "batchnorm_common.cuh"
 #include "common.cuh"
 
 namespace rsd::kernels {
@@ -99,63 +100,6 @@ __global__ void stats_finalize_kernel(const float2* partials, int64_t M, int64_t
   }
 }
 
-// y = (x - mean) * (gamma * invstd) + beta per column. With kFromVar, `stat` holds variances and
-// invstd = 1 / sqrt(var + eps); otherwise it holds invstd. Grid: column_apply_grid(M, C).
-template <typename T, bool kFromVar>
-__global__ void normalize_kernel(const T* x, const float* gamma, const float* beta, const float* mean,
-                                 const float* stat, float eps, T* y, int64_t M, int64_t C) {
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
-  if (c >= C) return;
-  const float invstd = kFromVar ? 1.0f / sqrtf(stat[c] + eps) : stat[c];
-  const float scale = (gamma != nullptr ? gamma[c] : 1.0f) * invstd;
-  const float shift = beta != nullptr ? beta[c] : 0.0f;
-  const float mu = mean[c];
-  const int64_t step = static_cast<int64_t>(gridDim.y) * kRowLanes;
-  for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + threadIdx.y; r < M; r += kColumnUnroll * step) {
-    float v[kColumnUnroll];
-    load_column(x, C, c, r, step, M, v);
-#pragma unroll
-    for (int k = 0; k < kColumnUnroll; ++k) {
-      const int64_t rr = r + k * step;
-      if (rr < M) y[rr * C + c] = from_float<T>((v[k] - mu) * scale + shift);
-    }
-  }
-}
-
-// x, gy: (M, C); partials: (slabs, C) of (sum gy, sum gy * (x - mean)) over the slab's rows.
-template <typename T>
-__global__ void grad_partials_kernel(const T* x, const T* gy, const float* mean, int64_t M, int64_t C,
-                                     int64_t slab_rows, float2* partials) {
-  __shared__ float lane_g[kRowLanes][kColTile];
-  __shared__ float lane_gx[kRowLanes][kColTile];
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
-  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * slab_rows;
-  const int64_t r1 = min64(M, r0 + slab_rows);
-  float sg = 0.0f, sgx = 0.0f;
-  if (c < C) {
-    const float mu = mean[c];
-    for (int64_t r = r0 + threadIdx.y; r < r1; r += kColumnUnroll * kRowLanes) {
-      float g[kColumnUnroll], v[kColumnUnroll];
-      load_column(gy, C, c, r, kRowLanes, r1, g);
-      load_column(x, C, c, r, kRowLanes, r1, v);
-#pragma unroll
-      for (int k = 0; k < kColumnUnroll; ++k) {  // rows past r1 have g = 0 and add nothing
-        sg += g[k];
-        sgx += g[k] * (v[k] - mu);
-      }
-    }
-  }
-  lane_g[threadIdx.y][threadIdx.x] = sg;
-  lane_gx[threadIdx.y][threadIdx.x] = sgx;
-  __syncthreads();
-  if (threadIdx.y != 0 || c >= C) return;
-  for (int k = 1; k < kRowLanes; ++k) {
-    sg += lane_g[k][threadIdx.x];
-    sgx += lane_gx[k][threadIdx.x];
-  }
-  partials[blockIdx.y * C + c] = make_float2(sg, sgx);
-}
-
 // dbeta = sum gy, dgamma = invstd * sum gy * (x - mean); slabs added in order, in double.
 __global__ void grad_finalize_kernel(const float2* partials, const float* invstd, int64_t C, int64_t slabs,
                                      float* dgamma, float* dbeta) {
@@ -181,21 +125,8 @@ __global__ void grad_input_kernel(const T* x, const T* gy, const float* gamma, c
   const float inv_m = 1.0f / static_cast<float>(M);
   const float istd = invstd[c];
   const float k = (gamma != nullptr ? gamma[c] : 1.0f) * istd;
-  const float mu = mean[c];
-  const float db = dbeta[c] * inv_m;
-  const float dg = dgamma[c] * inv_m;
-  const int64_t step = static_cast<int64_t>(gridDim.y) * kRowLanes;
-  for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + threadIdx.y; r < M; r += kColumnUnroll * step) {
-    float v[kColumnUnroll], g[kColumnUnroll];
-    load_column(x, C, c, r, step, M, v);
-    load_column(gy, C, c, r, step, M, g);
-#pragma unroll
-    for (int u = 0; u < kColumnUnroll; ++u) {
-      const int64_t rr = r + u * step;
-      const float xhat = (v[u] - mu) * istd;
-      if (rr < M) gx[rr * C + c] = from_float<T>(k * (g[u] - db - xhat * dg));
-    }
-  }
+  batchnorm_detail::grad_input_column(x, gy, gx, M, C, c, k, mean[c], istd,
+                                      dbeta[c] * inv_m, dgamma[c] * inv_m);
 }
 
 dim3 slab_grid(const SlabPlan& plan) {
@@ -220,15 +151,15 @@ void batchnorm_forward_train(const T* x, const float* gamma, const float* beta, 
   stats_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, M, C, plan.slab_rows, partials);
   stats_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, M, C, plan.slab_rows, plan.slabs, momentum, eps,
                                                        save_mean, save_invstd, running_mean, running_var);
-  normalize_kernel<T, false><<<column_apply_grid(M, C), block, 0, s>>>(x, gamma, beta, save_mean, save_invstd,
-                                                                      0.0f, y, M, C);
+  batchnorm_detail::normalize_kernel<T, false><<<column_apply_grid(M, C), block, 0, s>>>(
+      x, gamma, beta, save_mean, save_invstd, 0.0f, y, M, C);
 }
 
 template <typename T>
 void batchnorm_forward_eval(const T* x, const float* gamma, const float* beta, const float* running_mean,
                             const float* running_var, T* y, int64_t M, int64_t C, float eps, cudaStream_t s) {
   if (M <= 0 || C <= 0) return;
-  normalize_kernel<T, true><<<column_apply_grid(M, C), dim3(kColTile, kRowLanes), 0, s>>>(
+  batchnorm_detail::normalize_kernel<T, true><<<column_apply_grid(M, C), dim3(kColTile, kRowLanes), 0, s>>>(
       x, gamma, beta, running_mean, running_var, eps, y, M, C);
 }
 
@@ -240,7 +171,8 @@ void batchnorm_backward(const T* x, const T* gy, const float* gamma, const float
   const SlabPlan plan = plan_slabs(M, C);
   float2* partials = static_cast<float2*>(workspace);
   const dim3 block(kColTile, kRowLanes);
-  grad_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, gy, save_mean, M, C, plan.slab_rows, partials);
+  batchnorm_detail::grad_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, gy, save_mean, M, C, plan.slab_rows,
+                                                                               partials);
   grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, save_invstd, C, plan.slabs, dgamma, dbeta);
   grad_input_kernel<T><<<column_apply_grid(M, C), block, 0, s>>>(x, gy, gamma, save_mean, save_invstd, dgamma,
                                                                  dbeta, gx, M, C);

@@ -4,6 +4,7 @@
 // double, so the bits depend only on (M, C) and the data.
 #include "sync_batchnorm.cuh"
 
+#include "batchnorm_common.cuh"
 #include "common.cuh"
 
 namespace rsd::kernels {
@@ -76,61 +77,6 @@ __global__ void stats_finalize_kernel(const double* stats, const double* sqdev, 
   }
 }
 
-// y = (x - mean) * (gamma * invstd) + beta per column. Grid: column_apply_grid(M, C).
-template <typename T>
-__global__ void apply_kernel(const T* x, const float* gamma, const float* beta, const float* mean,
-                             const float* invstd, T* y, int64_t M, int64_t C) {
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
-  if (c >= C) return;
-  const float scale = (gamma != nullptr ? gamma[c] : 1.0f) * invstd[c];
-  const float shift = beta != nullptr ? beta[c] : 0.0f;
-  const float mu = mean[c];
-  const int64_t step = static_cast<int64_t>(gridDim.y) * kRowLanes;
-  for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + threadIdx.y; r < M; r += kColumnUnroll * step) {
-    float v[kColumnUnroll];
-    load_column(x, C, c, r, step, M, v);
-#pragma unroll
-    for (int k = 0; k < kColumnUnroll; ++k) {
-      const int64_t rr = r + k * step;
-      if (rr < M) y[rr * C + c] = from_float<T>((v[k] - mu) * scale + shift);
-    }
-  }
-}
-
-// partials: (slabs, C) of (sum gy, sum gy * (x - mean)) over the slab's rows.
-template <typename T>
-__global__ void grad_partials_kernel(const T* x, const T* gy, const float* mean, int64_t M, int64_t C,
-                                     int64_t slab_rows, float2* partials) {
-  __shared__ float lane_g[kRowLanes][kColTile];
-  __shared__ float lane_gx[kRowLanes][kColTile];
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
-  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * slab_rows;
-  const int64_t r1 = min64(M, r0 + slab_rows);
-  float sg = 0.0f, sgx = 0.0f;
-  if (c < C) {
-    const float mu = mean[c];
-    for (int64_t r = r0 + threadIdx.y; r < r1; r += kColumnUnroll * kRowLanes) {
-      float g[kColumnUnroll], v[kColumnUnroll];
-      load_column(gy, C, c, r, kRowLanes, r1, g);
-      load_column(x, C, c, r, kRowLanes, r1, v);
-#pragma unroll
-      for (int k = 0; k < kColumnUnroll; ++k) {  // rows past r1 have g = 0 and add nothing
-        sg += g[k];
-        sgx += g[k] * (v[k] - mu);
-      }
-    }
-  }
-  lane_g[threadIdx.y][threadIdx.x] = sg;
-  lane_gx[threadIdx.y][threadIdx.x] = sgx;
-  __syncthreads();
-  if (threadIdx.y != 0 || c >= C) return;
-  for (int k = 1; k < kRowLanes; ++k) {
-    sg += lane_g[k][threadIdx.x];
-    sgx += lane_gx[k][threadIdx.x];
-  }
-  partials[blockIdx.y * C + c] = make_float2(sg, sgx);
-}
-
 // sums = [sum gy (C), invstd * sum gy * (x - mean) (C)] in double; dbeta, dgamma the same in float.
 __global__ void grad_finalize_kernel(const float2* partials, const float* invstd, int64_t C, int64_t slabs,
                                      double* sums, float* dgamma, float* dbeta) {
@@ -149,7 +95,8 @@ __global__ void grad_finalize_kernel(const float2* partials, const float* invstd
   }
 }
 
-// gx = gamma * invstd * (gy - sum_gy / n - xhat * sum_gy_xhat / n). Grid: column_apply_grid(M, C).
+// gx = gamma * invstd * (gy - sum_gy / n - xhat * sum_gy_xhat / n) with the global sums and count
+// n. Grid: column_apply_grid(M, C).
 template <typename T>
 __global__ void grad_input_kernel(const T* x, const T* gy, const float* gamma, const float* mean,
                                   const float* invstd, const double* sums, const double* stats, T* gx, int64_t M,
@@ -159,21 +106,8 @@ __global__ void grad_input_kernel(const T* x, const T* gy, const float* gamma, c
   const double n = stats[C];
   const float istd = invstd[c];
   const float k = (gamma != nullptr ? gamma[c] : 1.0f) * istd;
-  const float mu = mean[c];
-  const float db = static_cast<float>(sums[c] / n);
-  const float dg = static_cast<float>(sums[C + c] / n);
-  const int64_t step = static_cast<int64_t>(gridDim.y) * kRowLanes;
-  for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + threadIdx.y; r < M; r += kColumnUnroll * step) {
-    float v[kColumnUnroll], g[kColumnUnroll];
-    load_column(x, C, c, r, step, M, v);
-    load_column(gy, C, c, r, step, M, g);
-#pragma unroll
-    for (int u = 0; u < kColumnUnroll; ++u) {
-      const int64_t rr = r + u * step;
-      const float xhat = (v[u] - mu) * istd;
-      if (rr < M) gx[rr * C + c] = from_float<T>(k * (g[u] - db - xhat * dg));
-    }
-  }
+  batchnorm_detail::grad_input_column(x, gy, gx, M, C, c, k, mean[c], istd,
+                                      static_cast<float>(sums[c] / n), static_cast<float>(sums[C + c] / n));
 }
 
 // The column sums of x (or of its squared deviations) over the local rows, into out (C) in
@@ -221,8 +155,8 @@ template <typename T>
 void sync_batchnorm_apply(const T* x, const float* gamma, const float* beta, const float* mean, const float* invstd,
                           T* y, int64_t M, int64_t C, cudaStream_t s) {
   if (M <= 0 || C <= 0) return;
-  apply_kernel<T><<<column_apply_grid(M, C), dim3(kColTile, kRowLanes), 0, s>>>(x, gamma, beta, mean, invstd, y, M,
-                                                                                C);
+  batchnorm_detail::normalize_kernel<T, false><<<column_apply_grid(M, C), dim3(kColTile, kRowLanes), 0, s>>>(
+      x, gamma, beta, mean, invstd, 0.0f, y, M, C);
 }
 
 template <typename T>
@@ -233,8 +167,8 @@ void sync_batchnorm_backward_reduce(const T* x, const T* gy, const float* mean, 
   const SlabPlan plan = M > 0 ? plan_slabs(M, C) : SlabPlan{0, 1, 0};
   float2* partials = static_cast<float2*>(workspace);
   if (plan.slabs > 0)
-    grad_partials_kernel<T><<<slab_grid(plan), dim3(kColTile, kRowLanes), 0, s>>>(x, gy, mean, M, C, plan.slab_rows,
-                                                                                   partials);
+    batchnorm_detail::grad_partials_kernel<T><<<slab_grid(plan), dim3(kColTile, kRowLanes), 0, s>>>(
+        x, gy, mean, M, C, plan.slab_rows, partials);
   grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, invstd, C, plan.slabs, sums, dgamma, dbeta);
 }
 

@@ -6,6 +6,7 @@
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/dispatch.h"
+#include "engine/ops/batchnorm_rows.h"
 #include "engine/ops/checks.h"
 
 #if RSD_HAVE_CUDA
@@ -14,59 +15,13 @@
 
 namespace rsd {
 
-// The CPU reference. x, y, gy, gx are viewed as (M, C) rows; per-channel tensors (C) have x's
-// dtype. Sums run in double.
+// The CPU reference (its pieces in engine/ops/batchnorm_rows.h, shared with SyncBN). x, y, gy, gx
+// are viewed as (M, C) rows; per-channel tensors (C) have x's dtype. Sums run in double.
 namespace cpu {
 
 namespace {
 
-int64_t channels(const Tensor& x) { return x.dim(-1); }
-int64_t rows(const Tensor& x) { return x.numel() / channels(x); }
-
-template <typename T>
-std::vector<double> to_doubles(const Tensor& v) {
-  const T* p = v.data<T>();
-  return std::vector<double>(p, p + v.numel());
-}
-
-// y = (x - mean) * invstd * gamma + beta.
-template <typename T>
-void normalize(const Tensor& x, const Tensor& gamma, const Tensor& beta, const std::vector<double>& mean,
-               const std::vector<double>& invstd, Tensor& y) {
-  const int64_t M = rows(x), C = channels(x);
-  const T* px = x.data<T>();
-  const T* g = gamma.data<T>();
-  const T* b = beta.data<T>();
-  T* py = y.data<T>();
-  for (int64_t r = 0; r < M; ++r)
-    for (int64_t c = 0; c < C; ++c) {
-      const double xhat = (static_cast<double>(px[r * C + c]) - mean[c]) * invstd[c];
-      py[r * C + c] = static_cast<T>(xhat * static_cast<double>(g[c]) + static_cast<double>(b[c]));
-    }
-}
-
-// dbeta = sum_rows gy, dgamma = sum_rows gy * xhat with xhat = (x - mean) * invstd.
-template <typename T>
-void affine_grads(const Tensor& x, const Tensor& gy, const std::vector<double>& mean,
-                  const std::vector<double>& invstd, std::vector<double>& dgamma, std::vector<double>& dbeta) {
-  const int64_t M = rows(x), C = channels(x);
-  const T* px = x.data<T>();
-  const T* pg = gy.data<T>();
-  dgamma.assign(static_cast<size_t>(C), 0.0);
-  dbeta.assign(static_cast<size_t>(C), 0.0);
-  for (int64_t r = 0; r < M; ++r)
-    for (int64_t c = 0; c < C; ++c) {
-      const double g = static_cast<double>(pg[r * C + c]);
-      dbeta[c] += g;
-      dgamma[c] += g * (static_cast<double>(px[r * C + c]) - mean[c]) * invstd[c];
-    }
-}
-
-template <typename T>
-void store(const std::vector<double>& values, Tensor& out) {
-  T* p = out.data<T>();
-  for (size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
-}
+using namespace batchnorm_rows;
 
 template <typename T>
 std::vector<double> invstd_of(const Tensor& var, double eps) {
@@ -103,8 +58,8 @@ void batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor&
       rv[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(rv[c]) +
                              momentum * sq[c] / static_cast<double>(M - 1));
     }
-    store<T>(mean, save_mean);
-    store<T>(invstd, save_invstd);
+    store<T>(mean.data(), save_mean);
+    store<T>(invstd.data(), save_invstd);
     normalize<T>(x, gamma, beta, mean, invstd, y);
   });
 }
@@ -124,21 +79,11 @@ void batchnorm_backward_train(const Tensor& x, const Tensor& gy, const Tensor& g
     using T = typename decltype(tag)::type;
     const int64_t M = rows(x), C = channels(x);
     const std::vector<double> mean = to_doubles<T>(save_mean), invstd = to_doubles<T>(save_invstd);
-    std::vector<double> dg, db;
-    affine_grads<T>(x, gy, mean, invstd, dg, db);
-    const T* px = x.data<T>();
-    const T* pg = gy.data<T>();
-    const T* g = gamma.data<T>();
-    T* out = gx.data<T>();
-    const double m = static_cast<double>(M);
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t c = 0; c < C; ++c) {
-        const double xhat = (static_cast<double>(px[r * C + c]) - mean[c]) * invstd[c];
-        const double k = static_cast<double>(g[c]) * invstd[c] / m;
-        out[r * C + c] = static_cast<T>(k * (m * static_cast<double>(pg[r * C + c]) - db[c] - xhat * dg[c]));
-      }
-    store<T>(dg, dgamma);
-    store<T>(db, dbeta);
+    std::vector<double> dg(static_cast<size_t>(C)), db(static_cast<size_t>(C));
+    affine_grads<T>(x, gy, mean, invstd, dg.data(), db.data());
+    grad_input<T>(x, gy, gamma, mean, invstd, db.data(), dg.data(), static_cast<double>(M), gx);
+    store<T>(dg.data(), dgamma);
+    store<T>(db.data(), dbeta);
   });
 }
 
@@ -149,16 +94,16 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& gy, const Tensor& ga
     using T = typename decltype(tag)::type;
     const int64_t M = rows(x), C = channels(x);
     const std::vector<double> invstd = invstd_of<T>(var, eps);
-    std::vector<double> dg, db;
-    affine_grads<T>(x, gy, to_doubles<T>(mean), invstd, dg, db);
+    std::vector<double> dg(static_cast<size_t>(C)), db(static_cast<size_t>(C));
+    affine_grads<T>(x, gy, to_doubles<T>(mean), invstd, dg.data(), db.data());
     const T* pg = gy.data<T>();
     const T* g = gamma.data<T>();
     T* out = gx.data<T>();
     for (int64_t r = 0; r < M; ++r)
       for (int64_t c = 0; c < C; ++c)
         out[r * C + c] = static_cast<T>(static_cast<double>(pg[r * C + c]) * static_cast<double>(g[c]) * invstd[c]);
-    store<T>(dg, dgamma);
-    store<T>(db, dbeta);
+    store<T>(dg.data(), dgamma);
+    store<T>(db.data(), dbeta);
   });
 }
 

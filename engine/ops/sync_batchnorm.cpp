@@ -6,6 +6,7 @@
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/dispatch.h"
+#include "engine/ops/batchnorm_rows.h"
 #include "engine/ops/checks.h"
 
 #if RSD_HAVE_CUDA
@@ -14,7 +15,7 @@
 
 namespace rsd {
 
-// The CPU reference, the same arithmetic as batch_norm's CPU reference (engine/ops/batchnorm.cpp)
+// The CPU reference, batch_norm's CPU reference (the shared pieces in engine/ops/batchnorm_rows.h)
 // with the sums split into a local part and an all-reduce, so that one rank reproduces
 // batch_norm2d / batch_norm1d bit for bit. x, y, gy, gx are viewed as (M, C) rows; per-channel
 // tensors have x's dtype; stats (C + 1), sqdev (C) and sums (2C) are f64.
@@ -22,20 +23,7 @@ namespace cpu {
 
 namespace {
 
-int64_t channels(const Tensor& x) { return x.dim(-1); }
-int64_t rows(const Tensor& x) { return x.numel() / channels(x); }
-
-template <typename T>
-std::vector<double> to_doubles(const Tensor& v) {
-  const T* p = v.data<T>();
-  return std::vector<double>(p, p + v.numel());
-}
-
-template <typename T>
-void store(const double* values, Tensor& out) {
-  T* p = out.data<T>();
-  for (int64_t i = 0; i < out.numel(); ++i) p[i] = static_cast<T>(values[i]);
-}
+using namespace batchnorm_rows;
 
 // stats = [sum_rows x (C), M].
 void local_sums(const Tensor& x, Tensor& stats) {
@@ -78,7 +66,7 @@ void normalize_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, c
                      Tensor& save_invstd, Tensor& running_mean, Tensor& running_var) {
   dispatch_cpu_float(x.dtype(), "sync_batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const int64_t M = rows(x), C = channels(x);
+    const int64_t C = channels(x);
     const double* s = stats.data<double>();
     const double* sq = sqdev.data<double>();
     const double n = s[C];
@@ -93,15 +81,7 @@ void normalize_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, c
     }
     store<T>(mean.data(), save_mean);
     store<T>(invstd.data(), save_invstd);
-    const T* px = x.data<T>();
-    const T* g = gamma.data<T>();
-    const T* b = beta.data<T>();
-    T* py = y.data<T>();
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t c = 0; c < C; ++c) {
-        const double xhat = (static_cast<double>(px[r * C + c]) - mean[c]) * invstd[c];
-        py[r * C + c] = static_cast<T>(xhat * static_cast<double>(g[c]) + static_cast<double>(b[c]));
-      }
+    normalize<T>(x, gamma, beta, mean, invstd, y);
   });
 }
 
@@ -110,19 +90,10 @@ void backward_reduce(const Tensor& x, const Tensor& gy, const Tensor& save_mean,
                      Tensor& sums, Tensor& dgamma, Tensor& dbeta) {
   dispatch_cpu_float(x.dtype(), "sync_batch_norm backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const int64_t M = rows(x), C = channels(x);
     const std::vector<double> mean = to_doubles<T>(save_mean), invstd = to_doubles<T>(save_invstd);
-    const T* px = x.data<T>();
-    const T* pg = gy.data<T>();
     double* db = sums.data<double>();
-    double* dg = db + C;
-    for (int64_t c = 0; c < 2 * C; ++c) db[c] = 0.0;
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t c = 0; c < C; ++c) {
-        const double g = static_cast<double>(pg[r * C + c]);
-        db[c] += g;
-        dg[c] += g * (static_cast<double>(px[r * C + c]) - mean[c]) * invstd[c];
-      }
+    double* dg = db + channels(x);
+    affine_grads<T>(x, gy, mean, invstd, dg, db);
     store<T>(dg, dgamma);
     store<T>(db, dbeta);
   });
@@ -133,21 +104,10 @@ void backward_apply(const Tensor& x, const Tensor& gy, const Tensor& gamma, cons
                     const Tensor& save_invstd, const Tensor& sums, const Tensor& stats, Tensor& gx) {
   dispatch_cpu_float(x.dtype(), "sync_batch_norm backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const int64_t M = rows(x), C = channels(x);
+    const int64_t C = channels(x);
     const std::vector<double> mean = to_doubles<T>(save_mean), invstd = to_doubles<T>(save_invstd);
     const double* db = sums.data<double>();
-    const double* dg = db + C;
-    const double n = stats.data<double>()[C];
-    const T* px = x.data<T>();
-    const T* pg = gy.data<T>();
-    const T* g = gamma.data<T>();
-    T* out = gx.data<T>();
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t c = 0; c < C; ++c) {
-        const double xhat = (static_cast<double>(px[r * C + c]) - mean[c]) * invstd[c];
-        const double k = static_cast<double>(g[c]) * invstd[c] / n;
-        out[r * C + c] = static_cast<T>(k * (n * static_cast<double>(pg[r * C + c]) - db[c] - xhat * dg[c]));
-      }
+    grad_input<T>(x, gy, gamma, mean, invstd, db, db + C, stats.data<double>()[C], gx);
   });
 }
 

@@ -1,0 +1,91 @@
+// Device code shared by batch norm (batchnorm.cu) and synchronized batch norm
+// (sync_batchnorm.cu), nvcc only: the per-column normalize pass, the backward's slab partials and
+// the input-gradient pass. Both ops call the same code, so one rank of SyncBN computes what
+// batch norm does from the same statistics. Layout: (M, C) rows, blocks of (kColTile, kRowLanes)
+// threads over a column tile (common.cuh).
+#pragma once
+#include "common.cuh"
+
+namespace rsd::kernels::batchnorm_detail {
+
+// y = (x - mean) * (gamma * invstd) + beta per column. With kFromVar, `stat` holds variances and
+// invstd = 1 / sqrt(var + eps); otherwise it holds invstd. gamma, beta may be null (1, 0).
+// Grid: column_apply_grid(M, C).
+template <typename T, bool kFromVar>
+__global__ void normalize_kernel(const T* x, const float* gamma, const float* beta, const float* mean,
+                                 const float* stat, float eps, T* y, int64_t M, int64_t C) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  if (c >= C) return;
+  const float invstd = kFromVar ? 1.0f / sqrtf(stat[c] + eps) : stat[c];
+  const float scale = (gamma != nullptr ? gamma[c] : 1.0f) * invstd;
+  const float shift = beta != nullptr ? beta[c] : 0.0f;
+  const float mu = mean[c];
+  const int64_t step = static_cast<int64_t>(gridDim.y) * kRowLanes;
+  for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + threadIdx.y; r < M; r += kColumnUnroll * step) {
+    float v[kColumnUnroll];
+    load_column(x, C, c, r, step, M, v);
+#pragma unroll
+    for (int k = 0; k < kColumnUnroll; ++k) {
+      const int64_t rr = r + k * step;
+      if (rr < M) y[rr * C + c] = from_float<T>((v[k] - mu) * scale + shift);
+    }
+  }
+}
+
+// x, gy: (M, C); partials: (slabs, C) of (sum gy, sum gy * (x - mean)) over the slab's rows,
+// the kRowLanes lanes added in lane order. Grid: (column tiles, slabs).
+template <typename T>
+__global__ void grad_partials_kernel(const T* x, const T* gy, const float* mean, int64_t M, int64_t C,
+                                     int64_t slab_rows, float2* partials) {
+  __shared__ float lane_g[kRowLanes][kColTile];
+  __shared__ float lane_gx[kRowLanes][kColTile];
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * slab_rows;
+  const int64_t r1 = min64(M, r0 + slab_rows);
+  float sg = 0.0f, sgx = 0.0f;
+  if (c < C) {
+    const float mu = mean[c];
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kColumnUnroll * kRowLanes) {
+      float g[kColumnUnroll], v[kColumnUnroll];
+      load_column(gy, C, c, r, kRowLanes, r1, g);
+      load_column(x, C, c, r, kRowLanes, r1, v);
+#pragma unroll
+      for (int k = 0; k < kColumnUnroll; ++k) {  // rows past r1 have g = 0 and add nothing
+        sg += g[k];
+        sgx += g[k] * (v[k] - mu);
+      }
+    }
+  }
+  lane_g[threadIdx.y][threadIdx.x] = sg;
+  lane_gx[threadIdx.y][threadIdx.x] = sgx;
+  __syncthreads();
+  if (threadIdx.y != 0 || c >= C) return;
+  for (int k = 1; k < kRowLanes; ++k) {
+    sg += lane_g[k][threadIdx.x];
+    sgx += lane_gx[k][threadIdx.x];
+  }
+  partials[blockIdx.y * C + c] = make_float2(sg, sgx);
+}
+
+// The input gradient of column c over all rows: gx = k * (gy - db - xhat * dg) with
+// k = gamma * invstd, xhat = (x - mu) * istd, and db = sum gy / n, dg = sum gy xhat / n for the
+// batch's n rows (the caller's choice of where the sums come from). One thread of a
+// column_apply_grid(M, C) launch.
+template <typename T>
+__device__ __forceinline__ void grad_input_column(const T* x, const T* gy, T* gx, int64_t M, int64_t C, int64_t c,
+                                                  float k, float mu, float istd, float db, float dg) {
+  const int64_t step = static_cast<int64_t>(gridDim.y) * kRowLanes;
+  for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + threadIdx.y; r < M; r += kColumnUnroll * step) {
+    float v[kColumnUnroll], g[kColumnUnroll];
+    load_column(x, C, c, r, step, M, v);
+    load_column(gy, C, c, r, step, M, g);
+#pragma unroll
+    for (int u = 0; u < kColumnUnroll; ++u) {
+      const int64_t rr = r + u * step;
+      const float xhat = (v[u] - mu) * istd;
+      if (rr < M) gx[rr * C + c] = from_float<T>(k * (g[u] - db - xhat * dg));
+    }
+  }
+}
+
+}  // namespace rsd::kernels::batchnorm_detail
