@@ -91,12 +91,8 @@ __global__ void stats_finalize_kernel(const float2* partials, int64_t M, int64_t
     }
     const double var = m2 / static_cast<double>(M);
     const double unbiased = M > 1 ? m2 / static_cast<double>(M - 1) : var;
-    save_mean[c] = static_cast<float>(mean);
-    save_invstd[c] = static_cast<float>(1.0 / sqrt(var + static_cast<double>(eps)));
-    if (running_mean != nullptr)
-      running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * static_cast<float>(mean);
-    if (running_var != nullptr)
-      running_var[c] = (1.0f - momentum) * running_var[c] + momentum * static_cast<float>(unbiased);
+    batchnorm_detail::store_channel_stats(c, mean, var, unbiased, momentum, eps, save_mean, save_invstd, running_mean,
+                                          running_var);
   }
 }
 

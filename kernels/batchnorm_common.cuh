@@ -1,6 +1,6 @@
 // Device code shared by batch norm (batchnorm.cu) and synchronized batch norm
-// (sync_batchnorm.cu), nvcc only: the per-column normalize pass, the backward's slab partials and
-// the input-gradient pass. Both ops call the same code, so one rank of SyncBN computes what
+// (sync_batchnorm.cu), nvcc only: storing a channel's statistics, the per-column normalize pass,
+// the backward's slab partials and the input-gradient pass. Both ops call the same code, so one rank of SyncBN computes what
 // batch norm does from the same statistics. Layout: (M, C) rows, blocks of (kColTile, kRowLanes)
 // threads over a column tile (common.cuh).
 #pragma once
@@ -30,6 +30,20 @@ __global__ void normalize_kernel(const T* x, const float* gamma, const float* be
       if (rr < M) y[rr * C + c] = from_float<T>((v[k] - mu) * scale + shift);
     }
   }
+}
+
+// Channel c's statistics from its mean and variance (biased; `unbiased` feeds the running
+// variance, as PyTorch does): save_mean, save_invstd for the normalize and the backward, and the
+// running statistics (either may be null) moved by momentum.
+__device__ __forceinline__ void store_channel_stats(int64_t c, double mean, double var, double unbiased,
+                                                    float momentum, float eps, float* save_mean, float* save_invstd,
+                                                    float* running_mean, float* running_var) {
+  save_mean[c] = static_cast<float>(mean);
+  save_invstd[c] = static_cast<float>(1.0 / sqrt(var + static_cast<double>(eps)));
+  if (running_mean != nullptr)
+    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * static_cast<float>(mean);
+  if (running_var != nullptr)
+    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * static_cast<float>(unbiased);
 }
 
 // x, gy: (M, C); partials: (slabs, C) of (sum gy, sum gy * (x - mean)) over the slab's rows,

@@ -68,12 +68,8 @@ __global__ void stats_finalize_kernel(const double* stats, const double* sqdev, 
     const double mean = stats[c] / n;
     const double var = sqdev[c] / n;
     const double unbiased = n > 1.0 ? sqdev[c] / (n - 1.0) : var;
-    save_mean[c] = static_cast<float>(mean);
-    save_invstd[c] = static_cast<float>(1.0 / sqrt(var + static_cast<double>(eps)));
-    if (running_mean != nullptr)
-      running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * static_cast<float>(mean);
-    if (running_var != nullptr)
-      running_var[c] = (1.0f - momentum) * running_var[c] + momentum * static_cast<float>(unbiased);
+    batchnorm_detail::store_channel_stats(c, mean, var, unbiased, momentum, eps, save_mean, save_invstd, running_mean,
+                                          running_var);
   }
 }
 

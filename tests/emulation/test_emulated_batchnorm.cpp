@@ -137,6 +137,21 @@ Backward backward(const std::vector<double>& x, const std::vector<double>& gy, i
   return b;
 }
 
+// The running statistics after one update from (rm0, rv0) with the batch's mean and unbiased
+// variance, each within kF32Tol of the magnitude of its terms.
+void check_running_stats(const std::vector<double>& rm, const std::vector<double>& rv, const std::vector<double>& rm0,
+                         const std::vector<double>& rv0, const Stats& st) {
+  std::vector<double> want_rm(rm0.size()), want_rv(want_rm), scale_rm(want_rm), scale_rv(want_rm);
+  for (size_t c = 0; c < want_rm.size(); ++c) {
+    want_rm[c] = (1.0 - kMomentum) * rm0[c] + kMomentum * st.mean[c];
+    want_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
+    scale_rm[c] = (1.0 - kMomentum) * std::fabs(rm0[c]) + kMomentum * st.max_abs[c];
+    scale_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
+  }
+  check_within("running_mean", rm, want_rm, scale_rm, 0.0, kF32Tol);
+  check_within("running_var", rv, want_rv, scale_rv, 0.0, kF32Tol);
+}
+
 std::vector<double> to_f32(const std::vector<double>& v) { return rounded<float>(v); }
 
 // The array, or null (the launchers' "1 / 0" or "skip").
@@ -176,17 +191,7 @@ void check_batchnorm(const Case& cs, uint64_t seed) {
   check_within("save_invstd", save_invstd.doubles(), st.invstd, st.invstd, 0.0, kF32Tol);
   const Normalized want_y = normalize(x, M, C, gamma, beta, st.mean, st.invstd);
   check_within("y (train)", y.doubles(), want_y.y, want_y.scale, output_rounding<T>(), kF32Tol);
-  if (cs.running) {
-    std::vector<double> want_rm(static_cast<size_t>(C)), want_rv(want_rm), scale_rm(want_rm), scale_rv(want_rm);
-    for (size_t c = 0; c < want_rm.size(); ++c) {
-      want_rm[c] = (1.0 - kMomentum) * rm0[c] + kMomentum * st.mean[c];
-      want_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
-      scale_rm[c] = (1.0 - kMomentum) * std::fabs(rm0[c]) + kMomentum * st.max_abs[c];
-      scale_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
-    }
-    check_within("running_mean", rm.doubles(), want_rm, scale_rm, 0.0, kF32Tol);
-    check_within("running_var", rv.doubles(), want_rv, scale_rv, 0.0, kF32Tol);
-  }
+  if (cs.running) check_running_stats(rm.doubles(), rv.doubles(), rm0, rv0, st);
 
   // Eval forward with the (initial) running statistics.
   DeviceArray<float> rm_eval(rm0), rv_eval(rv0);
@@ -303,15 +308,7 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
                                    nullptr);
   check_within("save_mean", save_mean.doubles(), st.mean, st.max_abs, 0.0, kF32Tol);
   check_within("save_invstd", save_invstd.doubles(), st.invstd, st.invstd, 0.0, kF32Tol);
-  std::vector<double> want_rm(static_cast<size_t>(C)), want_rv(want_rm), scale_rm(want_rm), scale_rv(want_rm);
-  for (size_t c = 0; c < want_rm.size(); ++c) {
-    want_rm[c] = (1.0 - kMomentum) * rm0[c] + kMomentum * st.mean[c];
-    want_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
-    scale_rm[c] = (1.0 - kMomentum) * std::fabs(rm0[c]) + kMomentum * st.max_abs[c];
-    scale_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
-  }
-  check_within("running_mean", rm.doubles(), want_rm, scale_rm, 0.0, kF32Tol);
-  check_within("running_var", rv.doubles(), want_rv, scale_rv, 0.0, kF32Tol);
+  check_running_stats(rm.doubles(), rv.doubles(), rm0, rv0, st);
 
   // Apply, backward reduce and backward apply per rank, with the statistics the finalize gave.
   const std::vector<double> mean_f = save_mean.doubles(), invstd_f = save_invstd.doubles();
