@@ -2,7 +2,10 @@
 // plain loop, a direct (loop) convolution against im2col + GEMM, and the argument errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -110,6 +113,59 @@ TEST_SUITE("ops") {
     cpu::gemm<float>(false, false, 1, 2, 0, 1.0f, a, 1, b, 2, 3.0f, c, 2);
     CHECK(c[0] == 3.0f);
     CHECK(c[1] == 6.0f);
+  }
+
+  // What conv2d and linear ask of the BLAS: beta = 0 onto uninitialized (here NaN) output, padded
+  // leading dimensions whose padding must stay untouched, sizes that reach the blocked kernels.
+  // Run under every OpenBLAS kernel the CPU supports by the blas_* ctest entries.
+  TEST_CASE("cpu gemm: beta = 0 over a NaN-poisoned C with padded rows, blocked sizes, every transpose") {
+    MESSAGE("cpu::gemm: " << cpu::gemm_library());
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const int64_t sizes[][3] = {{67, 45, 130}, {256, 16, 72}, {9, 300, 7}};
+    uint64_t seed = 91;
+    for (const auto& sz : sizes) {
+      const int64_t m = sz[0], n = sz[1], k = sz[2];
+      for (int t = 0; t < 4; ++t) {
+        const bool ta = t & 1, tb = t & 2;
+        CAPTURE(m);
+        CAPTURE(n);
+        CAPTURE(k);
+        CAPTURE(ta);
+        CAPTURE(tb);
+        const int64_t lda = (ta ? m : k) + 5, ldb = (tb ? k : n) + 4, ldc = n + 3;
+        const std::vector<double> a = test::random_tensor({(ta ? k : m) * lda}, DType::f64, Device::cpu(), seed).to_host_doubles();
+        const std::vector<double> b = test::random_tensor({(tb ? n : k) * ldb}, DType::f64, Device::cpu(), seed + 1).to_host_doubles();
+        const std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end());
+        std::vector<float> c(static_cast<size_t>(m * ldc), nan);
+        cpu::gemm<float>(ta, tb, m, n, k, 1.0f, af.data(), lda, bf.data(), ldb, 0.0f, c.data(), ldc);
+        double worst = 0.0;
+        bool padding_kept = true;
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < n; ++j) {
+            double exact = 0.0;
+            for (int64_t p = 0; p < k; ++p)
+              exact += static_cast<double>(af[ta ? p * lda + i : i * lda + p]) * static_cast<double>(bf[tb ? j * ldb + p : p * ldb + j]);
+            worst = std::max(worst, std::fabs(static_cast<double>(c[i * ldc + j]) - exact) / (1.0 + std::fabs(exact)));
+          }
+          for (int64_t j = n; j < ldc; ++j) padding_kept = padding_kept && std::isnan(c[i * ldc + j]);
+        }
+        CHECK(worst < 1e-5);  // NaN fails too: every element written, none read
+        CHECK(padding_kept);
+        seed += 5;
+      }
+    }
+  }
+
+  // The blas_<kernel> ctest entries force a kernel through OPENBLAS_CORETYPE: make sure it took.
+  TEST_CASE("cpu gemm: the OpenBLAS kernel is the one OPENBLAS_CORETYPE asks for") {
+    const char* wanted = std::getenv("OPENBLAS_CORETYPE");
+    const std::string kernel = cpu::blas_kernel_name();
+    MESSAGE("cpu::gemm: " << cpu::gemm_library());
+    if (wanted == nullptr || kernel.empty()) return;
+    std::string a = wanted, b = kernel;
+    for (char& ch : a) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (char& ch : b) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    CHECK(a == b);
   }
 
   TEST_CASE("conv2d: hand-computed 3x3 input, 2x2 kernel, values and gradients") {

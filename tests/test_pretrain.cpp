@@ -86,11 +86,21 @@ TEST_SUITE("pretrain") {
       REQUIRE(p32.size() == p64.size());
       double grad_scale = 0.0;
       for (const Parameter* p : p64) grad_scale = std::max(grad_scale, max_abs(p->value.grad()));
+      double worst_grad = 0.0, worst_weight = 0.0;
       for (size_t i = 0; i < p32.size(); ++i) {
         CAPTURE(p32[i]->name);
-        CHECK(scaled_error(p64[i]->value.grad(), p32[i]->value.grad(), 1e-3 * grad_scale) <= 1e-4);
-        CHECK(scaled_error(p64[i]->value, p32[i]->value) <= 1e-4);
+        // A gradient that is zero in exact arithmetic (a linear layer's bias before BN: ~1e-16 of
+        // the largest) holds f32 rounding noise of the model's gradient scale: measured against it.
+        const double own_scale = max_abs(p64[i]->value.grad());
+        const double floor = own_scale < 1e-4 * grad_scale ? grad_scale : 1e-30;
+        const double eg = scaled_error(p64[i]->value.grad(), p32[i]->value.grad(), floor);
+        const double ew = scaled_error(p64[i]->value, p32[i]->value);
+        worst_grad = std::max(worst_grad, eg);
+        worst_weight = std::max(worst_weight, ew);
+        CHECK(eg <= 1e-4);
+        CHECK(ew <= 1e-4);
       }
+      MESSAGE(method_name, ": f32 vs f64, worst relative error: gradients ", worst_grad, ", weights ", worst_weight);
       for (const auto& [name, buffer] : f32.method->params().buffers()) {
         CAPTURE(name);
         CHECK(scaled_error(f64.method->params().buffers().at(name), buffer) <= 1e-5);

@@ -84,6 +84,29 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 
 bool gemm_uses_blas() { return RSD_HAVE_BLAS != 0; }
 
+std::string blas_kernel_name() {
+#if RSD_HAVE_BLAS && defined(OPENBLAS_VERSION)
+  const char* name = openblas_get_corename();
+  return name != nullptr ? name : "";
+#else
+  return "";
+#endif
+}
+
+std::string gemm_library() {
+#if RSD_HAVE_BLAS && defined(OPENBLAS_VERSION)
+  // OPENBLAS_VERSION reads " OpenBLAS 0.3.21 ".
+  std::string version = OPENBLAS_VERSION;
+  version.erase(0, version.find_first_not_of(' '));
+  version.erase(version.find_last_not_of(' ') + 1);
+  return str_cat(version, " (", blas_kernel_name(), " kernel)");
+#elif RSD_HAVE_BLAS
+  return "CBLAS";
+#else
+  return "plain loops";
+#endif
+}
+
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
                           float, float*, int64_t);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,

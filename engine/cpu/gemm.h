@@ -5,6 +5,7 @@
 // gemm_reference, a plain i-k-j loop that the tests also compare the BLAS path with.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace rsd::cpu {
 
@@ -18,5 +19,12 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
 
 // True when gemm goes through a CBLAS library (for test and log output).
 bool gemm_uses_blas();
+
+// What computes gemm, for logs and test output: "OpenBLAS 0.3.21 (Haswell kernel)", "CBLAS" or
+// "plain loops". OpenBLAS picks its kernel from the CPU at load time (or OPENBLAS_CORETYPE), and
+// kernels round differently: a result that depends on it must not be trusted to a tight bound.
+std::string gemm_library();
+// OpenBLAS's kernel name ("Haswell", "SkylakeX", ...), or "" for any other GEMM.
+std::string blas_kernel_name();
 
 }  // namespace rsd::cpu
