@@ -220,7 +220,17 @@ std::string CheckpointDir::save(const CheckpointContent& c) {
   const std::string stem = stem_of_step(c.step);
   const std::string weights = (fs::path(dir_) / (stem + kWeightsSuffix)).string();
   const std::string sidecar = sidecar_text(c.sidecar_json, c.step);
-  write_safetensors(weights, c.tensors, checkpoint_metadata(c));
+  // Never a non-finite value in a checkpoint: the writer checks each tensor as it streams it, and
+  // on one the file is not written, so the newest checkpoint on disk stays the last good one.
+  SafetensorsWriteOptions options;
+  options.require_finite = true;
+  try {
+    write_safetensors(weights, c.tensors, checkpoint_metadata(c), options);
+  } catch (const NonFiniteError& e) {
+    throw NonFiniteError(str_cat("checkpoint of step ", c.step, " not written: ", e.what(), "; ", newest_note()));
+  } catch (const Error& e) {
+    fail("checkpoint of step ", c.step, " not written: ", e.what(), "; ", newest_note());
+  }
   write_file_atomically(checkpoint_sidecar_path(weights), sidecar);
   prune(c.step);
   return weights;
@@ -249,6 +259,11 @@ void CheckpointDir::prune(int64_t saved_step) const {
     removed = true;
   }
   if (removed) sync_parent_directory((fs::path(dir_) / saved_stem).string());
+}
+
+std::string CheckpointDir::newest_note() const {
+  const std::optional<std::string> good = latest();
+  return good ? "the newest checkpoint is still " + *good : std::string("no earlier checkpoint exists");
 }
 
 std::optional<std::string> CheckpointDir::latest() const {

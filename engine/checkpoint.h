@@ -30,7 +30,8 @@ class CheckpointDir {
   // Creates `dir` if needed; keep_last >= 1.
   CheckpointDir(std::string dir, int keep_last);
 
-  // Writes <dir>/step-<step, 8 digits>.safetensors, then the .json beside it (both atomic), then
+  // Writes <dir>/step-<step, 8 digits>.safetensors, then the .json beside it (both atomic; a tensor
+  // holding Inf or NaN is an rsd::Error naming it, and nothing of this step is written), then
   // deletes the oldest complete checkpoints beyond keep_last, the incomplete ones older than this
   // step and temporary files left by processes that no longer run. Returns the .safetensors path.
   std::string save(const CheckpointContent& c);
@@ -43,6 +44,7 @@ class CheckpointDir {
 
  private:
   void prune(int64_t saved_step) const;
+  std::string newest_note() const;  // "the newest checkpoint is still <path>", for errors
 
   std::string dir_;
   int keep_last_;

@@ -12,6 +12,13 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A tensor that must be finite (a checkpoint's, an exported weight) holds Inf or NaN: callers that
+// know why (a diverged run) add what to do.
+class NonFiniteError : public Error {
+ public:
+  using Error::Error;
+};
+
 namespace detail {
 inline void stream_all(std::ostringstream&) {}
 template <typename First, typename... Rest>

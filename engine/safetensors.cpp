@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -86,15 +87,53 @@ std::string header_json(const std::vector<std::pair<std::string, Tensor>>& tenso
   return text;
 }
 
-void write_tensor_bytes(AtomicFileWriter& out, const Tensor& t) {
+// Inf and NaN in host memory holding n elements of a floating dtype.
+NonFiniteCount count_non_finite_host(const void* data, DType dtype, int64_t n) {
+  NonFiniteCount c;
+  auto visit = [&](int64_t i, double v) {
+    if (std::isfinite(v)) return;
+    if (c.count++ == 0) {
+      c.first = i;
+      c.first_value = v;
+    }
+  };
+  switch (dtype) {
+    case DType::f32:
+      for (int64_t i = 0; i < n; ++i) visit(i, static_cast<const float*>(data)[i]);
+      break;
+    case DType::f64:
+      for (int64_t i = 0; i < n; ++i) visit(i, static_cast<const double*>(data)[i]);
+      break;
+    case DType::bf16:
+      for (int64_t i = 0; i < n; ++i) visit(i, bf16_bits_to_float(static_cast<const uint16_t*>(data)[i]));
+      break;
+    case DType::f16:
+      for (int64_t i = 0; i < n; ++i) visit(i, f16_bits_to_float(static_cast<const uint16_t*>(data)[i]));
+      break;
+    default:
+      break;
+  }
+  return c;
+}
+
+void check_finite(const void* data, const Tensor& t) {
+  const NonFiniteCount c = count_non_finite_host(data, t.dtype(), t.numel());
+  if (c.count == 0) return;
+  throw NonFiniteError(str_cat("holds ", c.count, " non-finite value", c.count == 1 ? "" : "s", " of ", t.numel(),
+                               " (the first, element ", c.first, ", is ", c.first_value, ")"));
+}
+
+void write_tensor_bytes(AtomicFileWriter& out, const Tensor& t, const SafetensorsWriteOptions& options) {
   if (t.nbytes() == 0) return;
   if (t.device().is_cpu()) {
+    if (options.require_finite) check_finite(t.raw(), t);
     out.write(t.raw(), t.nbytes());
     return;
   }
   ArenaSuspend outside_arena;
   Tensor host = Tensor::empty(t.shape(), t.dtype(), Device::cpu());
   host.copy_from(t);
+  if (options.require_finite) check_finite(host.raw(), t);
   out.write(host.raw(), host.nbytes());
 }
 
@@ -218,8 +257,17 @@ struct SafetensorsFile::State {
   }
 };
 
+NonFiniteCount count_non_finite(const Tensor& t) {
+  if (!is_floating(t.dtype()) || t.numel() == 0) return {};
+  if (t.device().is_cpu()) return count_non_finite_host(t.raw(), t.dtype(), t.numel());
+  ArenaSuspend outside_arena;
+  Tensor host = Tensor::empty(t.shape(), t.dtype(), Device::cpu());
+  host.copy_from(t);
+  return count_non_finite_host(host.raw(), t.dtype(), t.numel());
+}
+
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+                       const std::map<std::string, std::string>& metadata, const SafetensorsWriteOptions& options) {
   const std::string header = header_json(tensors, metadata, path);
   AtomicFileWriter out(path);
   const uint64_t length = header.size();
@@ -227,7 +275,9 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   out.write(header);
   for (const auto& [name, t] : tensors) {
     try {
-      write_tensor_bytes(out, t);
+      write_tensor_bytes(out, t, options);
+    } catch (const NonFiniteError& e) {
+      throw NonFiniteError(str_cat("cannot write ", path, ": tensor \"", name, "\" ", t.describe(), " ", e.what()));
     } catch (const Error& e) {
       fail("cannot write ", path, ": tensor \"", name, "\" ", t.describe(), ": ", e.what());
     }

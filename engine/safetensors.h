@@ -17,8 +17,23 @@ namespace rsd {
 // order, with `metadata` as "__metadata__". Names must be unique and non-empty. The file is
 // streamed to "<path>.tmp.<pid>" and renamed over `path` when complete (engine/atomic_file.h): on
 // any error the old file is untouched and no temporary file remains.
+struct SafetensorsWriteOptions {
+  // Refuse a floating tensor holding Inf or NaN: an rsd::Error naming the tensor and the count of
+  // such values, raised while streaming, so the file is never written (checkpoints, exported weights).
+  bool require_finite = false;
+};
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata = {});
+                       const std::map<std::string, std::string>& metadata = {},
+                       const SafetensorsWriteOptions& options = {});
+
+// The number of Inf and NaN values of a tensor (0 for integer tensors); any device (a CUDA tensor is
+// copied to the host), and the index of the first, or -1.
+struct NonFiniteCount {
+  int64_t count = 0;
+  int64_t first = -1;
+  double first_value = 0.0;
+};
+NonFiniteCount count_non_finite(const Tensor& t);
 
 // A safetensors file opened for reading: the header is parsed and validated up front, tensors are
 // read one at a time on request (pread). Copies share the open file.

@@ -129,7 +129,7 @@ TEST_SUITE("pretrain") {
     const tools::PretrainResult r = tools::run_pretrain(c, quiet());
     const SafetensorsFile ckpt = SafetensorsFile::open(r.checkpoint);
     auto fresh = tools::make_method(c, {13, 13}, Device::cpu(), 2);
-    CHECK(tools::load_initial_weights(r.checkpoint, *fresh) > 0);
+    CHECK(tools::load_initial_weights(r.checkpoint, *fresh).loaded > 0);
     for (const Parameter* p : fresh->params().parameters()) {
       CAPTURE(p->name);
       CHECK(p->value.to_host_doubles() == ckpt.read(p->name).to_host_doubles());
@@ -144,7 +144,11 @@ TEST_SUITE("pretrain") {
     const fs::path file = dir.path() / "torchvision.safetensors";
     write_safetensors(file.string(), {{"conv1.weight", Tensor::from_vector(tv, {K, C, R, S}, DType::f32)}});
     auto other = tools::make_method(c, {13, 13}, Device::cpu(), 2);
-    CHECK(tools::load_initial_weights(file.string(), *other) == 1);
+    // One tensor of the encoder: a module loaded in part is refused unless asked for.
+    CHECK_THROWS_WITH_AS(tools::load_initial_weights(file.string(), *other), doctest::Contains("--init-partial"), Error);
+    const tools::InitReport report = tools::load_initial_weights(file.string(), *other, true);
+    CHECK(report.loaded == 1);
+    CHECK(report.partial_module);
     const std::vector<double> got = other->params().find("encoder.conv1.weight")->value.to_host_doubles();
     for (int64_t k = 0; k < K; ++k)
       for (int64_t ch = 0; ch < C; ++ch)

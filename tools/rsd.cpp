@@ -70,6 +70,8 @@ struct PretrainCommand {
   std::string resume;
   bool resume_given = false;
   std::string init;
+  bool init_partial = false;
+  bool overwrite = false;
   std::string out_dir;
 };
 
@@ -81,8 +83,16 @@ int run_pretrain(const PretrainCommand& cmd) {
   rsd::tools::PretrainRunOptions options;
   if (cmd.resume_given) options.resume = cmd.resume.empty() ? config.log.out_dir + "/checkpoints" : cmd.resume;
   options.init = cmd.init;
+  options.init_partial = cmd.init_partial;
+  options.overwrite = cmd.overwrite;
   const rsd::tools::PretrainResult r = rsd::tools::run_pretrain(config, options);
   if (r.rank != 0) return 0;  // rank 0 reports for the job
+  if (r.first_step == r.last_step) {
+    std::printf("nothing to train: the run in %s is complete at step %lld of %lld; raise train.steps (--set "
+                "train.steps=N) to continue it\n",
+                r.out_dir.c_str(), static_cast<long long>(r.last_step), static_cast<long long>(r.total_steps));
+    return 0;
+  }
   const double first = r.losses.empty() ? 0.0 : r.losses.front(), last = r.losses.empty() ? 0.0 : r.losses.back();
   std::printf("trained steps %lld..%lld of %lld on %s: loss %.4f -> %.4f, %.1f samples/s\n",
               static_cast<long long>(r.first_step), static_cast<long long>(r.last_step),
@@ -161,7 +171,14 @@ int main(int argc, char** argv) {
   CLI::Option* resume_opt = pretrain_cmd->add_option(
       "--resume", pretrain.resume, "Continue from a checkpoint file or folder; without a value, the newest in OUT/checkpoints");
   resume_opt->expected(0, 1);
-  pretrain_cmd->add_option("--init", pretrain.init, "Start from the weights of a safetensors file (torchvision names accepted)");
+  pretrain_cmd->add_option("--init", pretrain.init,
+                           "Start a new run from the weights of a safetensors file (a checkpoint, an exported encoder, "
+                           "torchvision names); a file of another architecture is refused");
+  pretrain_cmd->add_flag("--init-partial", pretrain.init_partial,
+                         "With --init: load only the tensors whose names and shapes fit, and report the rest");
+  pretrain_cmd->add_flag("--overwrite", pretrain.overwrite,
+                         "Delete the run the output folder holds (config, metrics, plot, checkpoints), then start fresh; "
+                         "without it a folder holding a run is refused (continue it with --resume)");
   pretrain_cmd->add_flag("--config-keys", config_keys, "List every config key with its type, default and meaning");
 
   DemoOptions demo;
@@ -253,6 +270,14 @@ int main(int argc, char** argv) {
     return run_devices();
   } catch (const rsd::Error& e) {
     std::fprintf(stderr, "rsd: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "rsd: error: out of memory; lower train.batch_size, the view size or the number of workers\n");
+    return 1;
+  } catch (const std::exception& e) {
+    // Every failure rsd foresees is an rsd::Error naming its file or cause; anything else is a bug
+    // in rsd, reported as one rather than left to std::terminate.
+    std::fprintf(stderr, "rsd: internal error (a bug in rsd; please report it with the command line): %s\n", e.what());
     return 1;
   }
 }

@@ -29,16 +29,16 @@ std::string row_json(const MetricsRow& row) {
   return j.dump();
 }
 
-// The rows of an earlier run's file below first_step; a line that does not parse ends the read
+// The rows of an earlier run's file up to steps_done; a line that does not parse ends the read
 // (a run killed mid-line leaves at most one).
-std::vector<MetricsRow> read_rows(const std::string& path, int64_t first_step) {
+std::vector<MetricsRow> read_rows(const std::string& path, int64_t steps_done) {
   std::vector<MetricsRow> rows;
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
     const json j = json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("step")) break;
-    if (j["step"].get<double>() >= static_cast<double>(first_step)) break;
+    if (!j["step"].is_number() || j["step"].get<double>() > static_cast<double>(steps_done)) break;
     MetricsRow row;
     for (auto it = j.begin(); it != j.end(); ++it) row.emplace_back(it.key(), it->is_number() ? it->get<double>() : NAN);
     rows.push_back(std::move(row));
@@ -48,8 +48,8 @@ std::vector<MetricsRow> read_rows(const std::string& path, int64_t first_step) {
 
 }  // namespace
 
-MetricsLog::MetricsLog(std::string path, int64_t first_step) : path_(std::move(path)) {
-  if (first_step > 0) rows_ = read_rows(path_, first_step);
+MetricsLog::MetricsLog(std::string path, int64_t steps_done) : path_(std::move(path)) {
+  if (steps_done > 0) rows_ = read_rows(path_, steps_done);
   std::string kept;
   for (const MetricsRow& row : rows_) kept += row_json(row) + "\n";
   write_file_atomically(path_, kept);

@@ -1,6 +1,7 @@
 // The metrics of a training run as JSON lines (one object per logged step), flushed line by line
-// so `tail -f` and a crashed run both show everything logged so far. A resumed run keeps the rows
-// of the steps before its first and continues the same file.
+// so `tail -f` and a crashed run both show everything logged so far. A run resumed after
+// `steps_done` steps keeps the rows of those steps (a row's "step" counts the steps done when it
+// was written, so the checkpoint's own step's row is kept) and continues the same file.
 #pragma once
 #include <cstdio>
 #include <string>
@@ -13,8 +14,8 @@ using MetricsRow = std::vector<std::pair<std::string, double>>;  // in column or
 
 class MetricsLog {
  public:
-  // Keeps the rows of `path` whose step is below first_step (none when first_step is 0).
-  MetricsLog(std::string path, int64_t first_step);
+  // Keeps the rows of `path` whose step is at most steps_done (none when steps_done is 0).
+  MetricsLog(std::string path, int64_t steps_done);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;

@@ -20,6 +20,7 @@
 #include "tools/pretrain/optimization.h"
 #include "tools/pretrain/pretrain_data.h"
 #include "tools/pretrain/run_checkpoint.h"
+#include "tools/pretrain/run_folder.h"
 #include "tools/progress.h"
 
 namespace rsd::tools {
@@ -115,9 +116,39 @@ PretrainResult run_pretrain(const PretrainConfig& config, const PretrainRunOptio
 
 namespace {
 
+// --resume, --init and --overwrite: at most one way to start.
+RunStart run_start(const PretrainRunOptions& options) {
+  RSD_CHECK(options.resume.empty() || options.init.empty(), "--init ", options.init, " and --resume ", options.resume,
+            " do not go together: --resume continues a run with its own weights; --init starts a new run from "
+            "given weights (give one)");
+  RSD_CHECK(options.resume.empty() || !options.overwrite, "--resume and --overwrite do not go together: --resume "
+            "continues the run in the folder, --overwrite deletes it (give one)");
+  RSD_CHECK(!options.init_partial || !options.init.empty(), "--init-partial needs --init WEIGHTS");
+  if (!options.resume.empty()) return RunStart::resume;
+  return options.overwrite ? RunStart::overwrite : RunStart::fresh;
+}
+
+// Bytes of one checkpoint of this run: every tensor it saves (the sidecar is small).
+uint64_t checkpoint_bytes(const models::SslMethod& method, const Optimizer& optimizer) {
+  uint64_t bytes = 0;
+  for (const Parameter* p : method.params().parameters()) bytes += p->value.nbytes();
+  for (const auto& [name, t] : method.params().buffers()) bytes += t.nbytes();
+  for (const auto& [name, t] : method.extra_state()) bytes += t.nbytes();
+  for (const auto& [name, t] : optimizer.state()) bytes += t.nbytes();
+  return bytes + (uint64_t{1} << 20);
+}
+
+// What to do after a checkpoint refused non-finite tensors.
+[[noreturn]] void diverged(const NonFiniteError& e, int64_t step) {
+  fail(e.what(), ". Training diverged by step ", step, " (weights, batch-norm statistics or optimizer state are "
+       "no longer finite); the run stops here. Resume from the last good checkpoint with a lower train.lr, or set "
+       "train.grad_clip, or use more warm-up (train.warmup_fraction)");
+}
+
 PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOptions& options, comm::Communicator& comm,
                            Device device) {
   check_pretrain_paths(config);
+  const RunStart start = run_start(options);
   const DType dtype = compute_dtype(config.train.precision, device);
   const int world = comm.world_size();
   const bool distributed = comm.backend() != "single";  // NCCL with one rank included
@@ -132,12 +163,14 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
   result.out_dir = config.log.out_dir;
   result.rank = comm.rank();
   result.world_size = world;
-  if (lead) {
-    fs::create_directories(config.log.out_dir);
-    write_file_atomically((fs::path(config.log.out_dir) / "config.toml").string(), to_toml(config));
-  }
+  // Everything that can refuse the run is checked before any compute: the folder and its rules,
+  // the checkpoint to resume (its model against the config), the free space.
+  if (lead) prepare_run_folder(config.log.out_dir, start, config.data.path, options.resume);
+  std::optional<LoadedCheckpoint> ckpt;
+  if (start == RunStart::resume) ckpt.emplace(load_checkpoint(options.resume));
 
   const PretrainData data = open_pretrain_data(config);
+  if (ckpt) check_resume_config(*ckpt, config, data);
   const data::RankSplit split{comm.rank(), world};
   const int64_t batches_per_epoch = data::samples_per_rank(data.source->size(), split) / local_batch;
   RSD_CHECK(batches_per_epoch > 0, config.data.path, " gives ", data.source->size(), " samples per epoch (",
@@ -145,6 +178,9 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
             config.train.batch_size, "; raise data.repeat or lower train.batch_size");
   const int64_t total = total_steps_of(config, batches_per_epoch);
   result.total_steps = total;
+  RSD_CHECK(!ckpt || ckpt->step <= total, ckpt ? ckpt->path : "", " is at step ", ckpt ? ckpt->step : 0,
+            ", past this config's last step (", total, " steps): nothing to train. Raise train.steps (e.g. --set "
+            "train.steps=", ckpt ? 2 * ckpt->step : 0, ") to continue the run");
 
   std::unique_ptr<models::SslMethod> method = make_method(config, data.view_channels, device, total);
   if (distributed) method->set_communicator(&comm);
@@ -158,18 +194,21 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
   so.bucket_bytes = static_cast<size_t>(config.distributed.bucket_mb * 1024 * 1024);
   so.sync_bn = config.distributed.sync_bn;
   TrainStep step_runner(*method, *optimizer, so);
+  if (lead) check_free_space(config.log.out_dir, checkpoint_bytes(*method, *optimizer), "a checkpoint of this run");
 
-  CheckpointDir checkpoints((fs::path(config.log.out_dir) / "checkpoints").string(), config.checkpoint.keep_last);
   RunCounters counters;
-  if (!options.resume.empty()) {
-    const LoadedCheckpoint ckpt = load_checkpoint(options.resume);
-    counters = restore_run_checkpoint(ckpt, *method, *optimizer);
+  if (ckpt) {
+    counters = restore_run_checkpoint(*ckpt, *method, *optimizer);
     step_runner.set_counters(counters.bad_in_a_row, counters.skipped_total);
-    if (!quiet) std::printf("resumed from %s at step %lld\n", ckpt.path.c_str(), static_cast<long long>(counters.step));
+    if (!quiet) std::printf("resumed from %s at step %lld\n", ckpt->path.c_str(), static_cast<long long>(counters.step));
+    ckpt.reset();  // closes the file
   } else if (!options.init.empty()) {
-    const int64_t n = load_initial_weights(options.init, *method);
-    if (!quiet) std::printf("initialized %lld tensors from %s\n", static_cast<long long>(n), options.init.c_str());
+    const InitReport report = load_initial_weights(options.init, *method, options.init_partial);
+    if (!quiet) std::printf("initialized from %s: %s\n", options.init.c_str(), report.summary().c_str());
   }
+  // Nothing refused the run: its files start here (a refused start leaves the folder as it was).
+  if (lead) write_file_atomically((fs::path(config.log.out_dir) / "config.toml").string(), to_toml(config));
+  CheckpointDir checkpoints((fs::path(config.log.out_dir) / "checkpoints").string(), config.checkpoint.keep_last);
   if (distributed) broadcast_model(*method, comm);
   result.first_step = result.last_step = counters.step;
 
@@ -255,7 +294,11 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
                                    fmt("%.1f", static_cast<double>(samples_per_step) / seconds), " samples/s"));
     }
     if (lead && ((step + 1) % config.checkpoint.every == 0 || step + 1 == total)) {
-      result.checkpoint = checkpoints.save(make_run_checkpoint(*method, *optimizer, counters, config, data));
+      try {
+        result.checkpoint = checkpoints.save(make_run_checkpoint(*method, *optimizer, counters, config, data));
+      } catch (const NonFiniteError& e) {
+        diverged(e, step + 1);
+      }
     }
   }
   if (show_bar) bar.finish(str_cat("loss ", fmt("%.4f", result.losses.empty() ? NAN : result.losses.back())));

@@ -21,6 +21,8 @@ namespace rsd::tools {
 struct PretrainRunOptions {
   std::string resume;              // a checkpoint file or directory; "" starts fresh
   std::string init;                // a safetensors file of initial weights; ""
+  bool init_partial = false;       // --init-partial: load what fits, report the rest
+  bool overwrite = false;          // --overwrite: remove the run the folder holds, then start fresh
   int64_t stop_after = -1;         // stop after this many optimizer steps as if interrupted (tests)
   bool quiet = false;              // no progress bar and no summary (tests)
   std::function<void(int64_t step, const StepResult&)> on_step;
