@@ -41,7 +41,7 @@ for arm in "${arms[@]}"; do
     mkdir -p "$run"
     if [[ ! -f "$run/probe/results.json" ]]; then
       echo "== $arm, seed $seed: pretraining ($steps steps)"
-      "$rsd" pretrain --config "configs/experiments/$arm.toml" --out "$run" \
+      "$rsd" pretrain --config "configs/experiments/$arm.toml" --out "$run" --overwrite \
         --set seed="$seed" --set train.steps="$steps" --set checkpoint.every="$steps" > "$run.pretrain.log" 2>&1 ||
         { echo "pretraining failed: see $run.pretrain.log" >&2; exit 1; }
       case "$arm" in
