@@ -108,6 +108,10 @@ CommandResult run_rsd(const std::vector<std::string>& args, const CommandOptions
 std::string clean_failure(const CommandResult& r, const std::vector<std::string>& needles) {
   if (!r.exited()) return "did not end by itself: " + r.describe();
   if (r.exit_code != 1 && r.exit_code != 2) return "expected exit 1 or 2: " + r.describe();
+  // Under the sanitizers (tools/sanitize.sh builds rsd instrumented too) a report exits 1 as well.
+  for (const char* report : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    if (r.err.find(report) != std::string::npos) return std::string("a sanitizer report: ") + r.describe();
+  }
   for (const std::string& n : needles) {
     if (r.err.find(n) == std::string::npos) return "stderr lacks \"" + n + "\": " + r.describe();
   }
