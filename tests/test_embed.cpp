@@ -28,6 +28,7 @@
 #include "tools/downstream/pca.h"
 #include "tools/downstream/pca_eigen.h"
 #include "tools/downstream/seeded_stream.h"
+#include "tools/output_preflight.h"
 #include "tools/pack.h"
 #include "tools/pretrain/config.h"
 #include "tools/pretrain/trainer.h"
@@ -282,6 +283,7 @@ TEST_SUITE("downstream") {
     CHECK(r.rows == n);
     CHECK(r.dim == 64);  // resnet18 at width 8
     CHECK(r.missing_bands.empty());
+    CHECK(r.all_nodata_rows.empty());
 
     const Tensor e = read_npy(r.embeddings);
     REQUIRE(e.shape() == Shape{n, 64});
@@ -293,16 +295,17 @@ TEST_SUITE("downstream") {
 
     const std::vector<std::string> lines = read_lines(r.index);
     REQUIRE(static_cast<int64_t>(lines.size()) == n + 1);
-    CHECK(lines[0] == "row,id,source,crs,minx,miny,maxx,maxy,label");
+    CHECK(lines[0] == "row,id,source,crs,minx,miny,maxx,maxy,label,valid_fraction");
     for (int64_t i : {int64_t{0}, n / 2, n - 1}) {
       const data::SampleRef& ref = ds.samples[static_cast<size_t>(i)];
       const std::string& line = lines[static_cast<size_t>(i + 1)];
       CAPTURE(line);
       CHECK(line.rfind(str_cat(i, ",", ref.id, ",", ref.s2.at(0).path, ",EPSG:326"), 0) == 0);  // UTM north
-      CHECK(line.substr(line.rfind(',') + 1) == ds.classes.at(static_cast<size_t>(ref.label.class_index)));
       // Bounds: the footprint from the file's geotransform (north up: origin at the top left).
       const std::vector<std::string> f = split_csv(line);
-      REQUIRE(f.size() == 9);
+      REQUIRE(f.size() == 10);
+      CHECK(f[8] == ds.classes.at(static_cast<size_t>(ref.label.class_index)));
+      CHECK(f[9] == "1");  // every value of the chip valid
       const auto& g = data::raster_info(ref.s2.at(0).path).geo.geotransform;
       CHECK(std::stod(f[4]) == doctest::Approx(g[0]));
       CHECK(std::stod(f[5]) == doctest::Approx(g[3] + 64 * g[5]));
@@ -316,6 +319,7 @@ TEST_SUITE("downstream") {
     CHECK(meta.at("dtype") == "float32");
     CHECK(meta.at("shape") == nlohmann::json({n, 64}));
     CHECK(data::BandStatistics::from_json(meta.at("statistics").dump()) == enc.statistics);
+    CHECK(meta.at("all_nodata_rows").empty());
   }
 
   TEST_CASE("embed: a packed shard dataset gives the same rows as its source folder" * doctest::skip(kNoGdal)) {
@@ -338,8 +342,8 @@ TEST_SUITE("downstream") {
     for (size_t i = 1; i < a.size(); ++i) {
       // Same row, id, CRS and bounds; the source is the shard dataset's index instead of the files.
       std::vector<std::string> fa = split_csv(a[i]), fb = split_csv(b[i]);
-      REQUIRE(fa.size() == 9);
-      REQUIRE(fb.size() == 9);
+      REQUIRE(fa.size() == 10);
+      REQUIRE(fb.size() == 10);
       fa.erase(fa.begin() + 2);
       fb.erase(fb.begin() + 2);
       CHECK(fa == fb);
@@ -686,6 +690,70 @@ TEST_SUITE("downstream") {
     }
   }
 #endif
+
+  TEST_CASE("output checks: folders under a regular file, the input itself under any name, inside a dataset, too "
+            "little space; nothing is created") {
+    TempDir dir;
+    const fs::path file = dir.path() / "file.txt";
+    std::ofstream(file) << "a regular file";
+    const std::string under = error_of([&] {
+      tools::check_output_dir((file / "sub").string(), "the output", {"a.npy"}, 0, {});
+    });
+    CHECK(under.find(file.string()) != std::string::npos);
+    CHECK(under.find("regular file") != std::string::npos);
+    CHECK(error_of([&] {
+            tools::check_output_file((file / "sub" / "x.tif").string(), "the output", 0, {});
+          }).find("regular file") != std::string::npos);
+    CHECK(error_of([&] { tools::check_output_dir(file.string(), "the output", {}, 0, {}); }).find("not a folder") !=
+          std::string::npos);
+
+    // The input under another spelling, a symlink, a hard link.
+    const fs::path in = dir.path() / "in.tif";
+    std::ofstream(in) << "imagery";
+    fs::create_directories(dir.path() / "sub");
+    fs::create_symlink(in, dir.path() / "link.tif");
+    fs::create_hard_link(in, dir.path() / "hard.tif");
+    const std::vector<tools::ProtectedInput> raster = {{in.string(), "the input raster", false}};
+    for (const fs::path& p : {in, dir.path() / "." / "in.tif", dir.path() / "sub" / ".." / "in.tif",
+                              dir.path() / "link.tif", dir.path() / "hard.tif"}) {
+      CAPTURE(p);
+      const std::string e = error_of([&] { tools::check_output_file(p.string(), "the output", 0, raster); });
+      CHECK(e.find("overwrite") != std::string::npos);
+      CHECK(e.find(in.string()) != std::string::npos);
+    }
+    CHECK(error_of([&] { tools::check_output_file((dir.path() / "out.tif").string(), "the output", 0, raster); })
+              .empty());
+    // A folder's files against the input.
+    CHECK(error_of([&] {
+            tools::check_output_dir(dir.path().string(), "the output", {"in.tif"}, 0, raster);
+          }).find("overwrite") != std::string::npos);
+
+    // Inside a dataset folder, also through a symlinked folder; beside it is fine.
+    fs::create_directories(dir.path() / "ds" / "train");
+    fs::create_directory_symlink(dir.path() / "ds", dir.path() / "alias");
+    const std::vector<tools::ProtectedInput> ds = {{(dir.path() / "ds").string(), "the dataset folder", true}};
+    for (const fs::path& p : {dir.path() / "ds", dir.path() / "ds" / "emb", dir.path() / "ds" / "train" / "new" / "x",
+                              dir.path() / "alias" / "emb"}) {
+      CAPTURE(p);
+      CHECK(error_of([&] { tools::check_output_dir(p.string(), "the output", {}, 0, ds); }).find("the dataset folder") !=
+            std::string::npos);
+    }
+    CHECK(error_of([&] { tools::check_output_dir((dir.path() / "dsx").string(), "the output", {}, 0, ds); }).empty());
+    CHECK(error_of([&] { tools::check_output_dir((dir.path() / "a" / "b").string(), "the output", {}, 0, ds); })
+              .empty());
+
+    // Too little space: the need, the free space, the note.
+    const std::string full = error_of([&] {
+      tools::check_output_file((dir.path() / "big.tif").string(), "the output", uint64_t{1} << 60, {}, "a lot");
+    });
+    CHECK(full.find("needs about 1024.0 PiB (a lot)") != std::string::npos);
+    CHECK(full.find("free") != std::string::npos);
+    CHECK(!fs::exists(dir.path() / "a"));
+    CHECK(!fs::exists(dir.path() / "big.tif"));
+    CHECK(tools::byte_size_text(512) == "512 bytes");
+    CHECK(tools::byte_size_text(1536) == "1.5 KiB");
+    CHECK(tools::byte_size_text(uint64_t{3} << 30) == "3.0 GiB");
+  }
 
   TEST_CASE("embed --dense PCA: the eigensolvers find known eigenpairs") {
     // Jacobi on the whole matrix: distinct eigenvalues of both signs.

@@ -6,13 +6,17 @@
 #include <array>
 #include <filesystem>
 #include <limits>
+#include <vector>
 
 #include "engine/error.h"
+#include "tools/output_preflight.h"
 #if RSD_HAVE_GDAL
 #include <cpl_conv.h>
 #include <cpl_error.h>
 #include <cpl_string.h>
 #include <gdal.h>
+
+#include "data/gdal/gdal_call.h"
 #endif
 
 namespace rsd::tools {
@@ -23,9 +27,35 @@ namespace {
 constexpr int64_t kBlock = 256;  // GeoTIFF block side, and the row granularity of the writes
 
 #if RSD_HAVE_GDAL
-std::string gdal_message() {
-  const char* m = CPLGetLastErrorMsg();
-  return m != nullptr && *m != '\0' ? str_cat(" (GDAL: ", m, ")") : std::string();
+// GDAL's messages of a failed call, captured (never printed raw), as " (GDAL: ...)": the first few
+// distinct ones (a full disk makes libtiff repeat itself for every block and tag it tries).
+std::string gdal_message(const data::gdal::ErrorCapture& capture) {
+  const std::string all = capture.message();
+  std::vector<std::string> distinct;
+  size_t dropped = 0;
+  for (size_t begin = 0; begin <= all.size();) {
+    size_t end = all.find("; ", begin);
+    if (end == std::string::npos) end = all.size();
+    const std::string m = all.substr(begin, end - begin);
+    if (std::find(distinct.begin(), distinct.end(), m) == distinct.end()) {
+      if (distinct.size() < 3)
+        distinct.push_back(m);
+      else
+        ++dropped;
+    }
+    begin = end + 2;
+  }
+  std::string out;
+  for (const std::string& m : distinct) out += (out.empty() ? "" : "; ") + m;
+  return str_cat(" (", out, dropped > 0 ? str_cat("; and ", dropped, " more") : std::string(), ")");
+}
+
+// What a failed write adds when the disk is (nearly) full: the free space, and what to do.
+std::string disk_hint(const std::string& file, uint64_t needed) {
+  const uint64_t free = free_bytes_at(file);
+  if (free >= needed) return "";
+  return str_cat("; No space left on device: the file system holding ", fs::path(file).parent_path().string(),
+                 " has ", byte_size_text(free), " free. Free some space or write elsewhere (--out)");
 }
 #endif
 }  // namespace
@@ -49,11 +79,11 @@ DenseGeoTiffWriter::DenseGeoTiffWriter(std::string path, int64_t width, int64_t 
   options = CSLSetNameValue(options, "BIGTIFF", "IF_SAFER");
   options = CSLSetNameValue(options, "INTERLEAVE", "PIXEL");
   if (int8) options = CSLSetNameValue(options, "PIXELTYPE", "SIGNEDBYTE");
-  CPLErrorReset();
+  data::gdal::ErrorCapture capture;  // GDAL's messages go into the errors below, never raw to stderr
   GDALDatasetH ds = GDALCreate(driver, tmp_.c_str(), static_cast<int>(width), static_cast<int>(height),
                                static_cast<int>(bands), int8 ? GDT_Byte : GDT_Float32, options);
   CSLDestroy(options);
-  RSD_CHECK(ds != nullptr, tmp_, ": cannot create the GeoTIFF", gdal_message());
+  RSD_CHECK(ds != nullptr, tmp_, ": cannot create the GeoTIFF", gdal_message(capture), disk_hint(tmp_, 1 << 20));
   dataset_ = ds;
   bool ok = true;
   if (geo.has_geotransform) {
@@ -68,8 +98,8 @@ DenseGeoTiffWriter::DenseGeoTiffWriter(std::string path, int64_t width, int64_t 
     GDALRasterBandH band = GDALGetRasterBand(ds, b);
     ok = band != nullptr && GDALSetRasterNoDataValue(band, nodata) == CE_None;
   }
-  if (!ok) {
-    const std::string message = gdal_message();
+  if (!ok || capture.failed()) {
+    const std::string message = gdal_message(capture);
     close_and_remove();
     fail(path_, ": setting the GeoTIFF's georeferencing, metadata or nodata failed", message);
   }
@@ -78,16 +108,21 @@ DenseGeoTiffWriter::DenseGeoTiffWriter(std::string path, int64_t width, int64_t 
 void DenseGeoTiffWriter::flush(int64_t rows) {
   if (rows == 0) return;
   const int bytes = int8_ ? 1 : 4;
-  CPLErrorReset();
+  data::gdal::ErrorCapture capture;
   const CPLErr err =
       GDALDatasetRasterIO(static_cast<GDALDatasetH>(dataset_), GF_Write, 0, static_cast<int>(buffered_first_),
                           static_cast<int>(width_), static_cast<int>(rows), buffer_.data(), static_cast<int>(width_),
                           static_cast<int>(rows), int8_ ? GDT_Byte : GDT_Float32, static_cast<int>(bands_), nullptr,
                           bytes * static_cast<int>(bands_), bytes * static_cast<int>(bands_ * width_), bytes);
-  if (err != CE_None) {
-    const std::string message = gdal_message();
+  // The blocks go to the file now, not when GDAL's cache is full or at close: a write error (a disk
+  // that filled) stops the run at this row of blocks, not after every tile is computed.
+  if (err == CE_None && !capture.failed()) GDALFlushCache(static_cast<GDALDatasetH>(dataset_));
+  if (err != CE_None || capture.failed()) {
+    const std::string message = gdal_message(capture);
     close_and_remove();
-    fail(path_, ": writing rows ", buffered_first_, " to ", buffered_first_ + rows, " of the GeoTIFF failed", message);
+    fail(path_, ": writing rows ", buffered_first_, " to ", buffered_first_ + rows, " of the GeoTIFF failed", message,
+         disk_hint(tmp_, static_cast<uint64_t>(rows * width_ * bands_ * bytes)),
+         "; the temporary file was removed, nothing was written");
   }
   buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(rows * width_ * bands_ * bytes));
   buffered_first_ += rows;
@@ -99,20 +134,29 @@ void DenseGeoTiffWriter::close() {
   flush(next_row_ - buffered_first_);
   std::vector<int> levels;
   for (int f = 2; std::max(width_, height_) / f >= 128; f *= 2) levels.push_back(f);
-  CPLErrorReset();
-  const bool ok = levels.empty() || GDALBuildOverviews(static_cast<GDALDatasetH>(dataset_),
-                                                       int8_ ? "NEAREST" : "AVERAGE", static_cast<int>(levels.size()),
-                                                       levels.data(), 0, nullptr, nullptr, nullptr) == CE_None;
-  std::string message = gdal_message();
-  CPLErrorReset();
-  GDALClose(static_cast<GDALDatasetH>(dataset_));  // flushes the last blocks: failures show as a raised error
-  const bool closed = CPLGetLastErrorType() != CE_Failure && CPLGetLastErrorType() != CE_Fatal;
+  bool ok = true, closed = true;
+  std::string message;
+  {
+    data::gdal::ErrorCapture capture;
+    ok = levels.empty() ||
+         GDALBuildOverviews(static_cast<GDALDatasetH>(dataset_), int8_ ? "NEAREST" : "AVERAGE",
+                            static_cast<int>(levels.size()), levels.data(), 0, nullptr, nullptr, nullptr) == CE_None;
+    ok = ok && !capture.failed();
+    if (!ok) message = gdal_message(capture);
+  }
+  {
+    data::gdal::ErrorCapture capture;
+    GDALClose(static_cast<GDALDatasetH>(dataset_));  // flushes the last blocks: failures show as a raised error
+    closed = !capture.failed();
+    if (ok && !closed) message = gdal_message(capture);
+  }
   dataset_ = nullptr;
-  if (message.empty()) message = gdal_message();
   if (!ok || !closed) {
     std::error_code ec;
     fs::remove(tmp_, ec);
-    fail(path_, ": ", ok ? "closing" : "building the overviews of", " the GeoTIFF failed", message);
+    fail(path_, ": ", ok ? "closing" : "building the overviews of", " the GeoTIFF failed", message,
+         disk_hint(tmp_, static_cast<uint64_t>(width_ * std::min<int64_t>(height_, kBlock) * bands_ * (int8_ ? 1 : 4))),
+         "; the temporary file was removed, nothing was written");
   }
   closed_ = true;
 }
@@ -130,7 +174,12 @@ void DenseGeoTiffWriter::commit() {
 }
 
 void DenseGeoTiffWriter::close_and_remove() {
-  if (dataset_ != nullptr) GDALClose(static_cast<GDALDatasetH>(dataset_));
+  if (dataset_ != nullptr) {
+    // Closing flushes what is cached, which fails again on a full disk: the error being raised
+    // already says what went wrong, so these messages are dropped, not printed.
+    data::gdal::ErrorCapture capture;
+    GDALClose(static_cast<GDALDatasetH>(dataset_));
+  }
   dataset_ = nullptr;
   std::error_code ec;
   fs::remove(tmp_, ec);

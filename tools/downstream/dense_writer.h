@@ -11,6 +11,9 @@
 // holds at most W x 256 x bands values of the output type (plus what one call passes; embed_dense
 // passes one row at a time). Everything goes to a temporary file
 // next to `path`, renamed over it by finish(); a writer destroyed before finish() removes it.
+// Each row of blocks is flushed to the file as it is written, so a write error (a disk that filled)
+// surfaces there: one rsd::Error naming the rows, quoting GDAL's messages (captured per thread,
+// data/gdal/gdal_call.h, never printed raw) and the free space, the temporary file removed.
 // Nodata: NaN for float32 and -128 for int8 (stored as GDAL's signed byte), on every band.
 // Overviews: factors 2, 4, ... while the coarser side keeps >= 128 px; NEAREST for int8 codes (an
 // average of codes is not a unit vector), AVERAGE for float32 features.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iomanip>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -87,10 +88,23 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
-std::string number(double v) {
+std::string number(double v, int digits = 17) {
   std::ostringstream os;
-  os << std::setprecision(17) << v;
+  os << std::setprecision(digits) << v;
   return os.str();
+}
+
+// The share of the chip's values that are valid, over the bands it holds (not the filled ones).
+double valid_fraction(const data::Raster& input, const std::vector<std::string>& lacking) {
+  int64_t valid = 0, total = 0;
+  const int64_t c = input.channels(), pixels = input.height * input.width;
+  for (int64_t k = 0; k < c; ++k) {
+    const std::string& band = input.bands[static_cast<size_t>(k)];
+    if (std::find(lacking.begin(), lacking.end(), band) != lacking.end()) continue;
+    for (int64_t p = 0; p < pixels; ++p) valid += input.valid[static_cast<size_t>(p * c + k)] != 0 ? 1 : 0;
+    total += pixels;
+  }
+  return total > 0 ? static_cast<double>(valid) / static_cast<double>(total) : 0.0;
 }
 
 // The CRS as index.csv writes it: "EPSG:<code>" when GDAL identifies one, else the WKT.
@@ -158,6 +172,10 @@ class FeatureBatcher {
 
   int64_t dim() const { return dim_; }
   const std::vector<float>& rows() const { return rows_; }
+  // Row i (after flush()) set to NaN: a chip with no valid value.
+  void set_nan_row(int64_t i) {
+    std::fill(rows_.begin() + i * dim_, rows_.begin() + (i + 1) * dim_, std::numeric_limits<float>::quiet_NaN());
+  }
 
  private:
   const PretrainedEncoder& enc_;
@@ -186,6 +204,10 @@ std::string metadata_json(const PretrainedEncoder& enc, const EmbedOptions& opti
   j["input"] = options.input;
   j["input_description"] = input_description;
   j["missing_bands"] = r.missing_bands;
+  j["all_nodata_rows"] = r.all_nodata_rows;
+  j["all_nodata_note"] =
+      "rows of chips without one valid value (every pixel nodata or NaN): NaN in embeddings.npy; index.csv's "
+      "valid_fraction is the share of each chip's values that are valid";
   return j.dump(2) + "\n";
 }
 
@@ -255,17 +277,35 @@ data::Raster encoder_input(const data::Sample& sample, const PretrainedEncoder& 
   return out;
 }
 
+void check_embed_outputs(const EmbedOptions& options, uint64_t estimated_bytes, const std::string& size_note) {
+  RSD_CHECK(!options.out_dir.empty(), "rsd embed: no output folder given (--out)");
+  check_raster_band_names(options.raster_bands);
+  check_output_dir(options.out_dir, "rsd embed --out", {"embeddings.npy", "index.csv", "embeddings.json"},
+                   estimated_bytes, protected_inputs(options.input), size_note);
+}
+
 EmbedResult embed_chips(const PretrainedEncoder& enc, const EmbedOptions& options) {
   RSD_CHECK(options.dtype == DType::f32 || options.dtype == DType::f16,
             "rsd embed: --dtype must be float32 or float16");
   RSD_CHECK(options.batch >= 1, "rsd embed: --batch must be at least 1, got ", options.batch);
-  RSD_CHECK(!options.out_dir.empty(), "rsd embed: no output folder given (--out)");
+  check_embed_outputs(options);
   const ChipList chips = open_chips(options.input, options.raster_bands);
-  fs::create_directories(options.out_dir);
+  {
+    // What the outputs need, before any chip is embedded: N x D values, and index.csv's rows.
+    const auto rows = static_cast<uint64_t>(chips.size), dim = static_cast<uint64_t>(enc.net->feature_dim());
+    const uint64_t value_bytes = options.dtype == DType::f16 ? 2 : 4;
+    const uint64_t per_row = 256 + 2 * static_cast<uint64_t>(chips.size > 0 ? chips.source(0).size() : 0);
+    check_embed_outputs(options, rows * dim * value_bytes + rows * per_row + 65536,
+                        str_cat(rows, " chips x ", dim, " ", value_bytes == 2 ? "float16" : "float32",
+                                " features, and index.csv"));
+  }
+  std::error_code made;
+  fs::create_directories(options.out_dir, made);
+  RSD_CHECK(!made, "rsd embed --out ", options.out_dir, ": cannot make the folder: ", made.message());
 
   EmbedResult result;
   FeatureBatcher batcher(enc, options.batch);
-  std::string index = "row,id,source,crs,minx,miny,maxx,maxy,label\n";
+  std::string index = "row,id,source,crs,minx,miny,maxx,maxy,label,valid_fraction\n";
   std::unique_ptr<ProgressBar> bar;
   if (options.progress) bar = std::make_unique<ProgressBar>("embed", chips.size);
   bool warned = false;
@@ -284,13 +324,23 @@ EmbedResult embed_chips(const PretrainedEncoder& enc, const EmbedOptions& option
     }
     auto crs = crs_names.find(input.geo.crs_wkt);
     if (crs == crs_names.end()) crs = crs_names.emplace(input.geo.crs_wkt, crs_text(input.geo.crs_wkt)).first;
+    const double valid = valid_fraction(input, lacking);
+    if (valid == 0.0) result.all_nodata_rows.push_back(i);
     index += str_cat(i, ",", csv_field(sample.id), ",", csv_field(chips.source(i)), ",", csv_field(crs->second), ",",
-                     bounds_text(input.geo, input.height, input.width), ",", csv_field(chips.label(sample)), "\n");
+                     bounds_text(input.geo, input.height, input.width), ",", csv_field(chips.label(sample)), ",",
+                     number(valid, 6), "\n");
     batcher.add(std::move(input));
     if (bar) bar->update(i + 1, "");
   }
   batcher.flush();
   if (bar) bar->finish(str_cat(chips.size, " chips"));
+  // A chip without one valid value has no embedding: its row is NaN, never a vector that looks like data.
+  for (int64_t i : result.all_nodata_rows) batcher.set_nan_row(i);
+  if (!result.all_nodata_rows.empty() && options.warnings)
+    std::fprintf(stderr,
+                 "warning: %zu chip(s) have no valid value (every pixel nodata or NaN), the first %s: their rows "
+                 "of embeddings.npy are NaN (valid_fraction 0 in index.csv, all_nodata_rows in embeddings.json)\n",
+                 result.all_nodata_rows.size(), chips.source(result.all_nodata_rows.front()).c_str());
 
   result.rows = chips.size;
   result.dim = batcher.dim();

@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "tools/downstream/embed_chips.h"
 #include "tools/downstream/embed_dense.h"
+#include "tools/downstream/embed_inputs.h"
 #include "tools/downstream/export_weights.h"
 
 namespace rsd::tools {
@@ -21,7 +22,7 @@ struct EmbedArgs {
   bool dense = false;
 };
 
-void run_dense(const EmbedArgs& a, const PretrainedEncoder& enc) {
+DenseOptions dense_options(const EmbedArgs& a) {
   DenseOptions o;
   o.input = a.input;
   o.out = a.out;
@@ -33,7 +34,21 @@ void run_dense(const EmbedArgs& a, const PretrainedEncoder& enc) {
   o.pca_pixels = a.pca_pixels;
   o.pca_tiles = a.pca_tiles;
   o.seed = a.seed;
-  const DenseResult r = embed_dense(enc, o);
+  return o;
+}
+
+EmbedOptions chip_options(const EmbedArgs& a) {
+  EmbedOptions o;
+  o.input = a.input;
+  o.out_dir = a.out;
+  o.raster_bands = a.raster_bands;
+  o.dtype = parse_embedding_dtype(a.dtype);
+  o.batch = a.batch;
+  return o;
+}
+
+void run_dense(const EmbedArgs& a, const PretrainedEncoder& enc) {
+  const DenseResult r = embed_dense(enc, dense_options(a));
   std::printf("wrote %s (%lld x %lld px, %lld bands, %s, %lld tiles, %lld nodata pixels)\n", r.path.c_str(),
               static_cast<long long>(r.width), static_cast<long long>(r.height), static_cast<long long>(r.bands),
               a.format.c_str(), static_cast<long long>(r.tiles), static_cast<long long>(r.invalid_pixels));
@@ -44,17 +59,27 @@ void run_dense(const EmbedArgs& a, const PretrainedEncoder& enc) {
 }
 
 void run_embed(const EmbedArgs& a) {
+  // Everything that can be checked without the model is, before it is loaded (loading and
+  // embedding can take minutes): the options, the band names, where the output goes.
+  check_raster_band_names(a.raster_bands);
+  const std::vector<ProtectedInput> checkpoint = checkpoint_inputs(a.checkpoint);
+  if (a.dense) {
+    const DenseOptions o = dense_options(a);
+    check_dense_outputs(o, o.format == DenseFormat::int8 || o.dims > 0);
+    check_output_file(o.out, "rsd embed --dense --out", 0, checkpoint);
+  } else {
+    const EmbedOptions o = chip_options(a);
+    check_embed_outputs(o);
+    check_output_dir(o.out_dir, "rsd embed --out", {"embeddings.npy", "index.csv", "embeddings.json"}, 0, checkpoint);
+  }
   const PretrainedEncoder enc = load_pretrained_encoder(a.checkpoint, a.encoder, a.bands, parse_device(a.device));
   if (a.dense) return run_dense(a, enc);
-  EmbedOptions o;
-  o.input = a.input;
-  o.out_dir = a.out;
-  o.raster_bands = a.raster_bands;
-  o.dtype = parse_embedding_dtype(a.dtype);
-  o.batch = a.batch;
-  const EmbedResult r = embed_chips(enc, o);
+  const EmbedResult r = embed_chips(enc, chip_options(a));
   std::printf("wrote %s (%lld x %lld), %s, %s\n", r.embeddings.c_str(), static_cast<long long>(r.rows),
               static_cast<long long>(r.dim), r.index.c_str(), r.metadata.c_str());
+  if (!r.all_nodata_rows.empty())
+    std::printf("%zu chip(s) without one valid value: NaN rows (valid_fraction 0 in index.csv)\n",
+                r.all_nodata_rows.size());
 }
 
 }  // namespace
@@ -63,7 +88,9 @@ void add_embed_command(CLI::App& app) {
   auto a = std::make_shared<EmbedArgs>();
   CLI::App* cmd = app.add_subcommand(
       "embed", "Embeddings of every chip of a dataset folder, shard dataset or GeoTIFF from a pretrained encoder");
-  cmd->add_option("--checkpoint", a->checkpoint, "A pretraining checkpoint (.safetensors) or its folder")->required();
+  cmd->add_option("--checkpoint", a->checkpoint,
+                  "A pretraining checkpoint (.safetensors) or its folder, or an encoder written by export-weights")
+      ->required();
   cmd->add_option("--input", a->input, "A dataset folder (any layout), a shard dataset or one GeoTIFF")->required();
   cmd->add_option("--out", a->out,
                   "Output folder (embeddings.npy, index.csv, embeddings.json); with --dense the output GeoTIFF")

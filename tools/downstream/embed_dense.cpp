@@ -258,6 +258,19 @@ DenseFormat parse_dense_format(const std::string& name) {
   fail("dense format '", name, "': valid are float32, int8");
 }
 
+std::string pca_sidecar_path(const std::string& out) { return fs::path(out).replace_extension(".pca.npy").string(); }
+
+void check_dense_outputs(const DenseOptions& options, bool sidecar, uint64_t estimated_bytes,
+                         const std::string& size_note) {
+  RSD_CHECK(!options.out.empty(), "rsd embed --dense: no output file given (--out)");
+  check_raster_band_names(options.raster_bands);
+  const std::vector<ProtectedInput> inputs = {{options.input, "the input raster", false}};
+  check_output_file(options.out, "rsd embed --dense --out", estimated_bytes, inputs, size_note);
+  if (sidecar)
+    check_output_file(pca_sidecar_path(options.out), str_cat("the PCA sidecar of --out ", options.out, ","), 0,
+                      inputs);
+}
+
 DenseResult embed_dense(const PretrainedEncoder& enc, const DenseOptions& options) {
   RSD_CHECK(!options.out.empty(), "rsd embed --dense: no output file given");
   RSD_CHECK(options.dims >= 0, "rsd embed --dense: --dims ", options.dims, " must be positive (0: the default)");
@@ -287,6 +300,18 @@ DenseResult embed_dense(const PretrainedEncoder& enc, const DenseOptions& option
   result.tiles = grid.count();
   result.dim = dim;
   result.bands = reduce ? wanted : dim;
+  {
+    // Before any tile: the output's path, and room for it on its file system. The estimate is the
+    // GeoTIFF before compression (DEFLATE saves little on features) with its overviews, plus the sidecar.
+    auto pixels = static_cast<uint64_t>(info.width * info.height);
+    for (int64_t f = 2; std::max(info.width, info.height) / f >= 128; f *= 2)
+      pixels += static_cast<uint64_t>(((info.width + f - 1) / f) * ((info.height + f - 1) / f));
+    const uint64_t sidecar = reduce ? static_cast<uint64_t>((1 + wanted) * dim * 8 + 128) : 0;
+    const uint64_t bytes = pixels * static_cast<uint64_t>(result.bands) * (int8 ? 1 : 4) + sidecar + 65536;
+    check_dense_outputs(options, reduce, bytes,
+                        str_cat(info.width, " x ", info.height, " px x ", result.bands, int8 ? " int8" : " float32",
+                                " bands with overviews, before compression", reduce ? ", and the PCA sidecar" : ""));
+  }
   TileEmbedder embedder(enc, options, result);
   const int64_t pca_tiles = reduce ? std::min(options.pca_tiles, grid.count()) : 0;
   std::unique_ptr<ProgressBar> bar;
@@ -306,7 +331,7 @@ DenseResult embed_dense(const PretrainedEncoder& enc, const DenseOptions& option
   std::optional<Pca> pca;
   if (reduce) {
     pca = fit_raster_pca(embedder, grid, stride, dim, wanted, options, result, tick);
-    result.pca_path = fs::path(options.out).replace_extension(".pca.npy").string();
+    result.pca_path = pca_sidecar_path(options.out);
   }
   std::vector<std::pair<std::string, std::string>> metadata = {
       {"RSD_MODEL_ID", enc.model_id},

@@ -88,7 +88,17 @@ struct DenseResult {
   int64_t peak_accumulator_values = 0;  // the most floats of sum w f held at once (rows x W x D)
 };
 
+// Before any tile is read, the output is checked (tools/output_preflight.h): a file that can be
+// written, not the input raster (nor the PCA sidecar: compared as files, through any spelling or
+// link), on a file system with room for it: W x H x bands x (4 or 1) bytes with the overviews,
+// before compression, plus the sidecar. A write that fails later (the disk filled meanwhile) stops
+// at the first failing row of blocks with one rsd::Error quoting GDAL, and removes the temporary file.
 DenseResult embed_dense(const PretrainedEncoder& enc, const DenseOptions& options);
+
+// The output checks embed_dense makes first, without the model: callers run them before loading
+// it. `sidecar`: a PCA sidecar may be written. estimated_bytes 0: no space check.
+void check_dense_outputs(const DenseOptions& options, bool sidecar, uint64_t estimated_bytes = 0,
+                         const std::string& size_note = "");
 
 // "float32" / "int8"; another name is an rsd::Error.
 DenseFormat parse_dense_format(const std::string& name);

@@ -91,11 +91,29 @@ std::string rsd_band_name(const std::string& description) {
   return name;
 }
 
+// The first name that occurs twice in `names`, or "".
+std::string first_duplicate(const std::vector<std::string>& names) {
+  for (size_t i = 0; i < names.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (names[i] == names[j]) return names[i];
+  return "";
+}
+
 }  // namespace
+
+void check_raster_band_names(const std::vector<std::string>& given) {
+  for (const std::string& name : given)
+    RSD_CHECK(!name.empty(), "--raster-bands ", join(given, ","), ": an empty band name; give one name per band of ",
+              "the file, in file order (e.g. B02,B03,B04,B08)");
+  const std::string twice = first_duplicate(given);
+  RSD_CHECK(twice.empty(), "--raster-bands ", join(given, ","), " names ", twice,
+            " twice; give each band of the file its own name, in file order (e.g. B02,B03,B04,B08)");
+}
 
 std::vector<std::string> geotiff_band_names(const std::string& path, const std::vector<std::string>& given) {
   const data::RasterInfo info = data::raster_info(path);
   if (!given.empty()) {
+    check_raster_band_names(given);
     RSD_CHECK(static_cast<int>(given.size()) == info.band_count, path, ": --raster-bands names ", given.size(),
               " band(s) but the file has ", info.band_count);
     return given;
@@ -106,6 +124,9 @@ std::vector<std::string> geotiff_band_names(const std::string& path, const std::
   for (const std::string& n : names) named = named && data::band_kind(n) != data::BandKind::other;
   RSD_CHECK(named, path, ": its band descriptions (", join(info.descriptions, ", "),
             ") do not name S1/S2 bands; give them in file order with --raster-bands (e.g. B02,B03,B04,B08)");
+  const std::string twice = first_duplicate(names);
+  RSD_CHECK(twice.empty(), path, ": its band descriptions (", join(info.descriptions, ", "), ") name ", twice,
+            " twice; give the bands in file order with --raster-bands (e.g. B02,B03,B04,B08)");
   return names;
 }
 
@@ -131,6 +152,17 @@ ChipList geotiff_chips(const std::string& path, const std::vector<std::string>& 
 }
 
 }  // namespace
+
+std::vector<ProtectedInput> protected_inputs(const std::string& input) {
+  const fs::path p(input);
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) return {{input, "the input dataset folder", true}};
+  if (p.filename() == data::kDatasetIndexName) {
+    const std::string folder = p.has_parent_path() ? p.parent_path().string() : std::string(".");
+    return {{input, "the input", false}, {folder, "the input shard dataset's folder", true}};
+  }
+  return {{input, is_geotiff(p) ? "the input raster" : "the input", false}};
+}
 
 ChipList open_chips(const std::string& path, const std::vector<std::string>& raster_bands) {
   const fs::path p(path);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/sample.h"
+#include "tools/output_preflight.h"
 
 namespace rsd::tools {
 
@@ -22,7 +23,17 @@ struct ChipList {
 // The band names of a single GeoTIFF: `given` when not empty (its size must equal the band count),
 // else its band descriptions when every one names an S1/S2 band ("B1" read as "B01"); otherwise an rsd::Error naming
 // the file and asking for --raster-bands.
+// Duplicate names in it (or an empty one) are an error naming the band, as are duplicate band
+// descriptions.
 std::vector<std::string> geotiff_band_names(const std::string& path, const std::vector<std::string>& given);
+
+// --raster-bands itself, before any file is read: an rsd::Error naming a band given twice or an
+// empty name.
+void check_raster_band_names(const std::vector<std::string>& given);
+
+// What embedding `input` must not write into or over (output_preflight.h): a dataset folder (or
+// the folder of a dataset.json) as a whole, a single GeoTIFF or shard file.
+std::vector<ProtectedInput> protected_inputs(const std::string& input);
 
 // Opens `path`. `raster_bands` names the bands of a single GeoTIFF whose band descriptions do not
 // name S1/S2 bands (an error names the file and asks for them when neither is available).

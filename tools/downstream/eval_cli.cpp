@@ -12,7 +12,8 @@ namespace {
 // The options both probes take; `o` outlives the app (held by the callbacks).
 void add_common_options(CLI::App* cmd, ProbeOptions& o) {
   cmd->add_option("--checkpoint", o.checkpoint,
-                  "The pretraining checkpoint: a .safetensors file, or a checkpoints/ folder (its latest)")
+                  "The pretraining checkpoint: a .safetensors file, or a checkpoints/ folder (its latest), or an "
+                  "encoder written by export-weights")
       ->required();
   cmd->add_option("--data", o.data, "A labelled dataset with train/ and test/ splits (EuroSAT-MS layout)")->required();
   cmd->add_option("--encoder", o.encoder,
@@ -78,7 +79,8 @@ void add_eval_command(CLI::App& app) {
       "train/test split; random-init and band-values baselines");
   seg_cmd
       ->add_option("--checkpoint", seg->checkpoint,
-                   "The pretraining checkpoint: a .safetensors file, or a checkpoints/ folder (its latest)")
+                   "The pretraining checkpoint: a .safetensors file, or a checkpoints/ folder (its latest), or an "
+                   "encoder written by export-weights")
       ->required();
   seg_cmd
       ->add_option("--data", seg->data, "A dataset whose samples carry label maps (Sen1Floods11, TerraMesh with LULC/)")

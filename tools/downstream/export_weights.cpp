@@ -61,11 +61,20 @@ std::map<std::string, std::string> export_metadata(const PretrainedEncoder& enc)
           {"statistics", enc.statistics.to_json()}};
 }
 
+void check_export_output(const std::string& checkpoint, const std::string& out, uint64_t estimated_bytes) {
+  RSD_CHECK(!out.empty(), "export-weights: no output file given");
+  check_output_file(out, "rsd export-weights OUT", estimated_bytes, checkpoint_inputs(checkpoint),
+                    "the encoder's tensors in float32");
+}
+
 int64_t export_weights(const std::string& checkpoint, const std::string& out, const std::string& which,
                        const std::vector<std::string>& bands) {
-  RSD_CHECK(!out.empty(), "export-weights: no output file given");
+  check_export_output(checkpoint, out, 0);  // before the checkpoint is read
   const PretrainedEncoder enc = load_pretrained_encoder(checkpoint, which, bands, Device::cpu());
   const auto state = torchvision_state(enc);
+  uint64_t bytes = 65536;  // the header and metadata, generously
+  for (const auto& [name, t] : state) bytes += static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype()) + 128;
+  check_export_output(checkpoint, out, bytes);
   write_safetensors(out, state, export_metadata(enc));
   return static_cast<int64_t>(state.size());
 }

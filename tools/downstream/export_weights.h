@@ -24,7 +24,13 @@ std::vector<std::pair<std::string, Tensor>> torchvision_state(const PretrainedEn
 std::map<std::string, std::string> export_metadata(const PretrainedEncoder& enc);
 
 // Loads encoder `which` of `checkpoint` (tools/downstream/pretrained_encoder.h; `bands` for RS-BYOL)
-// and writes it to `out` atomically. Returns the number of tensors written.
+// and writes it to `out` atomically. Returns the number of tensors written. `out` is checked before
+// the checkpoint is read (check_export_output) and again, with the tensors' size, before writing.
+// Non-finite weights are refused by the load (pretrained_encoder.h).
+// The output checks of export-weights (tools/output_preflight.h): `out` a file that can be written,
+// not the checkpoint or its sidecar, room for estimated_bytes (0: not checked).
+void check_export_output(const std::string& checkpoint, const std::string& out, uint64_t estimated_bytes);
+
 int64_t export_weights(const std::string& checkpoint, const std::string& out, const std::string& which,
                        const std::vector<std::string>& bands);
 

@@ -137,7 +137,9 @@ json result_json(const ProbeResult& r) {
 }
 
 void write_outputs(const ProbeReport& report, const ProbeOptions& options) {
-  fs::create_directories(options.out_dir);
+  std::error_code made;
+  fs::create_directories(options.out_dir, made);
+  RSD_CHECK(!made, "rsd eval --out ", options.out_dir, ": cannot make the folder: ", made.message());
   json results = json::array();
   for (const ProbeResult& r : report.results) {
     results.push_back(result_json(r));
@@ -165,6 +167,8 @@ ProbeReport run_classification_probe(const ProbeOptions& options, ProbeHead head
   RSD_CHECK(!options.checkpoint.empty(), "eval: --checkpoint is required");
   RSD_CHECK(!options.data.empty(), "eval: --data is required");
   const Device device = parse_device(options.device);
+  // The output folder before anything is loaded: a probe takes minutes, its results must have a place.
+  if (!options.out_dir.empty()) check_eval_outputs(options.out_dir, options.checkpoint, options.data);
   ProbeReport report;
   report.head = head == ProbeHead::logistic ? "logistic regression" : str_cat("k-NN (k = ", options.knn_k, ", cosine)");
   // The checkpoint is read first, so a bad one fails before the chips are loaded.

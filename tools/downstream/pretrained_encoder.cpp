@@ -1,6 +1,10 @@
 #include "tools/downstream/pretrained_encoder.h"
 
+#include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 
 #include "engine/autograd.h"
 #include "engine/checkpoint.h"
@@ -10,8 +14,28 @@
 namespace rsd::tools {
 
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace {
+
+// The metadata "format" of a file written by `rsd export-weights` (export_weights.h).
+constexpr const char* kExportFormat = "rsd.encoder_weights";
+
+// A tensor read from `file` must hold finite values only: a checkpoint of a run that diverged (or a
+// damaged file) would give NaN features that look like any others downstream.
+void require_finite(const Tensor& t, const std::string& name, const std::string& file) {
+  const std::vector<double> v = t.to_host_doubles();
+  int64_t bad = 0, first = -1;
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i])) {
+      if (first < 0) first = static_cast<int64_t>(i);
+      ++bad;
+    }
+  RSD_CHECK(bad == 0, file, ": tensor ", name, " holds ", bad, " non-finite value(s) (Inf or NaN; the first, ",
+            v[static_cast<size_t>(first)], ", at index ", first, ") of ", v.size(),
+            ": the weights come from a run that diverged or the file is damaged; nothing was computed. Use an "
+            "earlier checkpoint of the run (its checkpoints/ folder keeps the last few)");
+}
 
 std::string prefix_for(const std::string& method, const std::string& which, const std::string& ckpt) {
   if (method == "byol") {
@@ -46,6 +70,144 @@ std::vector<std::string> encoder_bands(const json& sidecar, const std::string& m
   return fixed;
 }
 
+// Ours (K, R, S, C) from the (K, C, R, S) layout export-weights writes, on the host.
+Tensor from_kcrs(const Tensor& w) {
+  const int64_t k = w.dim(0), c = w.dim(1), r = w.dim(2), s = w.dim(3);
+  const std::vector<double> v = w.to_host_doubles();
+  std::vector<double> out(v.size());
+  for (int64_t a = 0; a < k; ++a)
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t y = 0; y < r; ++y)
+        for (int64_t x = 0; x < s; ++x)
+          out[static_cast<size_t>(((a * r + y) * s + x) * c + ci)] = v[static_cast<size_t>(((a * c + ci) * r + y) * s + x)];
+  return Tensor::from_vector(out, {k, r, s, c}, DType::f32);
+}
+
+std::string shape_text(const Shape& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + ")";
+}
+
+// `path` is a file written by export-weights: opened, else nullopt (a checkpoint, a folder, ...).
+// A safetensors file that is neither an export nor a checkpoint (no sidecar beside it, no step in
+// its metadata) is an error saying what it is and what embed and eval take.
+std::optional<SafetensorsFile> exported_encoder_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;
+  const bool has_sidecar = fs::exists(checkpoint_sidecar_path(path), ec);
+  SafetensorsFile file = SafetensorsFile::open(path);
+  const auto& meta = file.metadata();
+  const auto format = meta.find("format");
+  if (format != meta.end() && format->second == kExportFormat) return file;
+  if (has_sidecar || meta.count("step") != 0 || (format != meta.end() && format->second == kCheckpointFormat))
+    return std::nullopt;  // a checkpoint (load_checkpoint says what is wrong with it, if anything)
+  fail(path, ": not an rsd training checkpoint (no sidecar ", checkpoint_sidecar_path(path),
+       " beside it, no \"step\" in its metadata) nor an encoder written by rsd export-weights (its metadata has no "
+       "format \"", kExportFormat, "\"); give a checkpoint (a run's checkpoints/ folder or one of its "
+       "step-N.safetensors files) or an export-weights file. Weights from elsewhere can start a pretraining run "
+       "(rsd pretrain --init)");
+}
+
+// A metadata entry of an exported encoder, which must be there.
+const std::string& export_entry(const SafetensorsFile& file, const std::string& key) {
+  const auto it = file.metadata().find(key);
+  RSD_CHECK(it != file.metadata().end(), file.path(), ": an export-weights file without \"", key,
+            "\" in its metadata; export the encoder again from its checkpoint (rsd export-weights)");
+  return it->second;
+}
+
+// An encoder from an export-weights file: the architecture, bands and statistics from its metadata,
+// the tensors under torchvision's names (conv weights (K, C, R, S)), each checked finite.
+PretrainedEncoder load_exported_encoder(const SafetensorsFile& file, const std::string& which,
+                                        const std::vector<std::string>& bands, Device device) {
+  const std::string& path = file.path();
+  PretrainedEncoder e;
+  e.method = export_entry(file, "method");
+  e.which = export_entry(file, "encoder");
+  RSD_CHECK(which.empty() || which == e.which, path, ": this file (rsd export-weights) holds one encoder, the ",
+            e.method, " '", e.which, "' encoder; got --encoder ", which,
+            ". Export the encoder you want from the checkpoint (rsd export-weights CKPT OUT --encoder ", which,
+            "), or give the checkpoint itself");
+  e.prefix = "";
+  ModelConfig mc;
+  mc.arch = export_entry(file, "arch");
+  RSD_CHECK(mc.arch == "resnet18" || mc.arch == "resnet34" || mc.arch == "resnet50", path, ": arch \"", mc.arch,
+            "\" in its metadata; rsd exports resnet18, resnet34 or resnet50");
+  mc.stem = export_entry(file, "stem");
+  int channels = 0;
+  try {
+    mc.width = std::stoi(export_entry(file, "width"));
+    channels = std::stoi(export_entry(file, "in_channels"));
+  } catch (const std::logic_error&) {
+    fail(path, ": \"width\" or \"in_channels\" in its metadata is not a number");
+  }
+  RSD_CHECK(mc.width >= 1 && channels >= 1, path, ": width ", mc.width, " and in_channels ", channels,
+            " in its metadata must be positive");
+  std::vector<std::string> stored;
+  try {
+    stored = json::parse(export_entry(file, "bands")).get<std::vector<std::string>>();
+  } catch (const json::exception& x) {
+    fail(path, ": \"bands\" in its metadata is not a JSON list of names (", x.what(), ")");
+  }
+  RSD_CHECK(static_cast<int>(stored.size()) == channels, path, ": its metadata lists ", stored.size(),
+            " band(s) for ", channels, " input channel(s)");
+  if (bands.empty() || bands == stored) {
+    e.bands = stored;
+  } else {
+    // RS-BYOL encoders read any band (drawn per sample in pretraining); the others read fixed bands.
+    RSD_CHECK(e.method == "byol" && static_cast<int>(bands.size()) == channels, path,
+              ": the encoder reads the bands ", json(stored).dump(), " in this order (its metadata); got --bands ",
+              json(bands).dump(), e.method == "byol" ? str_cat(": name ", channels, " band(s)") : std::string(
+                  ": leave --bands out or give exactly those"));
+    e.bands = bands;
+  }
+  e.statistics = data::BandStatistics::from_json(export_entry(file, "statistics"), path);
+  e.patch = 0;  // not recorded in an export
+  const auto id = file.metadata().find("model_id");
+  e.model_id = id != file.metadata().end() ? id->second : str_cat(path, " (exported)");
+  e.params = std::make_unique<ParameterRegistry>(false);
+  Generator gen(0);
+  e.net = std::make_unique<models::ResNet>(models::LayerContext{*e.params, gen, device, e.prefix},
+                                           encoder_config(mc, channels));
+  std::set<std::string> expected;
+  std::vector<std::string> missing;
+  const auto load = [&](const std::string& name, Tensor dst) {
+    expected.insert(name);
+    if (!file.contains(name)) {
+      missing.push_back(name);
+      return;
+    }
+    const Shape& want = dst.shape();
+    const Shape stored_shape = file.shape(name);
+    Tensor host;
+    if (want.size() == 4) {
+      const Shape kcrs{want[0], want[3], want[1], want[2]};
+      RSD_CHECK(stored_shape == kcrs, path, ": tensor ", name, " is ", shape_text(stored_shape), ", but a ", mc.arch,
+                " of width ", mc.width, " and ", channels, " channel(s) needs ", shape_text(kcrs),
+                " (torchvision's (K, C, R, S)); the file does not match its metadata");
+      host = from_kcrs(file.read(name));
+    } else {
+      RSD_CHECK(stored_shape == want, path, ": tensor ", name, " is ", shape_text(stored_shape), ", but a ", mc.arch,
+                " of width ", mc.width, " needs ", shape_text(want), "; the file does not match its metadata");
+      host = file.read(name);
+    }
+    require_finite(host, name, path);
+    dst.copy_from(host);  // converts the dtype, to the encoder's device
+  };
+  for (const Parameter* p : e.params->parameters()) load(p->name, p->value);
+  for (const auto& [name, buffer] : e.params->buffers()) load(name, buffer);
+  std::vector<std::string> unexpected;
+  for (const std::string& name : file.names())
+    if (expected.count(name) == 0) unexpected.push_back(name);
+  if (!missing.empty() || !unexpected.empty())
+    fail(path, ": the tensors do not make the ", mc.arch, " its metadata describes: ", missing.size(),
+         " missing (", missing.empty() ? std::string("none") : missing.front(), missing.size() > 1 ? ", ..." : "",
+         "), ", unexpected.size(), " not part of it (", unexpected.empty() ? std::string("none") : unexpected.front(),
+         unexpected.size() > 1 ? ", ..." : "", "); export the encoder again from its checkpoint");
+  return e;
+}
+
 }  // namespace
 
 Tensor PretrainedEncoder::features(const Tensor& x) const {
@@ -55,6 +217,8 @@ Tensor PretrainedEncoder::features(const Tensor& x) const {
 
 PretrainedEncoder load_pretrained_encoder(const std::string& checkpoint, const std::string& which_in,
                                           const std::vector<std::string>& bands, Device device) {
+  if (const std::optional<SafetensorsFile> exported = exported_encoder_file(checkpoint))
+    return load_exported_encoder(*exported, which_in, bands, device);
   const LoadedCheckpoint ckpt = load_checkpoint(checkpoint);
   const json sidecar = json::parse(ckpt.sidecar_json);
   PretrainedEncoder e;
@@ -81,12 +245,29 @@ PretrainedEncoder load_pretrained_encoder(const std::string& checkpoint, const s
   for (const Parameter* p : e.params->parameters()) {
     Tensor t = p->value;
     ckpt.file.read_into(p->name, t);
+    require_finite(t, p->name, ckpt.path);
   }
   for (const auto& [name, buffer] : e.params->buffers()) {
     Tensor t = buffer;
     ckpt.file.read_into(name, t);
+    require_finite(t, name, ckpt.path);
   }
   return e;
+}
+
+std::vector<ProtectedInput> checkpoint_inputs(const std::string& checkpoint) {
+  std::vector<ProtectedInput> out;
+  std::error_code ec;
+  if (fs::is_directory(checkpoint, ec)) {
+    for (fs::directory_iterator it(checkpoint, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string ext = it->path().extension().string();
+      if (ext == ".safetensors" || ext == ".json") out.push_back({it->path().string(), "a checkpoint file", false});
+    }
+    return out;
+  }
+  out.push_back({checkpoint, "the checkpoint", false});
+  out.push_back({checkpoint_sidecar_path(checkpoint), "the checkpoint's sidecar", false});
+  return out;
 }
 
 PretrainedEncoder random_like(const PretrainedEncoder& trained, uint64_t seed) {

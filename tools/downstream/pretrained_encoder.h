@@ -15,6 +15,7 @@
 #include "data/normalization.h"
 #include "engine/params.h"
 #include "models/resnet.h"
+#include "tools/output_preflight.h"
 
 namespace rsd::tools {
 
@@ -37,8 +38,18 @@ struct PretrainedEncoder {
 // checkpoint file or directory onto `device`. `bands`: required for RS-BYOL (its views have no
 // fixed bands); for the others, empty means the checkpoint's bands, or a list equal to them.
 // Errors name the checkpoint and say what is valid.
+// `checkpoint` may also be a file written by `rsd export-weights` (export_weights.h): the encoder
+// it holds (its metadata gives the architecture, bands and statistics; conv weights are converted
+// back from torchvision's layout), `which` empty or that encoder's name. Any other safetensors file
+// without a checkpoint sidecar is an error saying what it is and what to give.
+// Every tensor read must be finite: Inf or NaN (a diverged run, a damaged file) is an error naming
+// the file, the tensor and how many values, before anything is computed.
 PretrainedEncoder load_pretrained_encoder(const std::string& checkpoint, const std::string& which,
                                           const std::vector<std::string>& bands, Device device);
+
+// The files a command reading `checkpoint` reads, which its outputs must not overwrite
+// (tools/output_preflight.h): the file and its sidecar, or the checkpoint files of a folder.
+std::vector<ProtectedInput> checkpoint_inputs(const std::string& checkpoint);
 
 // The same architecture with fresh random weights (seeded), for the random-init baseline.
 PretrainedEncoder random_like(const PretrainedEncoder& trained, uint64_t seed);

@@ -7,9 +7,17 @@
 #include "data/layouts.h"
 #include "engine/error.h"
 #include "engine/ops/convert.h"
+#include "tools/output_preflight.h"
 #include "tools/progress.h"
 
 namespace rsd::tools {
+
+void check_eval_outputs(const std::string& out_dir, const std::string& checkpoint, const std::string& data) {
+  std::vector<ProtectedInput> inputs = checkpoint_inputs(checkpoint);
+  inputs.push_back({data, "the dataset folder (--data)", true});
+  check_output_dir(out_dir, "rsd eval --out", {"results.json", "report.txt"}, uint64_t{4} << 20, inputs,
+                   "results.json, report.txt and confusion-matrix PNGs");
+}
 
 data::Raster combined_chip(const data::Sample& s) {
   RSD_CHECK(s.s1.has_value() || s.s2.has_value(), s.id, ": the sample has no S1 or S2 raster");

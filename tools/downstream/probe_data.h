@@ -14,6 +14,11 @@
 
 namespace rsd::tools {
 
+// `rsd eval --out`, checked before the checkpoint or the data is read (tools/output_preflight.h): a
+// folder that can be made and written, not inside the dataset folder `data`, whose results.json
+// and report.txt are not the checkpoint's files, with a few MiB free.
+void check_eval_outputs(const std::string& out_dir, const std::string& checkpoint, const std::string& data);
+
 struct ClassificationChips {
   std::string description;                // the layout's description and the split sizes
   std::vector<std::string> classes;       // sorted class names; labels index them

@@ -263,7 +263,9 @@ std::string report_text(const SegReport& r) {
 }
 
 void write_outputs(const SegReport& r, const SegOptions& o) {
-  fs::create_directories(o.out_dir);
+  std::error_code made;
+  fs::create_directories(o.out_dir, made);
+  RSD_CHECK(!made, "rsd eval --out ", o.out_dir, ": cannot make the folder: ", made.message());
   json results = json::array();
   for (const SegResult& s : r.results) {
     json iou = json::array();
@@ -304,6 +306,8 @@ SegReport run_segmentation_probe(const SegOptions& o) {
   RSD_CHECK(o.tile >= 8, "eval seg: --tile must be at least 8 px, got ", o.tile);
   RSD_CHECK(o.max_train_pixels >= 10, "eval seg: --max-train-pixels must be at least 10, got ", o.max_train_pixels);
   const Device device = parse_device(o.device);
+  // The output folder before anything is loaded: a probe takes minutes, its results must have a place.
+  if (!o.out_dir.empty()) check_eval_outputs(o.out_dir, o.checkpoint, o.data);
   SegReport report;
   std::vector<Tile> tiles = load_tiles(o, &report.class_values, &report.data_description);
   choose_pixels(tiles, o.max_train_pixels, o.seed);
