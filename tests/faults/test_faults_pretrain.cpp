@@ -219,7 +219,7 @@ TEST_SUITE("faults") {
       MESSAGE("skipped: ", tiny.reason);
       return;
     }
-    CHECK_MESSAGE(clean_failure(tiny.result, {run.string(), "free", "a checkpoint of this run needs"}) == "",
+    CHECK_MESSAGE(clean_failure(tiny.result, {run.string(), "free", "a checkpoint of this run", "needs about"}) == "",
                   tiny.result.describe());
     // Room for two checkpoints but not the three kept: the write that does not fit fails cleanly.
     SmallDiskRun small = run_rsd_on_small_disk(disk, 5 << 20, {"pretrain", "--config", config});

@@ -10,6 +10,7 @@
 #include "engine/checkpoint.h"
 #include "engine/rng.h"
 #include "tools/pretrain/method_factory.h"
+#include "tools/pretrain/run_sidecar.h"
 
 namespace rsd::tools {
 
@@ -24,15 +25,9 @@ constexpr const char* kExportFormat = "rsd.encoder_weights";
 // A tensor read from `file` must hold finite values only: a checkpoint of a run that diverged (or a
 // damaged file) would give NaN features that look like any others downstream.
 void require_finite(const Tensor& t, const std::string& name, const std::string& file) {
-  const std::vector<double> v = t.to_host_doubles();
-  int64_t bad = 0, first = -1;
-  for (size_t i = 0; i < v.size(); ++i)
-    if (!std::isfinite(v[i])) {
-      if (first < 0) first = static_cast<int64_t>(i);
-      ++bad;
-    }
-  RSD_CHECK(bad == 0, file, ": tensor ", name, " holds ", bad, " non-finite value(s) (Inf or NaN; the first, ",
-            v[static_cast<size_t>(first)], ", at index ", first, ") of ", v.size(),
+  const NonFiniteCount bad = count_non_finite(t);
+  RSD_CHECK(bad.count == 0, file, ": tensor ", name, " holds ", bad.count, " non-finite value(s) (Inf or NaN; the first, ",
+            bad.first_value, ", at index ", bad.first, ") of ", t.numel(),
             ": the weights come from a run that diverged or the file is damaged; nothing was computed. Use an "
             "earlier checkpoint of the run (its checkpoints/ folder keeps the last few)");
 }
@@ -53,12 +48,18 @@ std::string prefix_for(const std::string& method, const std::string& which, cons
 }
 
 // The bands the encoder reads: the checkpoint's fixed view bands, or the caller's for RS-BYOL.
-std::vector<std::string> encoder_bands(const json& sidecar, const std::string& method, const std::string& which,
-                                       const std::vector<std::string>& requested, int channels,
-                                       const std::string& ckpt) {
-  const json& vb = sidecar.at("data").at("view_bands");
-  const std::vector<std::string> fixed = vb.at(which == "s1" ? 0 : (method == "dual-contrastive" ? 1 : 0))
-                                             .get<std::vector<std::string>>();
+std::vector<std::string> encoder_bands(const tools::RunSidecar& sidecar, const std::string& method,
+                                       const std::string& which, const std::vector<std::string>& requested,
+                                       int channels, const std::string& ckpt) {
+  const json& vb = sidecar.array_at("data.view_bands");
+  const size_t view = which == "s1" ? 0 : (method == "dual-contrastive" ? 1 : 0);
+  std::vector<std::string> fixed;
+  try {
+    fixed = vb.at(view).get<std::vector<std::string>>();
+  } catch (const json::exception&) {
+    fail(sidecar.path(), ": \"data.view_bands\" is ", vb.dump().substr(0, 80), ", not a list of ", view + 1,
+         " band lists; the sidecar is damaged: use another checkpoint");
+  }
   if (fixed.empty()) {
     RSD_CHECK(static_cast<int>(requested.size()) == channels, ckpt, ": this ", method, " encoder reads ", channels,
               " band(s) drawn per sample in pretraining; name ", channels, " band(s) to feed it (e.g. --bands ",
@@ -220,23 +221,22 @@ PretrainedEncoder load_pretrained_encoder(const std::string& checkpoint, const s
   if (const std::optional<SafetensorsFile> exported = exported_encoder_file(checkpoint))
     return load_exported_encoder(*exported, which_in, bands, device);
   const LoadedCheckpoint ckpt = load_checkpoint(checkpoint);
-  const json sidecar = json::parse(ckpt.sidecar_json);
+  const tools::RunSidecar sidecar(ckpt.sidecar_json, checkpoint_sidecar_path(ckpt.path));
   PretrainedEncoder e;
-  e.method = sidecar.at("method").get<std::string>();
+  e.method = sidecar.string_at("method");
   e.which = which_in.empty() ? (e.method == "dual-contrastive" ? "s2" : "online") : which_in;
   e.prefix = prefix_for(e.method, e.which, ckpt.path);
-  const json& model = sidecar.at("config").at("model");
   ModelConfig mc;
-  mc.arch = model.at("arch").get<std::string>();
-  mc.stem = model.at("stem").get<std::string>();
-  mc.width = model.at("width").get<int>();
-  mc.zero_init_residual = model.at("zero_init_residual").get<bool>();
+  mc.arch = sidecar.string_at("config.model.arch");
+  mc.stem = sidecar.string_at("config.model.stem");
+  mc.width = static_cast<int>(sidecar.int_at("config.model.width"));
+  mc.zero_init_residual = sidecar.bool_at("config.model.zero_init_residual");
   const std::string conv1 = e.prefix + "conv1.weight";
   RSD_CHECK(ckpt.file.contains(conv1), ckpt.path, ": no tensor ", conv1);
   const int channels = static_cast<int>(ckpt.file.shape(conv1).back());  // (K, R, S, C)
   e.bands = encoder_bands(sidecar, e.method, e.which, bands, channels, ckpt.path);
-  e.statistics = data::BandStatistics::from_json(sidecar.at("statistics").dump(), ckpt.path);
-  e.patch = sidecar.at("data").at("patch").get<int64_t>();
+  e.statistics = data::BandStatistics::from_json(sidecar.object_at("statistics").dump(), sidecar.path());
+  e.patch = sidecar.int_at("data.patch");
   e.model_id = str_cat(ckpt.path, "@step ", ckpt.step);
   e.params = std::make_unique<ParameterRegistry>(false);
   Generator gen(0);

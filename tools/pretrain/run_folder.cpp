@@ -1,7 +1,5 @@
 #include "tools/pretrain/run_folder.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +8,7 @@
 
 #include "engine/checkpoint.h"
 #include "engine/error.h"
+#include "tools/output_preflight.h"
 
 namespace rsd::tools {
 
@@ -19,17 +18,6 @@ namespace {
 
 // The files a run writes at the top of its folder (checkpoints/ is counted apart).
 constexpr const char* kRunFiles[] = {"config.toml", "metrics.jsonl", "loss.png"};
-
-std::string human_bytes(uint64_t bytes) {
-  const double mib = static_cast<double>(bytes) / (1024.0 * 1024.0);
-  char text[64];
-  if (mib >= 1024.0) {
-    std::snprintf(text, sizeof text, "%.1f GiB", mib / 1024.0);
-  } else {
-    std::snprintf(text, sizeof text, "%.1f MiB", mib);
-  }
-  return text;
-}
 
 // `inner` is `outer` or lies inside it (both made absolute and normalized; symlinks resolved
 // where the paths exist).
@@ -43,28 +31,6 @@ bool is_within(const fs::path& inner, const fs::path& outer) {
     if (ai == a.end() || *ai != *bi) return false;
   }
   return true;
-}
-
-// Makes `dir` (and its parents) and proves it writable by creating and removing a file in it.
-void make_writable_folder(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    fs::path p = fs::absolute(dir, ec);
-    for (fs::path up = p.parent_path(); !up.empty() && up != up.parent_path(); up = up.parent_path()) {
-      std::error_code type_ec;
-      if (fs::exists(up, type_ec) && !fs::is_directory(up, type_ec))
-        fail("cannot create the run folder ", dir, ": ", up.string(), " is a file, not a folder; choose another --out");
-    }
-    fail("cannot create the run folder ", dir, ": ", ec.message(), "; choose another --out");
-  }
-  RSD_CHECK(fs::is_directory(dir, ec), "the run folder ", dir, " is a file, not a folder; choose another --out");
-  const fs::path probe = fs::path(dir) / (".rsd-write-test.tmp." + std::to_string(::getpid()));
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  RSD_CHECK(f != nullptr, "cannot write in the run folder ", dir, ": ", std::strerror(errno),
-            "; choose another --out or fix its permissions");
-  std::fclose(f);
-  fs::remove(probe, ec);
 }
 
 void remove_run(const std::string& out_dir, const RunFolderContents& contents) {
@@ -122,10 +88,9 @@ RunFolderContents inspect_run_folder(const std::string& out_dir) {
 void prepare_run_folder(const std::string& out_dir, RunStart start, const std::string& data_path,
                         const std::string& resume_from) {
   RSD_CHECK(!out_dir.empty(), "log.out_dir is empty: give the run folder with --out or log.out_dir");
-  std::error_code ec;
-  RSD_CHECK(data_path.empty() || !fs::exists(data_path, ec) || !is_within(out_dir, data_path), "the run folder ",
-            out_dir, " is inside the data folder ", data_path,
-            ": a run must not write into its input; choose an --out outside it");
+  std::vector<ProtectedInput> inputs;
+  if (!data_path.empty()) inputs.push_back({data_path, "the data folder", true});
+  check_output_dir(out_dir, "the run folder", {"config.toml", "metrics.jsonl", "loss.png"}, 0, inputs);
   const RunFolderContents contents = inspect_run_folder(out_dir);
   if (start == RunStart::overwrite && contents.holds_run()) {
     RSD_CHECK(data_path.empty() || !is_within(data_path, fs::path(out_dir) / "checkpoints"),
@@ -144,15 +109,9 @@ void prepare_run_folder(const std::string& out_dir, RunStart start, const std::s
               " (", contents.describe(), "): resuming it here would mix two runs' metrics and checkpoints; resume into "
               "its own run folder, or into an empty --out");
   }
-  make_writable_folder(out_dir);
-}
-
-void check_free_space(const std::string& out_dir, uint64_t bytes, const std::string& what) {
   std::error_code ec;
-  const fs::space_info space = fs::space(out_dir, ec);
-  RSD_CHECK(!ec, "cannot read the free space of ", out_dir, ": ", ec.message());
-  RSD_CHECK(space.available >= bytes, out_dir, ": ", human_bytes(space.available), " free, but ", what, " needs ",
-            human_bytes(bytes), "; free some space or choose another --out");
+  fs::create_directories(out_dir, ec);
+  RSD_CHECK(!ec, "cannot make the run folder ", out_dir, ": ", ec.message(), "; choose another --out");
 }
 
 }  // namespace rsd::tools

@@ -7,8 +7,8 @@
 //                   a folder that holds no run);
 //   --overwrite     removes the run the folder holds, whole (those files only; other files stay),
 //                   then starts fresh.
-// The folder must be creatable and writable (not under a regular file), must not be the data's
-// folder or inside it, and its file system must have room for a checkpoint.
+// The folder must be creatable and writable (not under a regular file) and must not be the data's
+// folder or inside it (tools/output_preflight.h); the trainer checks the room for a checkpoint.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -34,9 +34,5 @@ RunFolderContents inspect_run_folder(const std::string& out_dir);
 // run. An rsd::Error says what is wrong and what to do.
 void prepare_run_folder(const std::string& out_dir, RunStart start, const std::string& data_path,
                         const std::string& resume_from);
-
-// Refuses to start when the folder's file system has less free space than `bytes` (one
-// checkpoint), naming both.
-void check_free_space(const std::string& out_dir, uint64_t bytes, const std::string& what);
 
 }  // namespace rsd::tools

@@ -21,6 +21,7 @@
 #include "tools/pretrain/pretrain_data.h"
 #include "tools/pretrain/run_checkpoint.h"
 #include "tools/pretrain/run_folder.h"
+#include "tools/output_preflight.h"
 #include "tools/progress.h"
 
 namespace rsd::tools {
@@ -194,7 +195,10 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
   so.bucket_bytes = static_cast<size_t>(config.distributed.bucket_mb * 1024 * 1024);
   so.sync_bn = config.distributed.sync_bn;
   TrainStep step_runner(*method, *optimizer, so);
-  if (lead) check_free_space(config.log.out_dir, checkpoint_bytes(*method, *optimizer), "a checkpoint of this run");
+  if (lead) {
+    check_output_space(config.log.out_dir, "a checkpoint of this run", checkpoint_bytes(*method, *optimizer),
+                       "its parameters, buffers and optimizer state");
+  }
 
   RunCounters counters;
   if (ckpt) {
