@@ -3,6 +3,9 @@
 //   shards   memory-mapped shards read zero-copy (ShardSource views). Unless --shards names a
 //            dataset, SYNTHETIC shards are made first with `rsd make-synthetic`'s generator
 //            (random values, labelled synthetic in the shards, in the output and in the JSON).
+//            Every record's CRC32C is checked as it is read, as in training (data/shard_source.h);
+//            --verify both (the default) also runs "shards-unverified" without the check, so the
+//            check's cost is measured; --verify on / off runs one of them.
 //   geotiff  the same kind of samples decoded from GeoTIFFs with GDAL at every read (LayoutSource):
 //            --geotiffs names a dataset folder or CSV manifest, e.g. one made by
 //            benchmarks/make_synthetic_geotiffs.py (labelled synthetic by the SYNTHETIC file it
@@ -241,7 +244,7 @@ std::vector<int> default_threads() {
 
 int main(int argc, char** argv) {
   CLI::App app{"loader_bench: samples/s and MB/s of the threaded data loader, from shards and GeoTIFFs, by thread count"};
-  std::string shards, geotiffs, data_dir, json_path, device_name = "cpu";
+  std::string shards, geotiffs, data_dir, json_path, device_name = "cpu", verify = "both";
   int64_t samples = 2048;
   int bands = 15, size = 128;
   bool keep = false, no_shards = false;
@@ -254,6 +257,9 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "Where to write the synthetic shards, kept after the run (default: a temporary folder, removed)");
   app.add_flag("--keep", keep, "Keep the synthetic shards after the run");
   app.add_flag("--no-shards", no_shards, "Skip the shard source (GeoTIFFs only)");
+  app.add_option("--verify", verify, "Shards: check each record's CRC32C as read (on, as training does), off, or both")
+      ->check(CLI::IsMember({"on", "off", "both"}))
+      ->capture_default_str();
   app.add_option("--geotiffs", geotiffs, "Also read this dataset folder or CSV manifest directly from GeoTIFFs (needs GDAL)");
   app.add_option("--threads", threads, "Worker thread counts (default 1 2 4 ... up to twice the cores, at least 4)");
   app.add_option("--batch", cfg.batch, "Batch size")->capture_default_str();
@@ -293,10 +299,17 @@ int main(int argc, char** argv) {
         tools::make_synthetic_shards(sc);
         shards = sc.out;
       }
-      auto source = std::make_shared<const ShardSource>(shards);
-      synthetic_shards = source->dataset().synthetic();
-      run_source("shards", "memory-mapped shards " + shards + " (zero-copy views, page cache warm)", synthetic_shards,
-                 source, threads, cfg, results);
+      auto dataset = std::make_shared<const ShardDataset>(shards);
+      synthetic_shards = dataset->synthetic();
+      if (verify != "off") {
+        run_source("shards", "memory-mapped shards " + shards + " (zero-copy views, CRC32C checked, page cache warm)",
+                   synthetic_shards, std::make_shared<const ShardSource>(dataset, true), threads, cfg, results);
+      }
+      if (verify != "on") {
+        run_source("shards-unverified",
+                   "memory-mapped shards " + shards + " (zero-copy views, no CRC32C check, page cache warm)",
+                   synthetic_shards, std::make_shared<const ShardSource>(dataset, false), threads, cfg, results);
+      }
     }
     if (!geotiffs.empty()) {
       RSD_CHECK(RSD_HAVE_GDAL, "--geotiffs: this build of rsd has no GDAL");

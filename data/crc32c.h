@@ -1,6 +1,7 @@
 // CRC32C (Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78): the checksum of every shard
 // record and header. The SSE4.2 instruction computes it in hardware on x86-64 (about 10x the
-// table-driven speed); elsewhere a slice-by-8 table does. Both give the same value:
+// table-driven speed; long buffers in three interleaved chains, about 3x one chain's speed);
+// elsewhere a slice-by-8 table does. Both give the same value:
 // crc32c("123456789") = 0xE3069283.
 #pragma once
 #include <cstddef>

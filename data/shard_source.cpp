@@ -1,6 +1,7 @@
 #include "data/shard_source.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "data/crc32c.h"
 #include "engine/error.h"
@@ -41,8 +42,14 @@ RecordView ShardSource::record(int64_t index) const {
   const RecordView v = dataset_->record_view(index);
   if (verify_records_ && crc32c(v.bytes, static_cast<size_t>(v.size)) != v.meta->crc32c) {
     const ShardDataset::Location at = dataset_->locate(index);
-    fail("corrupted shard record: ", dataset_->shard(at.shard).path(), " record ", at.index, " (sample '",
-         v.meta->id, "', dataset index ", index, "): CRC32C mismatch");
+    // `rsd info --verify` takes the dataset's folder (or the single shard).
+    const std::filesystem::path p(dataset_->path());
+    const std::string dataset = p.filename() == kDatasetIndexName ? p.parent_path().string() : p.string();
+    fail("corrupted shard record: ", dataset_->shard(at.shard).path(), " record ", at.index, " (sample '", v.meta->id,
+         "', dataset index ", index, ") does not match the CRC32C stored in its shard header: the file was damaged "
+         "on disk or in a copy, and the record is not used. Run `rsd info --verify ", dataset,
+         "` to list every damaged record, then pack the source again with `rsd pack` (or copy the shard again "
+         "from a good copy)");
   }
   return v;
 }

@@ -120,6 +120,20 @@ TEST_SUITE("shards") {
         CHECK(crc32c_extend(crc32c(data.data(), split), data.data() + split, n - split) == hw);
       }
     }
+    // Long buffers: the hardware path's three interleaved chains over blocks of 3 x 8192 and
+    // 3 x 256 bytes, the joins, and every tail, from aligned and unaligned starts.
+    std::vector<uint8_t> big(2 * 3 * 8192 + 3 * 3 * 256 + 77);
+    for (auto& b : big) b = static_cast<uint8_t>(rng());
+    const size_t block = 3 * 8192;
+    for (size_t n : {size_t{767}, size_t{768}, size_t{773}, block - 1, block, block + 9, big.size() - 3, big.size()}) {
+      for (size_t start : {size_t{0}, size_t{3}}) {
+        if (start + n > big.size()) continue;
+        const uint32_t hw = crc32c(big.data() + start, n);
+        CHECK(hw == detail::crc32c_extend_software(0, big.data() + start, n));
+        CHECK(crc32c_extend(crc32c(big.data() + start, n / 2 + 1), big.data() + start + n / 2 + 1, n - n / 2 - 1) ==
+              hw);
+      }
+    }
   }
 
   TEST_CASE("a shard round-trips samples bit-exactly") {
