@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "data/layout_util.h"
+#include "data/shard_dataset.h"
 #include "engine/error.h"
 
 namespace rsd::data {
@@ -158,6 +159,8 @@ Detection detect_layout(const std::string& path) {
   if (!tif_files(p).empty()) {
     return {Layout::single_folder, "found .tif files and no known dataset structure (single-modality folder)"};
   }
+  const std::string unindexed = missing_index_problem(path);  // packed shards without their dataset.json
+  if (!unindexed.empty()) fail(unindexed);
   fail(path, ": no known dataset layout found (looked for S1RTC/+S2L1C|S2L2A/ (TerraMesh), s1|s2c|s2a/<7 digits>/ "
        "(SSL4EO-S12), ROIs*/s2_*/ (SEN12MS, DFC2020 with dfc_*/), *_S1Hand.tif (Sen1Floods11), "
        "<patch>/<patch>_labels_metadata.json (BigEarthNet), EuroSAT class folders, or .tif files); "

@@ -2,6 +2,16 @@
 // index listing them with their record counts, the layout and the statistics. The writer finishes
 // every shard and writes dataset.json last (atomically), so a folder with a dataset.json holds a
 // complete dataset; an interrupted write removes what it made.
+//
+// A writer killed outright (kill -9, a crash, the machine going down) cannot remove anything: it
+// leaves temporaries ("<name>.tmp.<pid>", records of every shard so far) and maybe finished shards
+// without a dataset.json. So while it writes, a writer keeps a marker in the folder
+// (dataset.writing: its pid and host), removed with its dataset.json written or when it gives up.
+// The next writer into the folder (prepare_dataset_folder) starts over: a marker whose process is
+// gone means everything the writer makes there is debris and is removed; temporaries of a dead
+// process are removed in any case. A folder that holds a dataset.json (complete) or that a live
+// process is writing is refused. Resuming is not offered: a shard's record metadata and the
+// statistics live in the writer's memory until the end, so the debris cannot be completed.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -19,9 +29,36 @@ constexpr uint32_t kDatasetVersion = 1;
 // "shard-00003-of-00012.rsd": index 3 of 12 shards.
 std::string shard_file_name(int64_t index, int64_t count);
 
+// The marker a DatasetWriter keeps in its folder while it writes (JSON: pid, host).
+constexpr const char* kWritingMarkerName = "dataset.writing";
+
+// When `folder` holds shard files or a writer's marker but no dataset.json: what is wrong and
+// what to do (a pack that has not finished, or a removed index), for the errors of the commands
+// that look for a dataset there. "" otherwise.
+std::string missing_index_problem(const std::string& folder);
+
+// What prepare_dataset_folder removed: debris of an interrupted write.
+struct FolderCleanup {
+  std::vector<std::string> removed;  // paths
+  uint64_t bytes = 0;
+  int64_t writer_pid = 0;            // the dead writer named by its marker, or 0
+  bool empty() const { return removed.empty(); }
+  std::string describe() const;      // "removed 12 files (310 MB) left by an interrupted write (process 4242) in F"
+};
+
+// Makes `folder` ready for a new dataset (nothing to do when it does not exist). Throws rsd::Error
+// naming the folder and what to do when it is not a folder, holds a dataset.json, is being written
+// by a live process (its marker or a temporary names a running pid on this host; another host's
+// marker cannot be checked and is refused too), or holds shard files with no marker (not debris we
+// can prove ours). Otherwise removes the debris of a dead writer: temporaries of dead processes,
+// and, when a dead writer's marker is there, every shard file, partial, `also_ours` name (e.g.
+// the pack's skipped.json) and the marker. Other files are left alone.
+FolderCleanup prepare_dataset_folder(const std::string& folder, const std::vector<std::string>& also_ours = {});
+
 class DatasetWriter {
  public:
-  // Creates `folder` when missing; refuses one that already holds a dataset.json or shard files.
+  // Creates `folder` when missing and puts the marker in it (prepare_dataset_folder first: refuses a
+  // folder that holds a dataset or that a live process writes, removes a dead writer's debris).
   DatasetWriter(std::string folder, ShardLayout layout, int64_t records_per_shard);
   // Without finish(): removes every shard and temporary file it made, and the folder if it made
   // it and it is left empty.
@@ -51,6 +88,7 @@ class DatasetWriter {
   void remove_made() noexcept;
 
   std::string folder_;
+  std::string marker_;  // <folder>/dataset.writing, while it writes
   ShardLayout layout_;
   int64_t records_per_shard_;
   std::string statistics_json_ = "null";
@@ -68,8 +106,28 @@ struct CorruptRecord {
   std::string shard;     // the shard file
   int64_t index = 0;     // within the shard
   int64_t global = 0;    // within the dataset
-  std::string id;
+  std::string id;        // "" when the shard's header cannot be read
+  std::string problem;   // "" for a CRC32C mismatch; else why the whole shard cannot be read
 };
+
+// dataset.json, read and checked (format, version, layout, record counts) without opening the
+// shards. rsd::Error naming the file when it is missing, not JSON, or not a valid index.
+struct DatasetIndex {
+  struct Entry {
+    std::string file;  // the shard's path (beside the index)
+    int64_t records = 0;
+  };
+  std::string path;
+  ShardLayout layout;
+  std::string statistics_json = "null", info_json = "{}";
+  std::vector<Entry> shards;
+  int64_t record_count = 0;
+};
+DatasetIndex read_dataset_index(const std::string& index_path);
+
+// Shard s of the index, opened and checked against it (layout, record count); rsd::Error naming
+// the file when it is missing, truncated, has a corrupt header or disagrees with the index.
+std::unique_ptr<ShardReader> open_indexed_shard(const DatasetIndex& index, size_t s);
 
 // Reads a dataset through its shards with global record indices 0 .. size() - 1 in shard order.
 class ShardDataset {

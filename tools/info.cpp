@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "data/gdal/raster_reader.h"
@@ -120,28 +121,47 @@ std::string labels_text(const data::ShardDataset& ds) {
   return out;
 }
 
-void verify(const data::ShardDataset& ds, const InfoOptions& options, InfoResult& result) {
+// One shard to verify: opened (reader) or not (problem: why it cannot be read).
+struct VerifyTarget {
+  std::string path;
+  int64_t start = 0;    // global index of its first record
+  int64_t records = 0;  // as the index (or its header) says
+  const data::ShardReader* reader = nullptr;
+  std::string problem;
+};
+
+// Checks every record's CRC32C; a shard that cannot be read loses all its records.
+void verify(const std::vector<VerifyTarget>& shards, int64_t total, const InfoOptions& options, InfoResult& result) {
   std::optional<ProgressBar> bar;
-  if (options.progress) bar.emplace("verify", ds.size());
-  for (int64_t s = 0; s < ds.shard_count(); ++s) {
-    const data::ShardReader& r = ds.shard(s);
+  if (options.progress) bar.emplace("verify", total);
+  for (const VerifyTarget& t : shards) {
+    if (t.reader == nullptr) {
+      for (int64_t i = 0; i < t.records; ++i) result.corrupted.push_back({t.path, i, t.start + i, "", t.problem});
+      continue;
+    }
+    const data::ShardReader& r = *t.reader;
     for (int64_t i = 0; i < r.size(); ++i) {
-      if (!r.verify(i)) result.corrupted.push_back({r.path(), i, ds.shard_start(s) + i, r.meta(i).id});
+      if (!r.verify(i)) result.corrupted.push_back({r.path(), i, t.start + i, r.meta(i).id, ""});
       if (bar && (i % 64 == 63 || i + 1 == r.size())) {
-        bar->update(ds.shard_start(s) + i + 1, str_cat(result.corrupted.size(), " corrupted"));
+        bar->update(t.start + i + 1, str_cat(result.corrupted.size(), " corrupted"));
       }
     }
   }
   if (bar) bar->finish(str_cat(result.corrupted.size(), " corrupted"));
   result.verified = true;
   if (result.corrupted.empty()) {
-    result.text += str_cat("verify: OK, all ", ds.size(), " records match their CRC32C\n");
+    result.text += str_cat("verify: OK, all ", total, " records match their CRC32C\n");
     return;
   }
   result.text += str_cat("verify: FAILED, ", result.corrupted.size(), " corrupted record(s):\n");
   std::map<std::string, std::vector<const data::CorruptRecord*>> by_shard;
   for (const data::CorruptRecord& c : result.corrupted) by_shard[c.shard].push_back(&c);
   for (const auto& [shard, records] : by_shard) {
+    if (!records.front()->problem.empty()) {
+      result.text += str_cat("  ", shard, ": cannot be read, all its ", records.size(), " record(s) are lost: ",
+                             records.front()->problem, "\n");
+      continue;
+    }
     std::string indices, ids;
     for (const data::CorruptRecord* c : records) {
       indices += (indices.empty() ? "" : ", ") + std::to_string(c->index);
@@ -149,10 +169,55 @@ void verify(const data::ShardDataset& ds, const InfoOptions& options, InfoResult
     }
     result.text += str_cat("  ", shard, ": records [", indices, "] (ids: ", ids, ")\n");
   }
+  result.text += "pack the source again (or restore the damaged shards from a good copy); training and embedding "
+                 "stop at the first damaged record they read\n";
+}
+
+void verify(const data::ShardDataset& ds, const InfoOptions& options, InfoResult& result) {
+  std::vector<VerifyTarget> shards;
+  for (int64_t s = 0; s < ds.shard_count(); ++s)
+    shards.push_back({ds.shard(s).path(), ds.shard_start(s), ds.shard(s).size(), &ds.shard(s), ""});
+  verify(shards, ds.size(), options, result);
+}
+
+// --verify of a dataset that does not open (a shard truncated, with a corrupt header, missing, or
+// disagreeing with the index): every shard on its own, so all the damage is listed at once.
+// A dataset.json that cannot be read is still an error (there is nothing to go by).
+InfoResult verify_damaged_dataset(const std::string& index_path, const InfoOptions& options) {
+  const data::DatasetIndex index = data::read_dataset_index(index_path);
+  InfoResult result;
+  result.text = str_cat("dataset: ", index_path, " (", index.shards.size(),
+                        index.shards.size() == 1 ? " shard" : " shards", ", ", index.record_count,
+                        " records; damaged: not every shard can be opened)\n");
+  std::vector<std::unique_ptr<data::ShardReader>> readers;
+  std::vector<VerifyTarget> shards;
+  int64_t start = 0;
+  for (size_t s = 0; s < index.shards.size(); ++s) {
+    VerifyTarget t{index.shards[s].file, start, index.shards[s].records, nullptr, ""};
+    try {
+      readers.push_back(data::open_indexed_shard(index, s));
+      t.reader = readers.back().get();
+    } catch (const Error& e) {
+      t.problem = e.what();
+    }
+    shards.push_back(t);
+    start += index.shards[s].records;
+  }
+  verify(shards, index.record_count, options, result);
+  return result;
 }
 
 InfoResult describe_dataset(const std::string& path, bool single_shard, const InfoOptions& options) {
-  const data::ShardDataset ds(path);
+  std::unique_ptr<const data::ShardDataset> opened;
+  try {
+    opened = std::make_unique<const data::ShardDataset>(path);
+  } catch (const Error&) {
+    if (!options.verify || single_shard) throw;
+    const fs::path index = fs::is_directory(path) ? fs::path(path) / data::kDatasetIndexName : fs::path(path);
+    if (!fs::exists(index)) throw;
+    return verify_damaged_dataset(index.string(), options);
+  }
+  const data::ShardDataset& ds = *opened;
   InfoResult result;
   std::string& t = result.text;
   const int64_t record_bytes = data::record_layout(ds.layout()).record_bytes;
@@ -182,6 +247,8 @@ InfoResult describe_dataset(const std::string& path, bool single_shard, const In
 }
 
 InfoResult describe_source(const std::string& path, const InfoOptions& options) {
+  const std::string unindexed = data::missing_index_problem(path);  // shards without their dataset.json
+  RSD_CHECK(unindexed.empty(), "rsd info: ", unindexed);
   RSD_CHECK(!options.verify, "rsd info --verify: ", path, " is not a packed dataset (no ", data::kDatasetIndexName,
             " or .rsd shard); there are no checksums to verify");
   const data::Detection d = data::detect_layout(path);
