@@ -205,6 +205,28 @@ RecordLayout record_layout(const ShardLayout& layout) {
   return rl;
 }
 
+int64_t estimated_dataset_bytes(const Sample& sample, const ShardLayout& layout, int64_t records, int64_t per_shard) {
+  RSD_CHECK(records >= 0 && per_shard > 0, "estimated_dataset_bytes: ", records, " records, ", per_shard, " per shard");
+  ShardHeader header;
+  header.layout = layout;
+  header.record_bytes = record_layout(layout).record_bytes;
+  const auto empty_header = static_cast<int64_t>(encode_shard_header(header).size());
+  RecordMeta meta;
+  meta.id = sample.id;
+  meta.label_names = sample.labels.names;
+  meta.class_index = sample.labels.class_index;
+  for (const RasterLayout& l : layout.rasters) {
+    const Raster* r = raster_of(sample, l.sensor);
+    meta.rasters.push_back(r ? RasterMeta{r->geo, r->invalid_count, r->source, r->source_dtype} : RasterMeta{});
+  }
+  header.records.push_back(std::move(meta));
+  const int64_t per_record = static_cast<int64_t>(encode_shard_header(header).size()) - empty_header;
+  const int64_t shards = (records + per_shard - 1) / per_shard;
+  constexpr int64_t kStatisticsRoom = 16 << 10;  // per-band statistics in every header
+  return records * (header.record_bytes + per_record) +
+         shards * (kShardPreambleBytes + empty_header + kStatisticsRoom + kShardAlignment);
+}
+
 void unpack_mask(const uint8_t* bits, int64_t n, uint8_t* out) {
   for (int64_t e = 0; e < n; ++e) out[e] = static_cast<uint8_t>((bits[e >> 3] >> (e & 7)) & 1u);
 }

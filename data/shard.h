@@ -61,6 +61,11 @@ ShardLayout layout_of(const Sample& sample, std::string name);
 // invalid_count that disagrees with the mask, a non-finite geotransform).
 void check_sample_fits(const Sample& sample, const ShardLayout& layout);
 
+// Bytes `records` samples like `sample` (which fits `layout`) take as shards of `per_shard` records:
+// the records, the headers (this sample's metadata standing for every record's, plus room for the
+// statistics) and the preambles. For checking the free space before a write.
+int64_t estimated_dataset_bytes(const Sample& sample, const ShardLayout& layout, int64_t records, int64_t per_shard);
+
 // Byte offsets of one raster's sections inside a record.
 struct RasterSections {
   int64_t pixels_offset = 0, pixels_bytes = 0;  // float32 (H, W, C)
@@ -160,7 +165,9 @@ class ShardWriter {
 
 // Reads one shard through a read-only memory mapping. Opening validates the preamble, header
 // checksum, header and file size (rsd::Error naming the file and what is wrong); record checksums
-// are checked by verify(). All const members are safe to call from several threads at once.
+// are checked by verify(), not by record_view() or read_sample(): what reads records for training
+// or embedding goes through data/shard_source.h, which verifies each record it reads. All const
+// members are safe to call from several threads at once.
 class ShardReader {
  public:
   explicit ShardReader(const std::string& path);

@@ -1,7 +1,12 @@
 #include "tools/pack.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,14 +18,108 @@
 #include "engine/atomic_file.h"
 #include "engine/error.h"
 #include "tools/ordered_parallel.h"
+#include "tools/output_preflight.h"
 #include "tools/progress.h"
 
 namespace rsd::tools {
 namespace {
 
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 constexpr int64_t kShardTargetBytes = int64_t{1} << 30;
+constexpr const char* kSkippedReportName = "skipped.json";
+
+int64_t records_per_shard(const PackOptions& options, int64_t record_bytes) {
+  if (options.records_per_shard > 0) return options.records_per_shard;
+  return std::max<int64_t>(1, kShardTargetBytes / record_bytes);
+}
+
+// OUT itself when it exists, else its nearest existing ancestor (where it would be made).
+fs::path existing_folder_of(const std::string& out) {
+  fs::path p = fs::absolute(fs::path(out)).lexically_normal();
+  std::error_code ec;
+  while (!fs::exists(p, ec) && p.has_relative_path()) p = p.parent_path();
+  return p;
+}
+
+// OUT can be made and written: it is a folder (or absent, and its nearest existing ancestor is a
+// folder) in which a file can be created; a probe file is made and removed at once, which is
+// what counts (a read-only mount, permissions, root on a read-only file system).
+void check_out_writable(const std::string& out) {
+  std::error_code ec;
+  RSD_CHECK(!fs::exists(out, ec) || fs::is_directory(out, ec), "rsd pack: OUT ", out,
+            " is a file; give a folder (it is made when missing)");
+  const fs::path folder = existing_folder_of(out);
+  RSD_CHECK(fs::is_directory(folder, ec), "rsd pack: cannot make OUT ", out, ": ", folder.string(),
+            " is a file, not a folder");
+  const std::string probe = (folder / str_cat(".rsd-pack-probe.", ::getpid())).string();
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  RSD_CHECK(fd >= 0, "rsd pack: cannot write OUT ", out, ": no file can be created in ", folder.string(), " (",
+            std::strerror(errno), "); choose another OUT or make that folder writable");
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+// Before any sample is read: OUT is writable, and what a killed pack left there is removed (a
+// folder that holds a dataset, or that a live pack writes, is refused: data/shard_dataset.h).
+void preflight_out(const std::string& out, bool progress) {
+  RSD_CHECK(!out.empty(), "rsd pack: OUT is empty; give the output folder");
+  check_out_writable(out);
+  const data::FolderCleanup cleanup = data::prepare_dataset_folder(out, {kSkippedReportName});
+  if (!cleanup.empty() && progress) std::printf("%s\n", cleanup.describe().c_str());
+}
+
+// The free space for the shards, from the first sample that loads (a bad first sample is left
+// to the pack itself to report). The estimate: every record, one shard's records a second time
+// (a shard is assembled from its records' temporary file), the headers.
+void check_space(const PackSource& source, const std::string& out, const PackOptions& options) {
+  std::optional<data::Sample> first;
+  for (int64_t i = 0; i < source.size() && i < 16 && !first; ++i) {
+    std::string error;
+    first = source.try_load(i, &error);
+    if (!options.skip_bad) break;
+  }
+  if (!first) return;
+  data::ShardLayout layout;
+  try {
+    layout = data::layout_of(*first, options.layout_name);
+  } catch (const Error&) {
+    return;  // the pack reports it, naming the sample
+  }
+  const int64_t record_bytes = data::record_layout(layout).record_bytes;
+  const int64_t n = source.size();
+  const int64_t per_shard = records_per_shard(options, record_bytes);
+  const auto needed = static_cast<uint64_t>(data::estimated_dataset_bytes(*first, layout, n, per_shard) +
+                                            std::min(per_shard, n) * record_bytes);
+  const fs::path folder = existing_folder_of(out);
+  const uint64_t available = free_bytes_at(folder.string());
+  RSD_CHECK(available >= needed, "rsd pack: not enough free space for OUT ", out, ": ", n, " samples of ", record_bytes,
+            " bytes each (the size of sample \"", first->id, "\") need about ", byte_size_text(needed),
+            " (the shards, plus one shard of ", std::min(per_shard, n),
+            " records a second time while it is assembled), and the file system of ", folder.string(), " has ",
+            byte_size_text(available), " free; free some space or choose an OUT on another disk",
+            per_shard > 1 ? " (a smaller --records-per-shard lowers the second copy)" : "");
+}
+
+// OUT must not be SRC, inside SRC (a later discovery of SRC would scan the shards with the
+// source files) or hold SRC (removing OUT would remove the source).
+void check_src_out(const std::string& src, const std::string& out) {
+  std::error_code ec;
+  const fs::path s = fs::weakly_canonical(fs::absolute(src), ec);
+  const fs::path o = fs::weakly_canonical(fs::absolute(out), ec);
+  auto inside = [](const fs::path& child, const fs::path& parent) {
+    const fs::path rel = child.lexically_relative(parent);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  RSD_CHECK(s != o, "rsd pack: OUT ", out, " is SRC ", src, "; give another folder for the shards");
+  if (!fs::is_directory(s, ec)) return;  // a CSV manifest names its files wherever they are
+  RSD_CHECK(!inside(o, s), "rsd pack: OUT ", out, " is inside SRC ", src,
+            " (the shards would be written among the source files, and found by the next discovery of SRC); "
+            "choose an OUT outside SRC");
+  RSD_CHECK(!inside(s, o), "rsd pack: SRC ", src, " is inside OUT ", out,
+            " (packing would write the dataset around its source); choose an OUT that does not hold SRC");
+}
 
 // One sample as a worker leaves it: loaded (with its statistics) or the reason it could not be.
 struct Loaded {
@@ -79,7 +178,7 @@ class Packer {
     info["skipped"] = skipped_.size();
     writer_->set_info(info.dump());
     if (options_.skip_bad) {
-      r.skipped_report = (std::filesystem::path(out_) / "skipped.json").string();
+      r.skipped_report = (std::filesystem::path(out_) / kSkippedReportName).string();
       write_file_atomically(r.skipped_report, skipped_json(skipped_));
     }
     try {
@@ -104,8 +203,7 @@ class Packer {
     data::ShardLayout layout = data::layout_of(first, options_.layout_name);
     layout.class_names = options_.class_names;
     layout.synthetic = options_.synthetic;
-    int64_t per_shard = options_.records_per_shard;
-    if (per_shard <= 0) per_shard = std::max<int64_t>(1, kShardTargetBytes / data::record_layout(layout).record_bytes);
+    const int64_t per_shard = records_per_shard(options_, data::record_layout(layout).record_bytes);
     writer_ = std::make_unique<data::DatasetWriter>(out_, layout, per_shard);
   }
 
@@ -160,6 +258,8 @@ data::S2Product parse_s2_level(const std::string& level) {
 PackResult pack_samples(const PackSource& source, const std::string& out, const PackOptions& options) {
   RSD_CHECK(options.records_per_shard >= 0, "--records-per-shard must be positive, got ", options.records_per_shard);
   RSD_CHECK(options.threads >= 1, "--threads must be at least 1, got ", options.threads);
+  preflight_out(out, options.progress);
+  check_space(source, out, options);
   Packer packer(source, out, options);
   std::optional<ProgressBar> bar;
   if (options.progress) bar.emplace("pack", source.size());
@@ -180,6 +280,9 @@ PackResult pack_dataset(const PackCommand& command) {
   fail("rsd pack reads GeoTIFFs and needs a build with GDAL; this one has none (install libgdal-dev and rebuild, "
        "or pack on a machine with GDAL: shards made there are read, verified and trained on here)");
 #endif
+  // Before SRC is even listed: where the shards go.
+  check_src_out(command.src, command.out);
+  preflight_out(command.out, command.progress);
   data::LayoutOptions layout_options;
   layout_options.s2_product = parse_s2_level(command.s2_level);
   const data::Dataset dataset = command.layout.empty()

@@ -7,6 +7,17 @@
 // and nothing is left in OUT; with skip_bad it is skipped, counted, and listed in OUT/skipped.json
 // ({"id", "file", "error"} each). A sample that loads but does not fit the layout of the first
 // good one (other bands or size) counts as bad too.
+//
+// Preflight, before a sample is read: OUT is not SRC, not inside SRC and does not hold SRC; OUT is
+// a folder (or can be made) in which a file can be created; then, from the first sample's record
+// size, the file system has room for every record plus one shard's records a second time (a
+// shard is assembled from its records' temporary file) and the headers. Each is an rsd::Error
+// naming OUT, the problem (the need and the free space) and what to do.
+//
+// A pack killed outright (kill -9, a crash) leaves temporaries, maybe finished shards, and the
+// writer's marker, but never a dataset.json. The next pack into the same OUT starts over: it
+// removes that debris (only names a pack makes, and skipped.json) and says so; it refuses an OUT
+// that a live pack is writing (data/shard_dataset.h: prepare_dataset_folder).
 #pragma once
 #include <cstdint>
 #include <optional>
