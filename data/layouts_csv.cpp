@@ -26,10 +26,13 @@ std::string lower(std::string s) {
   return s;
 }
 
-// One CSV row: comma-separated, fields may be double-quoted ("" is a quote inside quotes).
-std::vector<std::string> split_row(const std::string& line) {
+// One CSV row: comma-separated, fields may be double-quoted ("" is a quote inside quotes). A quote
+// left open is an error (`where`: file and line): the rest of the row would silently become one
+// field, and a path or label taken from it would be wrong.
+std::vector<std::string> split_row(const std::string& line, const std::string& where) {
   std::vector<std::string> fields(1);
   bool quoted = false;
+  size_t opened_at = 0;
   for (size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
     if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
@@ -37,12 +40,15 @@ std::vector<std::string> split_row(const std::string& line) {
       ++i;
     } else if (c == '"') {
       quoted = !quoted;
+      if (quoted) opened_at = i;
     } else if (c == ',' && !quoted) {
       fields.emplace_back();
     } else {
       fields.back() += c;
     }
   }
+  RSD_CHECK(!quoted, where, ": the double quote at column ", opened_at + 1,
+            " is never closed (a row is one line; a quote inside a quoted field is written \"\"): close it or remove it");
   for (std::string& f : fields) f = trim(f);
   return fields;
 }
@@ -103,7 +109,8 @@ Dataset discover_csv(const fs::path& csv, const LayoutOptions& options) {
       if (starts_with(lower(body), "s2_bands:")) file_s2 = split_names(body.substr(9));
       continue;
     }
-    const std::vector<std::string> row = split_row(t);
+    const std::string where = str_cat(csv.string(), ":", line_no);
+    const std::vector<std::string> row = split_row(t, where);
     if (first_row && parse_header(row, &cols)) {
       first_row = false;
       continue;
@@ -111,7 +118,6 @@ Dataset discover_csv(const fs::path& csv, const LayoutOptions& options) {
     first_row = false;
     if (s1_bands.empty()) s1_bands = file_s1;
     if (s2_bands.empty()) s2_bands = file_s2;
-    const std::string where = str_cat(csv.string(), ":", line_no);
     const std::string s1 = field(row, cols.s1), s2 = field(row, cols.s2), label = field(row, cols.label);
     if (s1.empty() && s2.empty()) fail(where, ": neither an s1 nor an s2 path");
     if (!s1.empty() && s1_bands.empty()) {

@@ -371,4 +371,23 @@ TEST_SUITE("faults") {
     }
   }
 #endif
+  TEST_CASE("csv: a manifest row with a double quote never closed is refused, naming the file and line" *
+            doctest::skip(kNoGdal)) {
+    TempDir dir;
+    fs::create_directories(dir / "imgs");
+    fs::copy_file(samples_dir() / "terramind-s1s2" / "S2L1C" / "282D_485L_3_3.tif", dir / "imgs" / "x.tif");
+    const fs::path csv = dir / "m.csv";
+    std::ofstream(csv) << "# s2_bands: B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B10 B11 B12\n"
+                       << "s2,label\n"
+                       << "\"imgs/x.tif\",forest\n"
+                       << "\"imgs/x.tif,forest\n";  // was read as one field: s2 = 'imgs/x.tif,forest'
+    for (const char* command : {"info", "pack"}) {
+      CAPTURE(command);
+      std::vector<std::string> args{command, csv.string()};
+      if (std::string(command) == "pack") args.push_back((dir / "out").string());
+      const CommandResult r = run_rsd(args);
+      CHECK_MESSAGE(clean_failure(r, {csv.string() + ":4", "never closed"}) == "", r.describe());
+    }
+    CHECK_FALSE(fs::exists(dir / "out" / "dataset.json"));
+  }
 }
