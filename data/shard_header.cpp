@@ -1,5 +1,7 @@
 #include "data/shard_header.h"
 
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +18,26 @@ Sensor parse_sensor(const std::string& name, const std::string& file) {
   if (name == "label") return Sensor::label;
   fail("corrupt shard header in ", file, ": unknown sensor \"", name, "\" (expected s1, s2 or label)");
 }
+
+// The integer `key` of `j`, within [lo, hi]. nlohmann's get<int64_t>() would convert a float beyond
+// the type with undefined behaviour and wrap a larger integer; a header holds exact integers.
+int64_t integer_at(const json& j, const char* key, int64_t lo, int64_t hi, const std::string& file) {
+  const json& v = j.at(key);
+  bool ok = false;
+  int64_t value = 0;
+  if (v.is_number_unsigned()) {  // non-negative; beyond int64_t when above hi >= 0
+    ok = hi >= 0 && v.get<uint64_t>() <= static_cast<uint64_t>(hi);
+    value = ok ? static_cast<int64_t>(v.get<uint64_t>()) : 0;
+  } else if (v.is_number_integer()) {
+    value = v.get<int64_t>();
+    ok = true;
+  }
+  RSD_CHECK(ok && value >= lo && value <= hi, "corrupt shard header in ", file, ": \"", key, "\" is ",
+            v.is_primitive() ? v.dump() : std::string(v.type_name()), ", not an integer in [", lo, ", ", hi, "]");
+  return value;
+}
+
+constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
 
 json layout_to_json(const ShardLayout& layout) {
   const RecordLayout rl = record_layout(layout);
@@ -42,11 +64,16 @@ ShardLayout layout_from_json(const json& j, const std::string& file) {
   for (const json& r : j.at("rasters")) {
     RasterLayout l;
     l.sensor = parse_sensor(r.at("sensor").get<std::string>(), file);
+    // A record holds at most one raster per sensor (RecordView has room for three).
+    for (const RasterLayout& earlier : layout.rasters) {
+      RSD_CHECK(earlier.sensor != l.sensor, "corrupt shard header in ", file, ": the layout holds two ",
+                sensor_name(l.sensor), " rasters");
+    }
     l.bands = r.at("bands").get<std::vector<std::string>>();
-    l.height = r.at("height").get<int64_t>();
-    l.width = r.at("width").get<int64_t>();
     // Bounded so that record sizes cannot overflow (2^40 values is far beyond any sensor tile).
     constexpr int64_t kMaxSide = int64_t{1} << 20, kMaxBands = int64_t{1} << 12;
+    l.height = integer_at(r, "height", 1, kMaxSide, file);
+    l.width = integer_at(r, "width", 1, kMaxSide, file);
     RSD_CHECK(l.height > 0 && l.width > 0 && !l.bands.empty() && l.height <= kMaxSide && l.width <= kMaxSide &&
                   l.channels() <= kMaxBands && l.elements() <= (int64_t{1} << 40),
               "corrupt shard header in ", file, ": ", sensor_name(l.sensor), " raster of ", l.height, "x", l.width,
@@ -63,10 +90,10 @@ ShardLayout layout_from_json(const json& j, const std::string& file) {
   for (size_t r = 0; r < layout.rasters.size(); ++r) {
     const RasterSections& s = rl.sections[r];
     const json& stored = rasters[r];
-    RSD_CHECK(stored.at("pixels_offset").get<int64_t>() == s.pixels_offset &&
-                  stored.at("pixels_bytes").get<int64_t>() == s.pixels_bytes &&
-                  stored.at("mask_offset").get<int64_t>() == s.mask_offset &&
-                  stored.at("mask_bytes").get<int64_t>() == s.mask_bytes,
+    RSD_CHECK(integer_at(stored, "pixels_offset", 0, kMaxInt64, file) == s.pixels_offset &&
+                  integer_at(stored, "pixels_bytes", 0, kMaxInt64, file) == s.pixels_bytes &&
+                  integer_at(stored, "mask_offset", 0, kMaxInt64, file) == s.mask_offset &&
+                  integer_at(stored, "mask_bytes", 0, kMaxInt64, file) == s.mask_bytes,
               "corrupt shard header in ", file, ": the section offsets of raster ", r,
               " differ from the ones its layout implies");
   }
@@ -92,19 +119,23 @@ json record_to_json(const RecordMeta& m, std::map<std::string, int64_t>& crs_ind
   return j;
 }
 
-RecordMeta record_from_json(const json& j, const std::vector<std::string>& crs_table, size_t raster_count,
+RecordMeta record_from_json(const json& j, const std::vector<std::string>& crs_table, const ShardLayout& layout,
                             const std::string& file) {
   RecordMeta m;
   m.id = j.at("id").get<std::string>();
-  m.crc32c = j.at("crc32c").get<uint32_t>();
+  m.crc32c = static_cast<uint32_t>(integer_at(j, "crc32c", 0, std::numeric_limits<uint32_t>::max(), file));
   m.label_names = j.value("labels", std::vector<std::string>{});
-  m.class_index = j.value("class_index", -1);
+  if (j.contains("class_index")) {
+    m.class_index = static_cast<int32_t>(integer_at(j, "class_index", -1, std::numeric_limits<int32_t>::max(), file));
+  }
   const json& rasters = j.at("rasters");
-  RSD_CHECK(rasters.size() == raster_count, "corrupt shard header in ", file, ": record \"", m.id, "\" has ",
-            rasters.size(), " rasters, the layout ", raster_count);
-  for (const json& r : rasters) {
+  const size_t raster_count = layout.rasters.size();
+  RSD_CHECK(rasters.is_array() && rasters.size() == raster_count, "corrupt shard header in ", file, ": record \"",
+            m.id, "\" has ", rasters.size(), " rasters, the layout ", raster_count);
+  for (size_t i = 0; i < raster_count; ++i) {
+    const json& r = rasters[i];
     RasterMeta rm;
-    const size_t crs = r.at("crs").get<size_t>();
+    const auto crs = static_cast<size_t>(integer_at(r, "crs", 0, kMaxInt64, file));
     RSD_CHECK(crs < crs_table.size(), "corrupt shard header in ", file, ": record \"", m.id, "\" names CRS ", crs,
               " of ", crs_table.size());
     rm.geo.crs_wkt = crs_table[crs];
@@ -116,7 +147,7 @@ RecordMeta record_from_json(const json& j, const std::vector<std::string>& crs_t
       std::copy(v.begin(), v.end(), rm.geo.geotransform.begin());
       rm.geo.has_geotransform = true;
     }
-    rm.invalid_count = r.at("invalid").get<int64_t>();
+    rm.invalid_count = integer_at(r, "invalid", 0, layout.rasters[i].elements(), file);
     rm.source = r.at("source").get<std::string>();
     rm.source_dtype = r.at("source_dtype").get<std::string>();
     m.rasters.push_back(std::move(rm));
@@ -163,14 +194,14 @@ ShardHeader decode_shard_header(const char* text, size_t length, const std::stri
     h.layout = layout_from_json(j.at("layout"), file);
     h.layout.synthetic = j.value("synthetic", false);
     h.statistics_json = j.at("statistics").dump();
-    h.record_bytes = j.at("record_bytes").get<int64_t>();
+    h.record_bytes = integer_at(j, "record_bytes", 0, kMaxInt64, file);
     const auto crs_table = j.at("crs").get<std::vector<std::string>>();
     const json& records = j.at("records");
-    const int64_t count = j.at("record_count").get<int64_t>();
+    const int64_t count = integer_at(j, "record_count", 0, kMaxInt64, file);
     RSD_CHECK(records.is_array() && static_cast<int64_t>(records.size()) == count, "corrupt shard header in ", file,
               ": record_count is ", count, " but ", records.size(), " records are described");
     h.records.reserve(records.size());
-    for (const json& r : records) h.records.push_back(record_from_json(r, crs_table, h.layout.rasters.size(), file));
+    for (const json& r : records) h.records.push_back(record_from_json(r, crs_table, h.layout, file));
     return h;
   } catch (const json::exception& e) {
     fail("corrupt shard header in ", file, ": ", e.what());

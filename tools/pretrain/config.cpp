@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -364,6 +365,97 @@ std::string trimmed(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
+// toml++ 3.3 (Debian 12's) reaches __builtin_unreachable (undefined behaviour; a fuzz finding,
+// docs/fuzzing.md) when it tests a code point in U+00A1..U+0499, U+2C4E..U+3047 or U+FB36..U+FEFE
+// for whitespace, which it does for a non-ASCII character outside a string or comment, and in a
+// multi-line basic string for one right after a backslash or after a line-ending backslash's
+// whitespace. Outside strings and comments TOML allows ASCII only, so there such a character is a
+// syntax error anyway. This finds the first of them (line and column from 1, in characters)
+// before toml++ reads the text.
+struct UnsafeCharacter {
+  size_t line = 0, column = 0;
+  const char* what = "";
+};
+std::optional<UnsafeCharacter> find_unsafe_character(const std::string& text) {
+  enum class State { normal, comment, basic, literal, multi_basic, multi_literal };
+  State state = State::normal;
+  size_t line = 1, line_start = 0;
+  const auto at = [&](size_t k) { return k < text.size() ? text[k] : '\0'; };
+  const auto non_ascii = [&](size_t k) { return k < text.size() && static_cast<unsigned char>(text[k]) >= 0x80; };
+  const auto unsafe = [&](size_t k, const char* what) {
+    size_t column = 1;
+    for (size_t j = line_start; j < k; ++j) column += (static_cast<unsigned char>(text[j]) & 0xC0) != 0x80 ? 1 : 0;
+    return UnsafeCharacter{line, column, what};
+  };
+  // A run of quotes closing a multi-line string: the delimiter and up to two quotes of content.
+  const auto closing_run = [&](size_t k, char quote) {
+    size_t n = 3;
+    while (n < 5 && at(k + n) == quote) ++n;
+    return n;
+  };
+  for (size_t i = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0; i < text.size(); ++i) {  // after a BOM
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+    switch (state) {
+      case State::normal:
+        if (non_ascii(i)) {
+          return unsafe(i, "a non-ASCII character outside a string or comment (TOML keys and bare values are ASCII: "
+                           "quote the key, or write the value as a \"string\")");
+        }
+        if (c == '#') {
+          state = State::comment;
+        } else if (c == '"' || c == '\'') {
+          const bool multi = at(i + 1) == c && at(i + 2) == c;
+          state = c == '"' ? (multi ? State::multi_basic : State::basic) : (multi ? State::multi_literal : State::literal);
+          if (multi) i += 2;
+        }
+        break;
+      case State::comment:
+        if (c == '\n') state = State::normal;
+        break;
+      case State::basic:
+        if (c == '\\' && at(i + 1) != '\n') {
+          ++i;
+        } else if (c == '"' || c == '\n') {
+          state = State::normal;
+        }
+        break;
+      case State::literal:
+        if (c == '\'' || c == '\n') state = State::normal;
+        break;
+      case State::multi_basic:
+        if (c == '\\') {
+          const char* what = "a non-ASCII character right after a backslash in a multi-line string (the TOML "
+                             "library cannot read it safely: write it as \\uXXXX)";
+          size_t k = i + 1;
+          while (at(k) == ' ' || at(k) == '\t' || at(k) == '\r' || at(k) == '\n') {
+            if (text[k] == '\n') {
+              ++line;
+              line_start = k + 1;
+            }
+            ++k;
+          }
+          if (non_ascii(k)) return unsafe(k, what);
+          i = k > i + 1 ? k - 1 : k;  // after the skipped whitespace, or past the escaped character
+        } else if (c == '"' && at(i + 1) == '"' && at(i + 2) == '"') {
+          i += closing_run(i, '"') - 1;
+          state = State::normal;
+        }
+        break;
+      case State::multi_literal:
+        if (c == '\'' && at(i + 1) == '\'' && at(i + 2) == '\'') {
+          i += closing_run(i, '\'') - 1;
+          state = State::normal;
+        }
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
 // "key=value" -> the key and its value: the text as a TOML value, else (a bare word, or any
 // text for a string key that is not a TOML string) the text itself as a string.
 std::pair<std::string, Override> parse_override(const std::string& text, const std::string& origin) {
@@ -375,8 +467,9 @@ std::pair<std::string, Override> parse_override(const std::string& text, const s
   const KeySpec* spec = config_schema::find_key(key);
   if (!spec) fail_unknown_key(where, key, false);
   Override o{text, {}};
+  const std::string value_text = "v = " + raw;
   try {
-    o.value = toml::parse("v = " + raw);
+    if (!find_unsafe_character(value_text)) o.value = toml::parse(value_text);
   } catch (const toml::parse_error&) {
     o.value = toml::table{};
   }
@@ -406,6 +499,9 @@ std::string where_given(const KeySpec& spec, const toml::node& node, const std::
 }
 
 toml::table parse_toml(const std::string& text, const std::string& origin) {
+  if (const std::optional<UnsafeCharacter> bad = find_unsafe_character(text)) {
+    fail(origin, ":", bad->line, ":", bad->column, ": TOML syntax error: ", bad->what);
+  }
   try {
     return toml::parse(text, std::string_view(origin));
   } catch (const toml::parse_error& e) {
