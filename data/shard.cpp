@@ -10,7 +10,7 @@
 #include <cstring>
 #include <utility>
 
-#include "data/crc32c.h"
+#include "engine/crc32c.h"
 #include "data/shard_header.h"
 #include "engine/error.h"
 

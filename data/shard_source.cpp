@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "data/crc32c.h"
+#include "engine/crc32c.h"
 #include "engine/error.h"
 
 namespace rsd::data {

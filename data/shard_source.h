@@ -7,7 +7,7 @@
 // shard records: the training loader, `rsd embed` on shards), so a damaged record is never trained
 // on or embedded: it is an rsd::Error naming the shard file, the record, its sample id, and what to
 // do (`rsd info --verify` lists every damaged record; repack). The check reads each record's bytes
-// once more, from the page cache, in the loader's worker threads (SSE4.2 CRC32C, data/crc32c.h;
+// once more, from the page cache, in the loader's worker threads (SSE4.2 CRC32C, engine/crc32c.h;
 // benchmarks/loader_bench --verify both measures it). verify_records = false is for tools that
 // verify on their own (`rsd info --verify`) or want to see a damaged record's bytes.
 #pragma once

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -24,6 +26,7 @@ constexpr const char* kPrefix = "step-";
 constexpr const char* kWeightsSuffix = ".safetensors";
 constexpr const char* kSidecarSuffix = ".json";
 constexpr const char* kTempInfix = ".tmp.";
+constexpr const char* kChecksumsKey = "tensor_crc32c";
 
 bool parse_int64(const std::string& text, int64_t& out) {
   if (text.empty()) return false;
@@ -128,8 +131,8 @@ bool remove_dead_temp_files(const std::string& dir) {
   return removed;
 }
 
-// The sidecar text to write: the caller's JSON object with "step" first.
-std::string sidecar_text(const std::string& json_text, int64_t step) {
+// The sidecar to write: the caller's JSON object with "step" first.
+ordered_json sidecar_object(const std::string& json_text, int64_t step) {
   ordered_json given = ordered_json::object();
   if (!json_text.empty()) {
     try {
@@ -144,11 +147,36 @@ std::string sidecar_text(const std::string& json_text, int64_t step) {
     RSD_CHECK(given["step"].is_number_integer() && given["step"].get<int64_t>() == step, "checkpoint of step ", step,
               ": the sidecar JSON says \"step\": ", given["step"].dump());
   }
+  RSD_CHECK(!given.contains(kChecksumsKey), "checkpoint of step ", step, ": the sidecar JSON may not hold \"",
+            kChecksumsKey, "\" (the checkpoint writes it)");
   ordered_json sidecar = {{"step", step}};
   for (auto& [key, value] : given.items()) {
     if (key != "step") sidecar[key] = value;
   }
-  return sidecar.dump(2) + "\n";
+  return sidecar;
+}
+
+// Every tensor of `file` against the CRC32C its sidecar recorded (sidecars written before the
+// checksums existed have none: nothing to check).
+void verify_checksums(const SafetensorsFile& file, const nlohmann::json& sidecar, const std::string& sidecar_path) {
+  if (!sidecar.contains(kChecksumsKey)) return;
+  const nlohmann::json& sums = sidecar[kChecksumsKey];
+  RSD_CHECK(sums.is_object(), sidecar_path, ": \"", kChecksumsKey, "\" is not an object; the sidecar is damaged, ",
+            "use an earlier checkpoint");
+  const std::vector<std::string> names = file.names();
+  RSD_CHECK(sums.size() == names.size(), file.path(), " holds ", names.size(), " tensors but its sidecar ",
+            sidecar_path, " has checksums of ", sums.size(), "; the two files do not belong together or one is damaged: "
+            "use an earlier checkpoint");
+  for (const std::string& name : names) {
+    const auto it = sums.find(name);
+    RSD_CHECK(it != sums.end() && it->is_number_unsigned() && it->get<uint64_t>() <= UINT32_MAX, sidecar_path,
+              ": no checksum for tensor \"", name, "\"; the sidecar is damaged or belongs to another checkpoint: use an "
+              "earlier checkpoint");
+    const uint32_t stored = static_cast<uint32_t>(it->get<uint64_t>()), actual = file.crc32c(name);
+    RSD_CHECK(actual == stored, file.path(), ": tensor \"", name, "\" does not match the CRC32C its sidecar recorded (",
+              actual, " vs ", stored, "): the file is damaged (changed on disk or in a copy); use an earlier ",
+              "checkpoint");
+  }
 }
 
 std::map<std::string, std::string> checkpoint_metadata(const CheckpointContent& c) {
@@ -189,7 +217,7 @@ int64_t metadata_step(const SafetensorsFile& file) {
   return step;
 }
 
-int64_t sidecar_step(const std::string& sidecar_path, const std::string& text) {
+nlohmann::json parse_sidecar(const std::string& sidecar_path, const std::string& text) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
@@ -198,7 +226,7 @@ int64_t sidecar_step(const std::string& sidecar_path, const std::string& text) {
   }
   RSD_CHECK(j.is_object() && j.contains("step"), sidecar_path, ": no \"step\" field; not a checkpoint sidecar");
   RSD_CHECK(j["step"].is_number_integer(), sidecar_path, ": \"step\" is ", j["step"].dump(), ", not an integer");
-  return j["step"].get<int64_t>();
+  return j;
 }
 
 }  // namespace
@@ -219,19 +247,25 @@ std::string CheckpointDir::save(const CheckpointContent& c) {
   RSD_CHECK(c.step >= 0, "checkpoint directory ", dir_, ": step ", c.step, " is negative");
   const std::string stem = stem_of_step(c.step);
   const std::string weights = (fs::path(dir_) / (stem + kWeightsSuffix)).string();
-  const std::string sidecar = sidecar_text(c.sidecar_json, c.step);
+  ordered_json sidecar = sidecar_object(c.sidecar_json, c.step);
+  std::vector<std::pair<std::string, uint32_t>> crcs;
   // Never a non-finite value in a checkpoint: the writer checks each tensor as it streams it, and
   // on one the file is not written, so the newest checkpoint on disk stays the last good one.
   SafetensorsWriteOptions options;
   options.require_finite = true;
   try {
-    write_safetensors(weights, c.tensors, checkpoint_metadata(c), options);
+    crcs = write_safetensors(weights, c.tensors, checkpoint_metadata(c), options);
   } catch (const NonFiniteError& e) {
     throw NonFiniteError(str_cat("checkpoint of step ", c.step, " not written: ", e.what(), "; ", newest_note()));
   } catch (const Error& e) {
     fail("checkpoint of step ", c.step, " not written: ", e.what(), "; ", newest_note());
   }
-  write_file_atomically(checkpoint_sidecar_path(weights), sidecar);
+  // The tensors' checksums go in the sidecar, written after the weights: load_checkpoint verifies
+  // every tensor against them, so a flipped bit in the weights is found, not trained on.
+  ordered_json checksums = ordered_json::object();
+  for (const auto& [name, crc] : crcs) checksums[name] = crc;
+  sidecar[kChecksumsKey] = std::move(checksums);
+  write_file_atomically(checkpoint_sidecar_path(weights), sidecar.dump(2) + "\n");
   prune(c.step);
   return weights;
 }
@@ -291,11 +325,13 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   SafetensorsFile file = SafetensorsFile::open(weights);
   const int64_t step = metadata_step(file);
   std::string sidecar = read_text_file(sidecar_path);
-  const int64_t stated = sidecar_step(sidecar_path, sidecar);
+  const nlohmann::json parsed = parse_sidecar(sidecar_path, sidecar);
+  const int64_t stated = parsed["step"].get<int64_t>();
   RSD_CHECK(stated == step, weights, ": step ", step, " in its metadata, but ", stated, " in its sidecar ",
             sidecar_path, "; the two files belong to different checkpoints");
   const std::optional<int64_t> named = step_of_file_name(fs::path(weights).filename().string(), kWeightsSuffix);
   RSD_CHECK(!named || *named == step, weights, ": step ", step, " in its metadata, but its name says ", *named);
+  verify_checksums(file, parsed, sidecar_path);
   return LoadedCheckpoint{weights, step, std::move(file), std::move(sidecar)};
 }
 

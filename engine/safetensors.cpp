@@ -14,7 +14,9 @@
 
 #include "engine/allocator.h"
 #include "engine/atomic_file.h"
+#include "engine/crc32c.h"
 #include "engine/error.h"
+#include "engine/json_limits.h"
 
 namespace rsd {
 
@@ -123,18 +125,20 @@ void check_finite(const void* data, const Tensor& t) {
                                " (the first, element ", c.first, ", is ", c.first_value, ")"));
 }
 
-void write_tensor_bytes(AtomicFileWriter& out, const Tensor& t, const SafetensorsWriteOptions& options) {
-  if (t.nbytes() == 0) return;
+// Writes the tensor's bytes and returns their CRC32C.
+uint32_t write_tensor_bytes(AtomicFileWriter& out, const Tensor& t, const SafetensorsWriteOptions& options) {
+  if (t.nbytes() == 0) return 0;
   if (t.device().is_cpu()) {
     if (options.require_finite) check_finite(t.raw(), t);
     out.write(t.raw(), t.nbytes());
-    return;
+    return crc32c(t.raw(), t.nbytes());
   }
   ArenaSuspend outside_arena;
   Tensor host = Tensor::empty(t.shape(), t.dtype(), Device::cpu());
   host.copy_from(t);
   if (options.require_finite) check_finite(host.raw(), t);
   out.write(host.raw(), host.nbytes());
+  return crc32c(host.raw(), host.nbytes());
 }
 
 // ---- reading ----
@@ -266,8 +270,10 @@ NonFiniteCount count_non_finite(const Tensor& t) {
   return count_non_finite_host(host.raw(), t.dtype(), t.numel());
 }
 
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata, const SafetensorsWriteOptions& options) {
+std::vector<std::pair<std::string, uint32_t>> write_safetensors(
+    const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+    const std::map<std::string, std::string>& metadata, const SafetensorsWriteOptions& options) {
+  std::vector<std::pair<std::string, uint32_t>> crcs;
   const std::string header = header_json(tensors, metadata, path);
   AtomicFileWriter out(path);
   const uint64_t length = header.size();
@@ -275,7 +281,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   out.write(header);
   for (const auto& [name, t] : tensors) {
     try {
-      write_tensor_bytes(out, t, options);
+      crcs.emplace_back(name, write_tensor_bytes(out, t, options));
     } catch (const NonFiniteError& e) {
       throw NonFiniteError(str_cat("cannot write ", path, ": tensor \"", name, "\" ", t.describe(), " ", e.what()));
     } catch (const Error& e) {
@@ -283,6 +289,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     }
   }
   out.commit();
+  return crcs;
 }
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
@@ -312,6 +319,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   const size_t nul = text.find('\0');
   RSD_CHECK(nul == std::string::npos, path, ": header is not valid JSON (a NUL byte at offset ", 8 + nul,
             "); not a safetensors file, or a corrupted one");
+  RSD_CHECK(json_depth(text.data(), text.size()) <= kMaxJsonDepth, path, ": header nests JSON deeper than ",
+            kMaxJsonDepth, " levels; not a safetensors file, or a corrupted one");
   json header;
   try {
     header = json::parse(text);
@@ -390,6 +399,19 @@ void SafetensorsFile::read_into(const std::string& name, Tensor& dst) const {
     return;
   }
   dst.copy_from(read(name));
+}
+
+uint32_t SafetensorsFile::crc32c(const std::string& name) const {
+  const Entry& e = entry(name);
+  std::vector<unsigned char> chunk(std::min<uint64_t>(e.end - e.begin, uint64_t{1} << 20));
+  uint32_t crc = 0;
+  for (uint64_t at = e.begin; at < e.end;) {
+    const uint64_t n = std::min<uint64_t>(chunk.size(), e.end - at);
+    read_exactly(state_->fd, chunk.data(), n, state_->data_start + at, state_->path, str_cat("tensor \"", name, "\""));
+    crc = crc32c_extend(crc, chunk.data(), n);
+    at += n;
+  }
+  return crc;
 }
 
 }  // namespace rsd

@@ -3,6 +3,7 @@
 // spaces to a multiple of 8, then the tensors' bytes back to back (offsets relative to the data
 // start, row-major, little-endian). Python reads these files with safetensors.torch.load_file.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,9 +23,11 @@ struct SafetensorsWriteOptions {
   // such values, raised while streaming, so the file is never written (checkpoints, exported weights).
   bool require_finite = false;
 };
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata = {},
-                       const SafetensorsWriteOptions& options = {});
+// Returns the CRC32C of each tensor's stored bytes, in the order written (computed as they stream,
+// so that a caller can record them: checkpoints keep them in their sidecar).
+std::vector<std::pair<std::string, uint32_t>> write_safetensors(
+    const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+    const std::map<std::string, std::string>& metadata = {}, const SafetensorsWriteOptions& options = {});
 
 // The number of Inf and NaN values of a tensor (0 for integer tensors); any device (a CUDA tensor is
 // copied to the host), and the index of the first, or -1.
@@ -56,6 +59,8 @@ class SafetensorsFile {
   Tensor read(const std::string& name) const;
   // Fills `dst` (any device; shape must equal the stored one), converting the dtype if it differs.
   void read_into(const std::string& name, Tensor& dst) const;
+  // CRC32C of the tensor's stored bytes (read in chunks; nothing kept).
+  uint32_t crc32c(const std::string& name) const;
 
   struct Entry {
     std::string name;

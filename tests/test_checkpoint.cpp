@@ -544,6 +544,25 @@ TEST_SUITE("checkpoint") {
     CHECK(from_file.step == 10);
     CHECK(from_file.path == older);
 
+    SUBCASE("a flipped bit in a tensor's bytes fails its checksum, naming the tensor") {
+      const uint64_t size = fs::file_size(newer);
+      std::fstream f(newer, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(static_cast<std::streamoff>(size - 1));
+      char c = 0;
+      f.read(&c, 1);
+      c = static_cast<char>(c ^ 0x10);
+      f.seekp(static_cast<std::streamoff>(size - 1));
+      f.write(&c, 1);
+      f.close();
+      const std::string message = error_of([&] { load_checkpoint(newer); });
+      CHECK(message.find(newer) != std::string::npos);
+      CHECK(message.find("does not match the CRC32C its sidecar recorded") != std::string::npos);
+      // A sidecar written before checksums existed: nothing to verify, the file opens.
+      nlohmann::json old_sidecar = nlohmann::json::parse(read_bytes(checkpoint_sidecar_path(newer)));
+      old_sidecar.erase("tensor_crc32c");
+      write_bytes(checkpoint_sidecar_path(newer), old_sidecar.dump());
+      CHECK(load_checkpoint(newer).step == 20);
+    }
     SUBCASE("the sidecar's step differs from the metadata") {
       write_bytes(checkpoint_sidecar_path(newer), "{\"step\": 21}");
       const std::string message = error_of([&] { load_checkpoint(newer); });
@@ -605,7 +624,9 @@ TEST_SUITE("checkpoint") {
     c = content_for_step(5);
     c.sidecar_json.clear();
     const std::string path = ckpt.save(c);
-    CHECK(read_bytes(checkpoint_sidecar_path(path)) == "{\n  \"step\": 5\n}\n");
+    // "step" first; then the checksum of each tensor, which load_checkpoint verifies.
+    const std::string text = read_bytes(checkpoint_sidecar_path(path));
+    CHECK(text.rfind("{\n  \"step\": 5,\n  \"tensor_crc32c\": {", 0) == 0);
     write_bytes(dir / "file", "x");
     CHECK(error_of([&] { CheckpointDir(dir / "file", 2); }).find("checkpoint directory " + (dir / "file")) !=
           std::string::npos);

@@ -15,13 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "data/crc32c.h"
+#include "engine/crc32c.h"
 #include "data/shard.h"
 #include "data/shard_dataset.h"
 #include "engine/error.h"
 #include "tests/shard_test_util.h"
 
 namespace fs = std::filesystem;
+using namespace rsd;
 using namespace rsd::data;
 using rsd::test::make_sample;
 using rsd::test::ScratchDir;
@@ -115,7 +116,7 @@ TEST_SUITE("shards") {
     for (auto& b : data) b = static_cast<uint8_t>(rng());
     for (size_t n : {0, 1, 7, 8, 9, 63, 64, 65, 999, 1000}) {
       const uint32_t hw = crc32c(data.data(), n);
-      CHECK(hw == detail::crc32c_extend_software(0, data.data(), n));
+      CHECK(hw == rsd::detail::crc32c_extend_software(0, data.data(), n));
       for (size_t split : {size_t{0}, n / 3, n}) {
         CHECK(crc32c_extend(crc32c(data.data(), split), data.data() + split, n - split) == hw);
       }
@@ -129,7 +130,7 @@ TEST_SUITE("shards") {
       for (size_t start : {size_t{0}, size_t{3}}) {
         if (start + n > big.size()) continue;
         const uint32_t hw = crc32c(big.data() + start, n);
-        CHECK(hw == detail::crc32c_extend_software(0, big.data() + start, n));
+        CHECK(hw == rsd::detail::crc32c_extend_software(0, big.data() + start, n));
         CHECK(crc32c_extend(crc32c(big.data() + start, n / 2 + 1), big.data() + start + n / 2 + 1, n - n / 2 - 1) ==
               hw);
       }

@@ -411,8 +411,12 @@ TEST_SUITE("faults") {
     }
     const fs::path bad = dir / "bad" / fs::path(ckpt).filename();
     fs::create_directories(bad.parent_path());
-    write_safetensors(bad.string(), tensors, good.metadata());
-    fs::copy_file(fs::path(ckpt).replace_extension(".json"), fs::path(bad).replace_extension(".json"));
+    // Written as a run would have written it before checkpoints refused non-finite values: its
+    // sidecar carries the checksums of the poisoned file (load_checkpoint verifies them first).
+    const std::vector<std::pair<std::string, uint32_t>> crcs = write_safetensors(bad.string(), tensors, good.metadata());
+    nlohmann::json sidecar = nlohmann::json::parse(read_text(fs::path(ckpt).replace_extension(".json")));
+    for (const auto& [name, crc] : crcs) sidecar["tensor_crc32c"][name] = crc;
+    std::ofstream(fs::path(bad).replace_extension(".json")) << sidecar.dump(2);
     const std::vector<std::string> needles{bad.string(), poisoned_name, "2 non-finite"};
     const CommandResult e = run_rsd({"embed", "--checkpoint", bad.string(), "--input",
                                      (samples_dir() / "terramind-s1s2").string(), "--out", (dir / "emb").string()});

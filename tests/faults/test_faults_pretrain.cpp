@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -224,5 +225,43 @@ TEST_SUITE("faults") {
     // Room for two checkpoints but not the three kept: the write that does not fit fails cleanly.
     SmallDiskRun small = run_rsd_on_small_disk(disk, 5 << 20, {"pretrain", "--config", config});
     CHECK_MESSAGE(clean_failure(small.result, {"No space left"}) == "", small.result.describe());
+  }
+  TEST_CASE("pretrain and embed: a truncated, huge-header, header-flipped or data-flipped checkpoint ends cleanly" *
+            doctest::skip(kNoGdal)) {
+    TempDir dir;
+    const fs::path run = dir / "run";
+    const std::string config = write_tiny_config(dir / "c.toml", "byol", run, 2);
+    require_ok(run_rsd({"pretrain", "--config", config}));
+    const fs::path good = run / "checkpoints" / "step-00000002.safetensors";
+    const uint64_t bytes = fs::file_size(good);
+    struct Damage {
+      const char* name;
+      std::function<void(const fs::path&)> apply;
+      const char* says;
+    };
+    const Damage damages[] = {
+        {"truncated", [&](const fs::path& p) { truncate_file(p, bytes / 2); }, "truncated"},
+        {"huge header", [](const fs::path& p) { flip_byte(p, 6); }, "header"},
+        {"flipped header byte", [](const fs::path& p) { flip_byte(p, 20); }, "step-00000002.safetensors"},
+        // A bit flipped in a weight: only the checksum in the sidecar can tell.
+        {"flipped data byte", [&](const fs::path& p) { flip_byte(p, bytes - 3); }, "does not match the CRC32C"},
+    };
+    for (const Damage& d : damages) {
+      CAPTURE(d.name);
+      const fs::path copy = dir / d.name;
+      fs::create_directories(copy / "checkpoints");
+      fs::copy_file(good, copy / "checkpoints" / good.filename());
+      fs::copy_file(fs::path(good).replace_extension(".json"), copy / "checkpoints" / "step-00000002.json");
+      d.apply(copy / "checkpoints" / good.filename());
+      const std::string damaged = (copy / "checkpoints" / good.filename()).string();
+      const CommandResult resumed = run_rsd({"pretrain", "--config", config, "--out", (dir / "resumed").string(),
+                                             "--set", "train.steps=3", "--resume", damaged});
+      CHECK_MESSAGE(clean_failure(resumed, {damaged, d.says}) == "", resumed.describe());
+      const CommandResult embedded = run_rsd({"embed", "--checkpoint", damaged, "--input",
+                                              (samples_dir() / "terramind-s1s2").string(), "--bands", "B04",
+                                              "--out", (dir / "emb").string()});
+      CHECK_MESSAGE(clean_failure(embedded, {damaged}) == "", embedded.describe());
+      CHECK_FALSE(fs::exists(dir / "resumed" / "checkpoints" / "step-00000003.safetensors"));
+    }
   }
 }

@@ -1,4 +1,4 @@
-#include "data/crc32c.h"
+#include "engine/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -10,7 +10,7 @@
 #define RSD_CRC32C_X86 0
 #endif
 
-namespace rsd::data {
+namespace rsd {
 namespace {
 
 constexpr uint32_t kReflectedPolynomial = 0x82F63B78u;
@@ -155,4 +155,4 @@ uint32_t crc32c_extend(uint32_t crc, const void* data, size_t n) {
 
 uint32_t crc32c(const void* data, size_t n) { return crc32c_extend(0, data, n); }
 
-}  // namespace rsd::data
+}  // namespace rsd
