@@ -17,6 +17,7 @@
 #include "data/shard_header.h"
 #include "engine/atomic_file.h"
 #include "engine/error.h"
+#include "engine/json_limits.h"
 
 namespace rsd::data {
 namespace {
@@ -337,6 +338,8 @@ DatasetIndex read_dataset_index(const std::string& index_path) {
   DatasetIndex ix;
   ix.path = index_path;
   const std::string text = read_text(index_path);
+  RSD_CHECK(json_depth(text.data(), text.size()) <= kMaxJsonDepth, "dataset index ", index_path,
+            " nests JSON deeper than ", kMaxJsonDepth, " levels: it is damaged, or not an rsd dataset index");
   json j;
   try {
     j = json::parse(text);
@@ -347,7 +350,7 @@ DatasetIndex read_dataset_index(const std::string& index_path) {
   const fs::path folder = fs::path(index_path).parent_path();
   try {
     RSD_CHECK(j.is_object() && j.value("format", "") == "rsd-dataset", index_path, " is not an rsd dataset index");
-    const auto version = j.at("version").get<uint32_t>();
+    const int64_t version = json_integer(j, "version", 0, INT64_MAX, "corrupt dataset index ", index_path);
     RSD_CHECK(version == kDatasetVersion, "dataset index ", index_path, " has version ", version,
               "; this build reads version ", kDatasetVersion);
     ix.layout = decode_layout(j.at("layout").dump(), index_path);
@@ -358,13 +361,13 @@ DatasetIndex read_dataset_index(const std::string& index_path) {
     for (const json& s : j.at("shards")) {
       DatasetIndex::Entry e;
       e.file = (folder / s.at("file").get<std::string>()).string();
-      e.records = s.at("records").get<int64_t>();
+      e.records = json_integer(s, "records", 0, INT64_MAX, "corrupt dataset index ", index_path);
       RSD_CHECK(e.records >= 0 && e.records <= INT64_MAX - listed, "corrupt dataset index ", index_path, ": shard ",
                 e.file, " has ", e.records, " records");
       listed += e.records;
       ix.shards.push_back(std::move(e));
     }
-    ix.record_count = j.at("record_count").get<int64_t>();
+    ix.record_count = json_integer(j, "record_count", 0, INT64_MAX, "corrupt dataset index ", index_path);
     RSD_CHECK(ix.record_count == listed, "dataset index ", index_path, " says ", ix.record_count,
               " records but its shards list ", listed);
   } catch (const json::exception& e) {

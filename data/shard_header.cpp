@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/json_limits.h"
 
 namespace rsd::data {
 namespace {
@@ -19,25 +20,8 @@ Sensor parse_sensor(const std::string& name, const std::string& file) {
   fail("corrupt shard header in ", file, ": unknown sensor \"", name, "\" (expected s1, s2 or label)");
 }
 
-// The integer `key` of `j`, within [lo, hi]. nlohmann's get<int64_t>() would convert a float beyond
-// the type with undefined behaviour and wrap a larger integer; a header holds exact integers.
-int64_t integer_at(const json& j, const char* key, int64_t lo, int64_t hi, const std::string& file) {
-  const json& v = j.at(key);
-  bool ok = false;
-  int64_t value = 0;
-  if (v.is_number_unsigned()) {  // non-negative; beyond int64_t when above hi >= 0
-    ok = hi >= 0 && v.get<uint64_t>() <= static_cast<uint64_t>(hi);
-    value = ok ? static_cast<int64_t>(v.get<uint64_t>()) : 0;
-  } else if (v.is_number_integer()) {
-    value = v.get<int64_t>();
-    ok = true;
-  }
-  RSD_CHECK(ok && value >= lo && value <= hi, "corrupt shard header in ", file, ": \"", key, "\" is ",
-            v.is_primitive() ? v.dump() : std::string(v.type_name()), ", not an integer in [", lo, ", ", hi, "]");
-  return value;
-}
-
 constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+constexpr const char* kCorrupt = "corrupt shard header in ";
 
 json layout_to_json(const ShardLayout& layout) {
   const RecordLayout rl = record_layout(layout);
@@ -72,8 +56,8 @@ ShardLayout layout_from_json(const json& j, const std::string& file) {
     l.bands = r.at("bands").get<std::vector<std::string>>();
     // Bounded so that record sizes cannot overflow (2^40 values is far beyond any sensor tile).
     constexpr int64_t kMaxSide = int64_t{1} << 20, kMaxBands = int64_t{1} << 12;
-    l.height = integer_at(r, "height", 1, kMaxSide, file);
-    l.width = integer_at(r, "width", 1, kMaxSide, file);
+    l.height = json_integer(r, "height", 1, kMaxSide, kCorrupt, file);
+    l.width = json_integer(r, "width", 1, kMaxSide, kCorrupt, file);
     RSD_CHECK(l.height > 0 && l.width > 0 && !l.bands.empty() && l.height <= kMaxSide && l.width <= kMaxSide &&
                   l.channels() <= kMaxBands && l.elements() <= (int64_t{1} << 40),
               "corrupt shard header in ", file, ": ", sensor_name(l.sensor), " raster of ", l.height, "x", l.width,
@@ -90,10 +74,10 @@ ShardLayout layout_from_json(const json& j, const std::string& file) {
   for (size_t r = 0; r < layout.rasters.size(); ++r) {
     const RasterSections& s = rl.sections[r];
     const json& stored = rasters[r];
-    RSD_CHECK(integer_at(stored, "pixels_offset", 0, kMaxInt64, file) == s.pixels_offset &&
-                  integer_at(stored, "pixels_bytes", 0, kMaxInt64, file) == s.pixels_bytes &&
-                  integer_at(stored, "mask_offset", 0, kMaxInt64, file) == s.mask_offset &&
-                  integer_at(stored, "mask_bytes", 0, kMaxInt64, file) == s.mask_bytes,
+    RSD_CHECK(json_integer(stored, "pixels_offset", 0, kMaxInt64, kCorrupt, file) == s.pixels_offset &&
+                  json_integer(stored, "pixels_bytes", 0, kMaxInt64, kCorrupt, file) == s.pixels_bytes &&
+                  json_integer(stored, "mask_offset", 0, kMaxInt64, kCorrupt, file) == s.mask_offset &&
+                  json_integer(stored, "mask_bytes", 0, kMaxInt64, kCorrupt, file) == s.mask_bytes,
               "corrupt shard header in ", file, ": the section offsets of raster ", r,
               " differ from the ones its layout implies");
   }
@@ -123,10 +107,10 @@ RecordMeta record_from_json(const json& j, const std::vector<std::string>& crs_t
                             const std::string& file) {
   RecordMeta m;
   m.id = j.at("id").get<std::string>();
-  m.crc32c = static_cast<uint32_t>(integer_at(j, "crc32c", 0, std::numeric_limits<uint32_t>::max(), file));
+  m.crc32c = static_cast<uint32_t>(json_integer(j, "crc32c", 0, UINT32_MAX, kCorrupt, file));
   m.label_names = j.value("labels", std::vector<std::string>{});
   if (j.contains("class_index")) {
-    m.class_index = static_cast<int32_t>(integer_at(j, "class_index", -1, std::numeric_limits<int32_t>::max(), file));
+    m.class_index = static_cast<int32_t>(json_integer(j, "class_index", -1, INT32_MAX, kCorrupt, file));
   }
   const json& rasters = j.at("rasters");
   const size_t raster_count = layout.rasters.size();
@@ -135,7 +119,7 @@ RecordMeta record_from_json(const json& j, const std::vector<std::string>& crs_t
   for (size_t i = 0; i < raster_count; ++i) {
     const json& r = rasters[i];
     RasterMeta rm;
-    const auto crs = static_cast<size_t>(integer_at(r, "crs", 0, kMaxInt64, file));
+    const auto crs = static_cast<size_t>(json_integer(r, "crs", 0, kMaxInt64, kCorrupt, file));
     RSD_CHECK(crs < crs_table.size(), "corrupt shard header in ", file, ": record \"", m.id, "\" names CRS ", crs,
               " of ", crs_table.size());
     rm.geo.crs_wkt = crs_table[crs];
@@ -147,7 +131,7 @@ RecordMeta record_from_json(const json& j, const std::vector<std::string>& crs_t
       std::copy(v.begin(), v.end(), rm.geo.geotransform.begin());
       rm.geo.has_geotransform = true;
     }
-    rm.invalid_count = integer_at(r, "invalid", 0, layout.rasters[i].elements(), file);
+    rm.invalid_count = json_integer(r, "invalid", 0, layout.rasters[i].elements(), kCorrupt, file);
     rm.source = r.at("source").get<std::string>();
     rm.source_dtype = r.at("source_dtype").get<std::string>();
     m.rasters.push_back(std::move(rm));
@@ -156,6 +140,8 @@ RecordMeta record_from_json(const json& j, const std::vector<std::string>& crs_t
 }
 
 json parse_or_fail(const char* text, size_t length, const std::string& what) {
+  RSD_CHECK(json_depth(text, length) <= kMaxJsonDepth, what, " nests JSON deeper than ", kMaxJsonDepth,
+            " levels (corrupt, or not written by rsd)");
   try {
     return json::parse(text, text + length);
   } catch (const json::exception& e) {
@@ -164,6 +150,23 @@ json parse_or_fail(const char* text, size_t length, const std::string& what) {
 }
 
 }  // namespace
+
+int64_t json_integer(const json& j, const char* key, int64_t lo, int64_t hi, const char* prefix,
+                     const std::string& file) {
+  const json& v = j.at(key);
+  bool ok = false;
+  int64_t value = 0;
+  if (v.is_number_unsigned()) {  // non-negative; beyond int64_t when above hi >= 0
+    ok = hi >= 0 && v.get<uint64_t>() <= static_cast<uint64_t>(hi);
+    value = ok ? static_cast<int64_t>(v.get<uint64_t>()) : 0;
+  } else if (v.is_number_integer()) {
+    value = v.get<int64_t>();
+    ok = true;
+  }
+  RSD_CHECK(ok && value >= lo && value <= hi, prefix, file, ": \"", key, "\" is ",
+            v.is_primitive() ? v.dump() : std::string(v.type_name()), ", not an integer in [", lo, ", ", hi, "]");
+  return value;
+}
 
 std::string encode_shard_header(const ShardHeader& header) {
   std::map<std::string, int64_t> crs_index;
@@ -194,10 +197,10 @@ ShardHeader decode_shard_header(const char* text, size_t length, const std::stri
     h.layout = layout_from_json(j.at("layout"), file);
     h.layout.synthetic = j.value("synthetic", false);
     h.statistics_json = j.at("statistics").dump();
-    h.record_bytes = integer_at(j, "record_bytes", 0, kMaxInt64, file);
+    h.record_bytes = json_integer(j, "record_bytes", 0, kMaxInt64, kCorrupt, file);
     const auto crs_table = j.at("crs").get<std::vector<std::string>>();
     const json& records = j.at("records");
-    const int64_t count = integer_at(j, "record_count", 0, kMaxInt64, file);
+    const int64_t count = json_integer(j, "record_count", 0, kMaxInt64, kCorrupt, file);
     RSD_CHECK(records.is_array() && static_cast<int64_t>(records.size()) == count, "corrupt shard header in ", file,
               ": record_count is ", count, " but ", records.size(), " records are described");
     h.records.reserve(records.size());

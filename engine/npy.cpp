@@ -43,18 +43,25 @@ std::string shape_tuple(const Shape& shape) {
 }
 
 // Magic, version 1.0, the header length (u16, little-endian) and the header dict padded with
-// spaces and ended by '\n' so the data starts at a multiple of kAlignment.
+// spaces and ended by '\n' so the data starts at a multiple of kAlignment. A dict longer than a
+// u16 (thousands of dimensions) is written as version 2.0, with a u32 length, as NumPy does (the
+// u16 used to wrap and give a file read_npy refused: docs/fuzzing.md).
 std::string npy_header(const char* descr, const Shape& shape) {
-  std::string dict = str_cat("{'descr': '", descr, "', 'fortran_order': False, 'shape': ", shape_tuple(shape), ", }");
-  const size_t unpadded = kMagicSize + 4 + dict.size() + 1;
-  dict.append((kAlignment - unpadded % kAlignment) % kAlignment, ' ');
-  dict += '\n';
-  std::string out(kMagic, kMagicSize);
-  out += '\x01';
-  out += '\x00';
-  out += static_cast<char>(dict.size() & 0xFF);
-  out += static_cast<char>((dict.size() >> 8) & 0xFF);
-  return out + dict;
+  const std::string dict =
+      str_cat("{'descr': '", descr, "', 'fortran_order': False, 'shape': ", shape_tuple(shape), ", }");
+  for (const size_t width : {size_t{2}, size_t{4}}) {
+    std::string padded = dict;
+    const size_t unpadded = kMagicSize + 2 + width + padded.size() + 1;
+    padded.append((kAlignment - unpadded % kAlignment) % kAlignment, ' ');
+    padded += '\n';
+    if (width == 2 && padded.size() > 0xFFFF) continue;
+    std::string out(kMagic, kMagicSize);
+    out += width == 2 ? '\x01' : '\x02';
+    out += '\x00';
+    for (size_t i = 0; i < width; ++i) out += static_cast<char>((padded.size() >> (8 * i)) & 0xFF);
+    return out + padded;
+  }
+  fail("write_npy: the header of shape ", shape_str(shape), " is too long for a .npy file");
 }
 
 // A reader of the header dict: a Python literal {'key': value, ...} whose values are strings,
@@ -229,7 +236,11 @@ Tensor read_npy(const std::string& path) {
               shape_tuple(f.shape), " is too large");
     numel *= d;
   }
-  const size_t expected = static_cast<size_t>(numel) * dtype_size(dtype);
+  // numel fits int64_t, its bytes may not: (2^61,) of '<f8' wrapped to 0 bytes and gave a tensor of
+  // 2^61 elements without storage (docs/fuzzing.md).
+  size_t expected = 0;
+  RSD_CHECK(!__builtin_mul_overflow(static_cast<size_t>(numel), dtype_size(dtype), &expected), "read_npy: ", path,
+            ": shape ", shape_tuple(f.shape), " of '", f.descr, "' is too large");
   const size_t present = bytes.size() - data_start;
   RSD_CHECK(present >= expected, "read_npy: ", path, ": truncated data: shape ", shape_tuple(f.shape), " of '",
             f.descr, "' needs ", expected, " bytes, the file holds ", present);

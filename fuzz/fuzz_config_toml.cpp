@@ -1,6 +1,7 @@
 // Pretraining configs (tools/pretrain/config.h): the input is a TOML file, parsed through rsd's
-// schema with parse_pretrain_config. Its lines starting "#set " (TOML comments) are also given as
-// --set overrides, so the override parser is fuzzed with the file. A config that parses must
+// schema with parse_pretrain_config. Its lines starting "#set " are taken out of the file (left
+// empty, so line numbers hold) and given as --set overrides, so the override parser is fuzzed
+// with the file, with any bytes (a comment would have to be valid UTF-8). A config that parses must
 // survive the round trip the header promises (parse_pretrain_config(to_toml(c)) == c) and turn
 // into the JSON a checkpoint sidecar stores.
 #include <nlohmann/json.hpp>
@@ -16,13 +17,18 @@ namespace {
 constexpr const char* kTarget = "config_toml";
 constexpr const char* kOrigin = "fuzz-input.toml";
 
-std::vector<std::string> overrides_in(const std::string& text) {
+// Takes the "#set KEY=VALUE" lines out of `text` (their line left empty); returns the overrides.
+std::vector<std::string> take_overrides(std::string& text) {
   std::vector<std::string> out;
   size_t begin = 0;
   while (begin < text.size()) {
     size_t end = text.find('\n', begin);
     if (end == std::string::npos) end = text.size();
-    if (text.compare(begin, 5, "#set ") == 0) out.push_back(text.substr(begin + 5, end - begin - 5));
+    if (text.compare(begin, 5, "#set ") == 0) {
+      out.push_back(text.substr(begin + 5, end - begin - 5));
+      text.erase(begin, end - begin);
+      end = begin;
+    }
     begin = end + 1;
   }
   return out;
@@ -32,8 +38,8 @@ std::vector<std::string> overrides_in(const std::string& text) {
 
 RSD_FUZZ_TARGET(config_toml) {
   using namespace rsd;
-  const std::string text(reinterpret_cast<const char*>(data), size);
-  const std::vector<std::string> overrides = overrides_in(text);
+  std::string text(reinterpret_cast<const char*>(data), size);
+  const std::vector<std::string> overrides = take_overrides(text);
   tools::PretrainConfig config;
   if (!fuzz::expect_clean(kTarget, {kOrigin}, [&] { config = tools::parse_pretrain_config(text, kOrigin, overrides); }))
     return;

@@ -205,6 +205,29 @@ TEST_CASE("errors: TOML syntax names the file, line and column") {
   CHECK_CONTAINS(parse_error("[train\n"), "configs/x.toml:1:");
 }
 
+TEST_CASE("non-ASCII text: read in strings and comments, a syntax error elsewhere (never given to toml++ 3.3)") {
+  // In strings and comments, read as written (UTF-8).
+  const PretrainConfig c = parse_pretrain_config(
+      "# données, 日本\n[data]\npath = \"/data/España\" # é\nlayout = 'auto'\n[log]\nout_dir = \"\"\"runs/über\"\"\"\n",
+      "<s>");
+  CHECK(c.data.path == "/data/España");
+  CHECK(c.log.out_dir == "runs/über");
+  CHECK(parse_pretrain_config(with_path("[log]\nout_dir = '''é'''\n"), "<s>").log.out_dir == "é");
+  // Elsewhere, an error naming the line and column instead of toml++'s undefined behaviour (a fuzz
+  // finding: docs/fuzzing.md).
+  CHECK_CONTAINS(parse_error(with_path("[train]\nlr = Ϥ-3\n")),
+                 "configs/x.toml:4:6: TOML syntax error: a non-ASCII character outside a string or comment");
+  CHECK_CONTAINS(parse_error(with_path("[train]\nbatch_sizé = 3\n")), "configs/x.toml:4:10: TOML syntax error");
+  CHECK_CONTAINS(parse_error(with_path("[log]\nout_dir = \"\"\"a\\é\"\"\"\n")),
+                 "configs/x.toml:4:16: TOML syntax error: a non-ASCII character right after a backslash");
+  CHECK_CONTAINS(parse_error(with_path("[log]\nout_dir = \"\"\"a\\\n  é\"\"\"\n")), "configs/x.toml:5:3: TOML syntax");
+  // An override that is not TOML is a string, whatever its characters.
+  CHECK(parse_pretrain_config("", "<s>", {"data.path=/data/é"}).data.path == "/data/é");
+  // As long as it is UTF-8: to_toml and the JSON of checkpoint sidecars hold it.
+  CHECK_CONTAINS(parse_error(with_path(), {"log.out_dir=runs/\xff"}), "the value is not valid UTF-8");
+  CHECK_CONTAINS(parse_error(with_path(), {"log.out_dir=\xed\xa0\x80"}), "the value is not valid UTF-8");  // a surrogate
+}
+
 TEST_CASE("errors: unknown keys and sections list the valid ones") {
   const std::string key = parse_error(with_path("[train]\nbach_size = 3\n"));
   CHECK_CONTAINS(key, "configs/x.toml:4: unknown key 'train.bach_size'; valid keys in [train]: batch_size, steps, ");

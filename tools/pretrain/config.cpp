@@ -456,6 +456,38 @@ std::optional<UnsafeCharacter> find_unsafe_character(const std::string& text) {
   return std::nullopt;
 }
 
+// Whether `s` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points above
+// U+10FFFF), as TOML and JSON text must be.
+bool valid_utf8(const std::string& s) {
+  const auto byte = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
+  for (size_t i = 0; i < s.size();) {
+    const unsigned c = byte(i);
+    size_t n = 0;       // continuation bytes
+    unsigned lo = 0x80, hi = 0xBF;  // the range of the first continuation byte
+    if (c < 0x80) {
+      n = 0;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      const unsigned b = byte(i + k);
+      if (b < (k == 1 ? lo : 0x80u) || b > (k == 1 ? hi : 0xBFu)) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
 // "key=value" -> the key and its value: the text as a TOML value, else (a bare word, or any
 // text for a string key that is not a TOML string) the text itself as a string.
 std::pair<std::string, Override> parse_override(const std::string& text, const std::string& origin) {
@@ -476,7 +508,12 @@ std::pair<std::string, Override> parse_override(const std::string& text, const s
   const toml::node* parsed = o.value.get("v");
   const bool single_value = o.value.size() == 1 && parsed != nullptr;
   const bool string_wanted = spec->kind() == Kind::string;
-  if (!single_value || (string_wanted && !parsed->is_string())) o.value = toml::table{{"v", raw}};
+  if (!single_value || (string_wanted && !parsed->is_string())) {
+    // The text itself: it goes into to_toml and the JSON of checkpoint sidecars, which hold UTF-8
+    // only (invalid bytes made to_json_text throw nlohmann's type_error: docs/fuzzing.md).
+    RSD_CHECK(valid_utf8(raw), where, ": the value is not valid UTF-8");
+    o.value = toml::table{{"v", raw}};
+  }
   return {key, std::move(o)};
 }
 
