@@ -118,28 +118,45 @@ std::string clean_failure(const CommandResult& r, const std::vector<std::string>
   return "";
 }
 
-SmallDiskRun run_rsd_on_small_disk(const fs::path& dir, int64_t bytes, const std::vector<std::string>& args) {
+namespace {
+
+// rsd run by `sh -c setup` in a private mount namespace (as root directly, else as a mapped root
+// in a user namespace), `dir` given to the script as $0. A setup that fails exits 99 saying
+// "mount:", and the run is reported skipped with the reason.
+SmallDiskRun run_rsd_in_mount_namespace(const fs::path& dir, const std::string& setup, const std::string& what,
+                                        const std::vector<std::string>& args) {
   SmallDiskRun run;
   fs::create_directories(dir);
-  // A private mount namespace: as root directly, else as a mapped root in a user namespace.
   const CommandResult probe = run_command({"unshare", "-rm", "true"}, {});
   const bool userns = probe.exited() && probe.exit_code == 0;
   if (!userns && ::geteuid() != 0) {
     run.skipped = true;
-    run.reason = "no tmpfs can be mounted here (not root, and unshare -rm failed: " + probe.err + ")";
+    run.reason = "no mount namespace can be made here (not root, and unshare -rm failed: " + probe.err + ")";
     return run;
   }
-  std::string script = "mount -t tmpfs -o size=" + std::to_string(bytes) + " rsd-small-disk \"$0\" && exec \"$@\"";
+  const std::string script = "{ " + setup + "; } || { echo 'mount: failed' >&2; exit 99; }; exec \"$@\"";
   std::vector<std::string> argv{"unshare", userns ? "-rm" : "-m", "sh", "-c", script, dir.string(), rsd_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandOptions o;
   o.cwd = RSD_SOURCE_DIR;
   run.result = run_command(argv, o);
-  if (run.result.exit_code != 0 && run.result.err.find("mount:") != std::string::npos) {
+  if (run.result.exit_code == 99 && run.result.err.find("mount:") != std::string::npos) {
     run.skipped = true;
-    run.reason = "mounting a tmpfs failed: " + run.result.err;
+    run.reason = what + " failed: " + run.result.err;
   }
   return run;
+}
+
+}  // namespace
+
+SmallDiskRun run_rsd_on_small_disk(const fs::path& dir, int64_t bytes, const std::vector<std::string>& args) {
+  return run_rsd_in_mount_namespace(dir, "mount -t tmpfs -o size=" + std::to_string(bytes) + " rsd-small-disk \"$0\"",
+                                    "mounting a tmpfs", args);
+}
+
+SmallDiskRun run_rsd_read_only(const fs::path& dir, const std::vector<std::string>& args) {
+  return run_rsd_in_mount_namespace(dir, "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\"",
+                                    "a read-only bind mount", args);
 }
 
 std::vector<std::string> temporary_files(const fs::path& dir) {

@@ -53,6 +53,10 @@ struct SmallDiskRun {
 };
 SmallDiskRun run_rsd_on_small_disk(const std::filesystem::path& dir, int64_t bytes, const std::vector<std::string>& args);
 
+// Runs `args` of rsd with `dir` a read-only bind mount of itself (same namespace as above);
+// skipped, with the reason, where none can be made.
+SmallDiskRun run_rsd_read_only(const std::filesystem::path& dir, const std::vector<std::string>& args);
+
 // Files under `dir` (recursive) whose names contain ".tmp": what an interrupted write leaves.
 std::vector<std::string> temporary_files(const std::filesystem::path& dir);
 

@@ -79,31 +79,6 @@ bool holds_final_shard(const fs::path& dir) {
   return false;
 }
 
-// rsd with `dir` bind-mounted read-only (a private mount namespace); skipped=true where none can be made.
-SmallDiskRun run_rsd_read_only(const fs::path& dir, const std::vector<std::string>& args) {
-  SmallDiskRun run;
-  const CommandResult probe = run_command({"unshare", "-rm", "true"}, {});
-  const bool userns = probe.exited() && probe.exit_code == 0;
-  if (!userns && ::geteuid() != 0) {
-    run.skipped = true;
-    run.reason = "no mount namespace (not root, and unshare -rm failed: " + probe.err + ")";
-    return run;
-  }
-  const std::string script =
-      "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" || { echo 'mount: failed' >&2; exit 99; }; "
-      "exec \"$@\"";
-  std::vector<std::string> argv{"unshare", userns ? "-rm" : "-m", "sh", "-c", script, dir.string(), rsd_binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  CommandOptions o;
-  o.cwd = RSD_SOURCE_DIR;
-  run.result = run_command(argv, o);
-  if (run.result.exit_code == 99 && contains(run.result.err, "mount:")) {
-    run.skipped = true;
-    run.reason = "a read-only bind mount failed: " + run.result.err;
-  }
-  return run;
-}
-
 }  // namespace
 
 TEST_SUITE("faults") {

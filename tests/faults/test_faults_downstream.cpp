@@ -83,32 +83,6 @@ bool has_raw_gdal_message(const std::string& err) {
 
 fs::path flood_chip() { return samples_dir() / "sen1floods11" / "Spain_7370579_S2Hand.tif"; }
 
-// rsd in a private mount namespace where `dir` is a read-only bind mount of itself. Skipped (with
-// the reason) where no mount namespace can be made.
-SmallDiskRun run_rsd_read_only(const fs::path& dir, const std::vector<std::string>& args) {
-  SmallDiskRun run;
-  const CommandResult probe = run_command({"unshare", "-rm", "true"}, {});
-  const bool userns = probe.exited() && probe.exit_code == 0;
-  if (!userns && ::geteuid() != 0) {
-    run.skipped = true;
-    run.reason = "no mount namespace (not root, and unshare -rm failed: " + probe.err + ")";
-    return run;
-  }
-  const std::string script =
-      "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" || { echo 'mount: failed' >&2; exit 99; }; "
-      "exec \"$@\"";
-  std::vector<std::string> argv{"unshare", userns ? "-rm" : "-m", "sh", "-c", script, dir.string(), rsd_binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  CommandOptions o;
-  o.cwd = RSD_SOURCE_DIR;
-  run.result = run_command(argv, o);
-  if (run.result.exit_code == 99 && run.result.err.find("mount:") != std::string::npos) {
-    run.skipped = true;
-    run.reason = "a read-only bind mount failed: " + run.result.err;
-  }
-  return run;
-}
-
 // A small 4-band GeoTIFF (B02, B03, B04, B08 with --raster-bands), nodata 0.
 fs::path small_tif(const fs::path& path, int width, int height,
                    const std::function<double(int, int, int)>& value = nullptr) {

@@ -3,25 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/safetensors.h"
+#include "models/torchvision_layout.h"
 
 namespace rsd::tools {
 
 namespace {
-
-// w: (K, R, S, C) -> (K, C, R, S), float32 on the CPU.
-Tensor to_kcrs(const Tensor& w) {
-  const int64_t k = w.dim(0), r = w.dim(1), s = w.dim(2), c = w.dim(3);
-  const std::vector<double> v = w.to_host_doubles();
-  Tensor out = Tensor::empty({k, c, r, s}, DType::f32);
-  float* o = out.data<float>();
-  for (int64_t ik = 0; ik < k; ++ik)
-    for (int64_t ir = 0; ir < r; ++ir)
-      for (int64_t is = 0; is < s; ++is)
-        for (int64_t ic = 0; ic < c; ++ic)
-          o[((ik * c + ic) * r + ir) * s + is] =
-              static_cast<float>(v[static_cast<size_t>(((ik * r + ir) * s + is) * c + ic)]);
-  return out;
-}
 
 Tensor host_copy(const Tensor& t) {
   Tensor out = Tensor::empty(t.shape(), t.dtype());
@@ -40,7 +26,8 @@ std::vector<std::pair<std::string, Tensor>> torchvision_state(const PretrainedEn
   std::vector<std::pair<std::string, Tensor>> out;
   for (const Parameter* p : static_cast<const ParameterRegistry&>(*enc.params).parameters()) {
     const Tensor& v = p->value;
-    out.emplace_back(torchvision_name(p->name, enc.prefix), v.ndim() == 4 ? to_kcrs(v) : host_copy(v));
+    out.emplace_back(torchvision_name(p->name, enc.prefix),
+                     v.ndim() == 4 ? models::conv_weight_to_torchvision(v) : host_copy(v));
   }
   for (const auto& [name, buffer] : enc.params->buffers())
     out.emplace_back(torchvision_name(name, enc.prefix), host_copy(buffer));

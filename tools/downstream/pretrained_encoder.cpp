@@ -9,6 +9,7 @@
 #include "engine/autograd.h"
 #include "engine/checkpoint.h"
 #include "engine/rng.h"
+#include "models/torchvision_layout.h"
 #include "tools/pretrain/method_factory.h"
 #include "tools/pretrain/run_sidecar.h"
 
@@ -69,19 +70,6 @@ std::vector<std::string> encoder_bands(const tools::RunSidecar& sidecar, const s
   RSD_CHECK(requested.empty() || requested == fixed, ckpt, ": the encoder was trained on bands in a fixed order; ",
             "leave the bands out or give exactly those");
   return fixed;
-}
-
-// Ours (K, R, S, C) from the (K, C, R, S) layout export-weights writes, on the host.
-Tensor from_kcrs(const Tensor& w) {
-  const int64_t k = w.dim(0), c = w.dim(1), r = w.dim(2), s = w.dim(3);
-  const std::vector<double> v = w.to_host_doubles();
-  std::vector<double> out(v.size());
-  for (int64_t a = 0; a < k; ++a)
-    for (int64_t ci = 0; ci < c; ++ci)
-      for (int64_t y = 0; y < r; ++y)
-        for (int64_t x = 0; x < s; ++x)
-          out[static_cast<size_t>(((a * r + y) * s + x) * c + ci)] = v[static_cast<size_t>(((a * c + ci) * r + y) * s + x)];
-  return Tensor::from_vector(out, {k, r, s, c}, DType::f32);
 }
 
 std::string shape_text(const Shape& s) {
@@ -187,7 +175,7 @@ PretrainedEncoder load_exported_encoder(const SafetensorsFile& file, const std::
       RSD_CHECK(stored_shape == kcrs, path, ": tensor ", name, " is ", shape_text(stored_shape), ", but a ", mc.arch,
                 " of width ", mc.width, " and ", channels, " channel(s) needs ", shape_text(kcrs),
                 " (torchvision's (K, C, R, S)); the file does not match its metadata");
-      host = from_kcrs(file.read(name));
+      host = models::conv_weight_from_torchvision(file.read(name));
     } else {
       RSD_CHECK(stored_shape == want, path, ": tensor ", name, " is ", shape_text(stored_shape), ", but a ", mc.arch,
                 " of width ", mc.width, " needs ", shape_text(want), "; the file does not match its metadata");

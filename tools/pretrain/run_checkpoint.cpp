@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/safetensors.h"
+#include "models/torchvision_layout.h"
 #include "tools/pretrain/run_sidecar.h"
 
 namespace rsd::tools {
@@ -59,18 +60,6 @@ void compare_key(const RunSidecar& sidecar, const std::string& key, const nlohma
   }
   const nlohmann::json& theirs = sidecar.at(key);
   if (theirs != ours) differences.push_back(str_cat(key, ": ", theirs.dump(), " in the checkpoint, ", ours.dump(), " here"));
-}
-
-// Ours (K, R, S, C) from torchvision's (K, C, R, S) layout, on the host.
-Tensor from_torchvision_conv(const Tensor& w) {
-  const int64_t k = w.dim(0), c = w.dim(1), r = w.dim(2), s = w.dim(3);
-  const std::vector<double> v = w.to_host_doubles();
-  std::vector<double> out(v.size());
-  for (int64_t a = 0; a < k; ++a)
-    for (int64_t ci = 0; ci < c; ++ci)
-      for (int64_t y = 0; y < r; ++y)
-        for (int64_t x = 0; x < s; ++x) out[((a * r + y) * s + x) * c + ci] = v[((a * c + ci) * r + y) * s + x];
-  return Tensor::from_vector(out, {k, r, s, c}, DType::f32);
 }
 
 // The file's tensor for one of ours: its exact name, or the part after "encoder.".
@@ -204,7 +193,7 @@ InitReport load_initial_weights(const std::string& path, models::SslMethod& meth
     ++counts.first;
     used.insert(src);
     Tensor t = file.read(src);
-    if (t.ndim() == 4 && dst.ndim() == 4 && t.shape() != dst.shape()) t = from_torchvision_conv(t);
+    if (t.ndim() == 4 && dst.ndim() == 4 && t.shape() != dst.shape()) t = models::conv_weight_from_torchvision(t);
     if (t.shape() != dst.shape()) {
       report.mismatched.push_back(str_cat(src, " ", shape_text(file.shape(src)), " for ", name, " ", shape_text(dst.shape())));
       continue;
