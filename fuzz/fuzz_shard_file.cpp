@@ -6,7 +6,7 @@
 #include <cstring>
 #include <memory>
 
-#include "data/crc32c.h"
+#include "engine/crc32c.h"
 #include "fuzz/shard_checks.h"
 
 namespace {
@@ -22,7 +22,7 @@ RSD_FUZZ_TARGET(shard_file) {
     uint64_t header_length = 0;
     std::memcpy(&header_length, bytes.data() + 16, 8);
     if (header_length <= size - data::kShardPreambleBytes) {
-      const uint32_t crc = data::crc32c(bytes.data() + data::kShardPreambleBytes, header_length);
+      const uint32_t crc = crc32c(bytes.data() + data::kShardPreambleBytes, header_length);
       std::memcpy(&bytes[12], &crc, 4);
     }
   }

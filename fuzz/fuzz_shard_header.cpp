@@ -5,7 +5,7 @@
 #include <cstring>
 #include <memory>
 
-#include "data/crc32c.h"
+#include "engine/crc32c.h"
 #include "data/shard_header.h"
 #include "fuzz/shard_checks.h"
 
@@ -64,7 +64,7 @@ RSD_FUZZ_TARGET(shard_header) {
   std::string file(static_cast<size_t>(data_offset + n * rb), '\0');
   std::memcpy(&file[0], data::kShardMagic, 8);
   std::memcpy(&file[8], &data::kShardVersion, 4);
-  const uint32_t crc = data::crc32c(data, size);
+  const uint32_t crc = crc32c(data, size);
   std::memcpy(&file[12], &crc, 4);
   const uint64_t length = size, offset = static_cast<uint64_t>(data_offset);
   std::memcpy(&file[16], &length, 8);

@@ -218,6 +218,7 @@ TEST_CASE("non-ASCII text: read in strings and comments, a syntax error elsewher
   CHECK_CONTAINS(parse_error(with_path("[train]\nlr = Ϥ-3\n")),
                  "configs/x.toml:4:6: TOML syntax error: a non-ASCII character outside a string or comment");
   CHECK_CONTAINS(parse_error(with_path("[train]\nbatch_sizé = 3\n")), "configs/x.toml:4:10: TOML syntax error");
+  CHECK_CONTAINS(parse_error(with_path("[train]\nlr = 6'é'\n")), "configs/x.toml:4:8: TOML syntax error");
   CHECK_CONTAINS(parse_error(with_path("[log]\nout_dir = \"\"\"a\\é\"\"\"\n")),
                  "configs/x.toml:4:16: TOML syntax error: a non-ASCII character right after a backslash");
   CHECK_CONTAINS(parse_error(with_path("[log]\nout_dir = \"\"\"a\\\n  é\"\"\"\n")), "configs/x.toml:5:3: TOML syntax");

@@ -11,8 +11,10 @@ usage: bash tools/fuzz.sh [options] [SECONDS] [TARGET...]
 Builds the libFuzzer binaries in build-fuzz/ with clang (configured on first use: -DRSD_FUZZ=ON,
 -fsanitize=fuzzer,address,undefined, CUDA off), runs each TARGET for SECONDS (default 600) on its
 corpus fuzz/corpus/TARGET/, merges the inputs that found new coverage back into that corpus
-(minimized: libFuzzer -merge=1 into a fresh folder) and prints a table of execs, exec/s, coverage,
-corpus size and findings per target. Exits 1 when any target had a finding.
+(minimized: libFuzzer -merge=1 -use_counters=0 into a fresh folder, keeping one input per new
+edge; files named finding-* are always kept: they are the inputs of past findings) and prints a
+table of execs, exec/s, coverage, corpus size and findings per target. Exits 1 when any target
+had a finding.
 
 TARGET: npy safetensors checkpoint_sidecar shard_file shard_header dataset_json csv_manifest
         config_toml (the default: all of them, from fuzz/fuzz_*.cpp)
@@ -139,9 +141,10 @@ for t in "${targets[@]}"; do
   if [[ $merge == 1 ]]; then
     merged=$scratch/merged-$t
     mkdir -p "$merged"
-    if nice -n 19 "$bin" "${limits[@]}" -merge=1 -artifact_prefix="$findings/" "$merged" "$corpus" "$work" \
+    # Edges only (-use_counters=0): a few hundred small files per target instead of thousands.
+    if nice -n 19 "$bin" "${limits[@]}" -merge=1 -use_counters=0 -artifact_prefix="$findings/" "$merged" "$corpus" "$work" \
         >> "$log" 2>&1; then
-      find "$corpus" -type f -delete
+      find "$corpus" -type f ! -name 'finding-*' -delete  # the inputs of past findings stay
       cp "$merged"/* "$corpus"/ 2>/dev/null || true
     else
       echo "tools/fuzz.sh: merging $t's corpus failed (see $log); the corpus is unchanged" >&2
@@ -149,13 +152,15 @@ for t in "${targets[@]}"; do
     fi
   fi
 
+  # Coverage of the saved corpus, measured the same way whatever the mode (-fork=1 counts otherwise).
+  cov=$(nice -n 19 "$bin" "${limits[@]}" -runs=0 "$corpus" 2>&1 | grep -oE 'INITED cov: [0-9]+ ft: [0-9]+' |
+        awk '{print $3 "/" $5}' || true)
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
   if [[ -z $execs ]]; then  # fork mode prints no final stats: the last status line's count
     execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
   fi
   execs=${execs:-0}
   rate=$(( elapsed > 0 ? execs / elapsed : execs ))
-  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | awk '{print $2 "/" $4}' || true)
   size=$(find "$corpus" -type f | wc -l)
   bytes=$(du -sk "$corpus" | awk '{print $1}')
   after=$(find "$findings" -type f | wc -l)
@@ -168,6 +173,7 @@ done
 echo
 echo "rsd fuzzing, $(date -u +%Y-%m-%dT%H:%MZ), commit ${RSD_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')}"
 printf '%-20s %8s %12s %8s %13s %7s %8s %8s\n' target time execs exec/s cov/ft corpus size findings
+echo "(cov/ft: libFuzzer's edges and features covered by the saved corpus, fuzz/corpus/TARGET)"
 for r in "${rows[@]}"; do echo "$r"; done
 if [[ $failed == 1 ]]; then
   echo "FINDINGS: see $findings_root/<target>/ and the logs in $logs/" >&2

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <toml++/toml.h>
 
 #include "engine/error.h"
@@ -380,6 +381,9 @@ std::optional<UnsafeCharacter> find_unsafe_character(const std::string& text) {
   enum class State { normal, comment, basic, literal, multi_basic, multi_literal };
   State state = State::normal;
   size_t line = 1, line_start = 0;
+  // Inside a bare key or value (a number, date, boolean or garbage), which toml++ scans to its end
+  // testing every character: a quote there does not start a string (as in "lr = 6'é").
+  bool bare = false;
   const auto at = [&](size_t k) { return k < text.size() ? text[k] : '\0'; };
   const auto non_ascii = [&](size_t k) { return k < text.size() && static_cast<unsigned char>(text[k]) >= 0x80; };
   const auto unsafe = [&](size_t k, const char* what) {
@@ -407,10 +411,13 @@ std::optional<UnsafeCharacter> find_unsafe_character(const std::string& text) {
         }
         if (c == '#') {
           state = State::comment;
-        } else if (c == '"' || c == '\'') {
+          bare = false;
+        } else if ((c == '"' || c == '\'') && !bare) {
           const bool multi = at(i + 1) == c && at(i + 2) == c;
           state = c == '"' ? (multi ? State::multi_basic : State::basic) : (multi ? State::multi_literal : State::literal);
           if (multi) i += 2;
+        } else {
+          bare = std::string_view(" \t\r\n,[]{}=.").find(c) == std::string_view::npos;
         }
         break;
       case State::comment:
