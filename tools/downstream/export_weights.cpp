@@ -62,7 +62,9 @@ int64_t export_weights(const std::string& checkpoint, const std::string& out, co
   uint64_t bytes = 65536;  // the header and metadata, generously
   for (const auto& [name, t] : state) bytes += static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype()) + 128;
   check_export_output(checkpoint, out, bytes);
-  write_safetensors(out, state, export_metadata(enc));
+  SafetensorsWriteOptions options;
+  options.require_finite = true;  // the encoder was checked when loaded; the file may never say otherwise
+  write_safetensors(out, state, export_metadata(enc), options);
   return static_cast<int64_t>(state.size());
 }
 
