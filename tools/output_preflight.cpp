@@ -179,4 +179,6 @@ void check_output_dir(const std::string& dir, const std::string& what, const std
   check_output_space(dir, what, estimated_bytes, size_note);
 }
 
+bool path_is_within(const std::string& path, const std::string& folder) { return inside(path, folder); }
+
 }  // namespace rsd::tools

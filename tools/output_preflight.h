@@ -49,6 +49,10 @@ void check_output_space(const std::string& path, const std::string& what, uint64
 // Bytes free for an unprivileged writer on the file system of `path` (its nearest existing ancestor).
 uint64_t free_bytes_at(const std::string& path);
 
+// `path` (which need not exist) is the existing folder `folder` or lies below it, symlinks of the
+// existing parts resolved.
+bool path_is_within(const std::string& path, const std::string& folder);
+
 // "1.5 MiB", "812 bytes": sizes in messages.
 std::string byte_size_text(uint64_t bytes);
 

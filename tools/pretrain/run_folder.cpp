@@ -19,20 +19,6 @@ namespace {
 // The files a run writes at the top of its folder (checkpoints/ is counted apart).
 constexpr const char* kRunFiles[] = {"config.toml", "metrics.jsonl", "loss.png"};
 
-// `inner` is `outer` or lies inside it (both made absolute and normalized; symlinks resolved
-// where the paths exist).
-bool is_within(const fs::path& inner, const fs::path& outer) {
-  std::error_code ec;
-  const fs::path a = fs::weakly_canonical(fs::absolute(inner, ec), ec);
-  const fs::path b = fs::weakly_canonical(fs::absolute(outer, ec), ec);
-  auto ai = a.begin();
-  for (auto bi = b.begin(); bi != b.end(); ++bi, ++ai) {
-    if (bi->empty()) continue;  // a trailing separator
-    if (ai == a.end() || *ai != *bi) return false;
-  }
-  return true;
-}
-
 void remove_run(const std::string& out_dir, const RunFolderContents& contents) {
   std::error_code ec;
   for (const char* name : kRunFiles) {
@@ -93,7 +79,7 @@ void prepare_run_folder(const std::string& out_dir, RunStart start, const std::s
   check_output_dir(out_dir, "the run folder", {"config.toml", "metrics.jsonl", "loss.png"}, 0, inputs);
   const RunFolderContents contents = inspect_run_folder(out_dir);
   if (start == RunStart::overwrite && contents.holds_run()) {
-    RSD_CHECK(data_path.empty() || !is_within(data_path, fs::path(out_dir) / "checkpoints"),
+    RSD_CHECK(data_path.empty() || !path_is_within(data_path, (fs::path(out_dir) / "checkpoints").string()),
               "--overwrite would remove the data folder ", data_path, " (it is inside ", out_dir, "/checkpoints)");
     remove_run(out_dir, contents);
   }
@@ -105,7 +91,7 @@ void prepare_run_folder(const std::string& out_dir, RunStart start, const std::s
   if (start == RunStart::resume && contents.holds_run()) {
     // A checkpoint of this folder's run continues it; one from elsewhere would mix two runs.
     const fs::path own = fs::path(out_dir) / "checkpoints";
-    RSD_CHECK(is_within(resume_from, own), "--resume ", resume_from, " is not a checkpoint of the run in ", out_dir,
+    RSD_CHECK(path_is_within(resume_from, own.string()), "--resume ", resume_from, " is not a checkpoint of the run in ", out_dir,
               " (", contents.describe(), "): resuming it here would mix two runs' metrics and checkpoints; resume into "
               "its own run folder, or into an empty --out");
   }
