@@ -98,14 +98,14 @@ class TinyMethod final : public models::SslMethod {
 struct TinyCheckpoint {
   TinyMethod method;
   std::unique_ptr<SGD> optimizer;
+  tools::PretrainConfig config;  // of the run that wrote it (and resumes it)
+  tools::PretrainData data;
   std::string weights;  // <folder>/step-<step>.safetensors
   std::string sidecar;  // <folder>/step-<step>.json
 
   TinyCheckpoint(const std::string& folder, int64_t step) {
     optimizer = std::make_unique<SGD>(method.params());
-    tools::PretrainConfig config;
     config.data.path = "data/samples/terramind-s1s2";
-    tools::PretrainData data;
     data.description = "rsd_fuzz fixture";
     data.view_channels = {3, 3};
     data.patch = 8;

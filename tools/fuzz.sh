@@ -117,7 +117,12 @@ for t in "${targets[@]}"; do
   if [[ $seed == 1 && -d $scratch/seeds/$t ]]; then cp "$scratch/seeds/$t"/* "$work"/; fi
   before=$(find "$findings" -type f | wc -l)
   log=$logs/$t.log
-  flags=("${limits[@]}" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$findings/")
+  # Inputs up to 4 KB (8 KB for whole shards, which hold records): larger saved inputs, such as the
+  # deep-nesting findings, are read truncated instead of raising the limit to their size.
+  max_len=4096
+  [[ $t == shard_file ]] && max_len=8192
+  flags=("${limits[@]}" -max_len=$max_len -max_total_time="$seconds" -print_final_stats=1
+         -artifact_prefix="$findings/")
   dict=$scratch/$t.dict
   case $t in
     npy) cat fuzz/dicts/npy.dict ;;
