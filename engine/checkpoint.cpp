@@ -15,6 +15,7 @@
 
 #include "engine/atomic_file.h"
 #include "engine/error.h"
+#include "engine/json_limits.h"
 
 namespace rsd {
 namespace {
@@ -218,6 +219,8 @@ int64_t metadata_step(const SafetensorsFile& file) {
 }
 
 nlohmann::json parse_sidecar(const std::string& sidecar_path, const std::string& text) {
+  RSD_CHECK(json_depth(text.data(), text.size()) <= kMaxJsonDepth, sidecar_path, ": JSON nested deeper than ",
+            kMaxJsonDepth, " levels; not a checkpoint sidecar (damaged?), use an earlier checkpoint");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);

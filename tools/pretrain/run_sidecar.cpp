@@ -1,6 +1,7 @@
 #include "tools/pretrain/run_sidecar.h"
 
 #include "engine/error.h"
+#include "engine/json_limits.h"
 
 namespace rsd::tools {
 
@@ -11,6 +12,8 @@ constexpr const char* kDamaged = "; the sidecar is damaged or was not written by
 }  // namespace
 
 RunSidecar::RunSidecar(const std::string& text, std::string path) : path_(std::move(path)) {
+  RSD_CHECK(json_depth(text.data(), text.size()) <= kMaxJsonDepth, path_, ": JSON nested deeper than ", kMaxJsonDepth,
+            " levels", kDamaged);
   json_ = nlohmann::json::parse(text, nullptr, false);
   RSD_CHECK(!json_.is_discarded(), path_, ": not valid JSON", kDamaged);
   RSD_CHECK(json_.is_object(), path_, ": holds a JSON ", json_.type_name(), ", not an object", kDamaged);
