@@ -105,6 +105,27 @@ DenseGeoTiffWriter::DenseGeoTiffWriter(std::string path, int64_t width, int64_t 
   }
 }
 
+// GDAL keeps written blocks in its cache and writes them when the cache fills or at close, so a disk
+// that fills during the run would fail only then, after every tile was computed. Flushing each row
+// of blocks would find it at once but costs as much again (the overviews then read back and
+// decompress every block), so instead the file system must keep room, after each row of blocks,
+// for what is still to come: the whole output (uncompressed, with overviews: the up-front estimate)
+// less what the file already holds on disk.
+void DenseGeoTiffWriter::check_room_left(int64_t rows) {
+  const uint64_t bytes = int8_ ? 1 : 4;
+  const uint64_t total = static_cast<uint64_t>(width_ * height_ * bands_) * bytes * 4 / 3;
+  std::error_code ec;
+  const uint64_t on_disk = fs::exists(tmp_, ec) ? static_cast<uint64_t>(fs::file_size(tmp_, ec)) : 0;
+  const uint64_t to_come = total > on_disk ? total - on_disk : 0;
+  const uint64_t free = free_bytes_at(tmp_);
+  if (free >= to_come) return;
+  close_and_remove();
+  fail(path_, ": writing rows ", buffered_first_, " to ", buffered_first_ + rows, " of the GeoTIFF: No space left on ",
+       "device for the rest: the file system holding ", fs::path(tmp_).parent_path().string(), " has ",
+       byte_size_text(free), " free, about ", byte_size_text(to_come), " (uncompressed) are still to be written. The ",
+       "temporary file was removed, nothing was written; free some space or write elsewhere (--out)");
+}
+
 void DenseGeoTiffWriter::flush(int64_t rows) {
   if (rows == 0) return;
   const int bytes = int8_ ? 1 : 4;
@@ -114,9 +135,6 @@ void DenseGeoTiffWriter::flush(int64_t rows) {
                           static_cast<int>(width_), static_cast<int>(rows), buffer_.data(), static_cast<int>(width_),
                           static_cast<int>(rows), int8_ ? GDT_Byte : GDT_Float32, static_cast<int>(bands_), nullptr,
                           bytes * static_cast<int>(bands_), bytes * static_cast<int>(bands_ * width_), bytes);
-  // The blocks go to the file now, not when GDAL's cache is full or at close: a write error (a disk
-  // that filled) stops the run at this row of blocks, not after every tile is computed.
-  if (err == CE_None && !capture.failed()) GDALFlushCache(static_cast<GDALDatasetH>(dataset_));
   if (err != CE_None || capture.failed()) {
     const std::string message = gdal_message(capture);
     close_and_remove();
@@ -124,6 +142,7 @@ void DenseGeoTiffWriter::flush(int64_t rows) {
          disk_hint(tmp_, static_cast<uint64_t>(rows * width_ * bands_ * bytes)),
          "; the temporary file was removed, nothing was written");
   }
+  check_room_left(rows);
   buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(rows * width_ * bands_ * bytes));
   buffered_first_ += rows;
 }

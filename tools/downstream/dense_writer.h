@@ -50,6 +50,7 @@ class DenseGeoTiffWriter {
   int64_t rows_written() const { return next_row_; }
 
  private:
+  void check_room_left(int64_t rows);  // after writing `rows`: refuses a disk that filled meanwhile
   void append(const void* data, int64_t rows, bool int8);
   void flush(int64_t rows);  // writes the first `rows` buffered rows and drops them
   void close_and_remove();
