@@ -1,4 +1,4 @@
-#include "engine/cuda/elementwise.h"
+#include "engine/ops/elementwise_kernels.h"
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"

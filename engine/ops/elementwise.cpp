@@ -1,193 +1,104 @@
 #include "engine/ops/elementwise.h"
 
-#include <cmath>
-
-#include "engine/autograd.h"
-#include "engine/backend.h"
-#include "engine/dispatch.h"
-#include "engine/ops/checks.h"
-
-#if RSD_HAVE_CUDA
-#include "engine/cuda/elementwise.h"
-#endif
+#include "engine/ops/elementwise_kernels.h"
 
 namespace rsd {
 
-namespace cpu {
-
-void relu_forward(const Tensor& x, Tensor& y) {
-  dispatch_cpu_float(x.dtype(), "relu", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = in[i] > T(0) ? in[i] : T(0);
-  });
-}
-
-void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
-  dispatch_cpu_float(y.dtype(), "relu backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* out = y.data<T>();
-    const T* g = gy.data<T>();
-    T* gi = gx.data<T>();
-    // Both values loaded unconditionally so the compiler emits a select, not a branch that
-    // random signs would mispredict half the time.
-    for (int64_t i = 0, n = y.numel(); i < n; ++i) {
-      const T gv = g[i];
-      gi[i] = out[i] > T(0) ? gv : T(0);
-    }
-  });
-}
-
-void exp_forward(const Tensor& x, Tensor& y) {
-  dispatch_cpu_float(x.dtype(), "exp", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = std::exp(in[i]);
-  });
-}
-
-void exp_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
-  dispatch_cpu_float(y.dtype(), "exp backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* out = y.data<T>();
-    const T* g = gy.data<T>();
-    T* gi = gx.data<T>();
-    for (int64_t i = 0, n = y.numel(); i < n; ++i) gi[i] = g[i] * out[i];
-  });
-}
-
-void scale(const Tensor& x, double s, Tensor& y) {
-  dispatch_cpu_float(x.dtype(), "scale", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    const T f = static_cast<T>(s);
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = f * in[i];
-  });
-}
-
-void add(const Tensor& a, const Tensor& b, Tensor& y) {
-  dispatch_cpu_float(a.dtype(), "add", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    T* py = y.data<T>();
-    for (int64_t i = 0, n = a.numel(); i < n; ++i) py[i] = pa[i] + pb[i];
-  });
-}
-
-void accumulate(Tensor& dst, const Tensor& src) {
-  dispatch_cpu_float(dst.dtype(), "accumulate", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    T* d = dst.data<T>();
-    const T* s = src.data<T>();
-    for (int64_t i = 0, n = dst.numel(); i < n; ++i) d[i] += s[i];
-  });
-}
-
-}  // namespace cpu
-
-Tensor relu(const Tensor& x) {
-  check::defined("relu", "x", x);
-  check::floating("relu", "x", x);
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.is_cuda()) {
-    RSD_CUDA_CALL(cuda::relu_forward(x, y));
-  } else {
-    cpu::relu_forward(x, y);
-  }
-  if (needs_grad({x})) {
-    record("relu", {y}, [x, y] {
-      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
-      if (x.is_cuda()) {
-        RSD_CUDA_CALL(cuda::relu_backward(y, y.grad(), gx));
-      } else {
-        cpu::relu_backward(y, y.grad(), gx);
-      }
-      accumulate_grad(x, gx);
-    });
-  }
-  return y;
-}
-
-Tensor exp(const Tensor& x) {
-  check::defined("exp", "x", x);
-  check::floating("exp", "x", x);
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.is_cuda()) {
-    RSD_CUDA_CALL(cuda::exp_forward(x, y));
-  } else {
-    cpu::exp_forward(x, y);
-  }
-  if (needs_grad({x})) {
-    record("exp", {y}, [x, y] {
-      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
-      if (x.is_cuda()) {
-        RSD_CUDA_CALL(cuda::exp_backward(y, y.grad(), gx));
-      } else {
-        cpu::exp_backward(y, y.grad(), gx);
-      }
-      accumulate_grad(x, gx);
-    });
-  }
-  return y;
-}
-
 namespace {
-Tensor scaled(const Tensor& x, double s) {
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.is_cuda()) {
-    RSD_CUDA_CALL(cuda::scale(x, s, y));
-  } else {
-    cpu::scale(x, s, y);
+
+// y = f(x) with the gradient computed from y (relu: gy where y > 0; exp: gy * y). F names the op
+// and its two kernel tables.
+template <typename F>
+struct UnaryFromOutput {
+  static constexpr const char* name = F::name;
+  static constexpr std::array<OpInput, 1> inputs{{{"x"}}};
+  struct Attrs {};
+  static void check(const TensorList<1>& in, const Attrs&) { check::floating(name, "x", in[0]); }
+  static TensorList<1> allocate(const TensorList<1>& in, const Attrs&) { return {empty_like(in[0])}; }
+  static void forward(const TensorList<1>& in, TensorList<1>& out, const Attrs&) {
+    F::forward(in[0].device(), in[0], out[0]);
   }
+  static TensorList<1> backward(const TensorList<1>& in, const TensorList<1>& out, const Tensor& gy, const Attrs&,
+                                const std::array<bool, 1>&) {
+    Tensor gx = empty_like(in[0]);
+    F::backward(gx.device(), out[0], gy, gx);
+    return {gx};
+  }
+};
+
+struct ReluKernels {
+  static constexpr const char* name = "relu";
+  static constexpr auto forward = RSD_KERNELS(relu_forward);
+  static constexpr auto backward = RSD_KERNELS(relu_backward);
+};
+
+struct ExpKernels {
+  static constexpr const char* name = "exp";
+  static constexpr auto forward = RSD_KERNELS(exp_forward);
+  static constexpr auto backward = RSD_KERNELS(exp_backward);
+};
+
+constexpr auto kScale = RSD_KERNELS(scale);
+constexpr auto kAdd = RSD_KERNELS(add);
+constexpr auto kAccumulate = RSD_KERNELS(accumulate);
+
+Tensor scaled(const Tensor& x, double s) {
+  Tensor y = empty_like(x);
+  kScale(x.device(), x, s, y);
   return y;
 }
+
+struct Scale {
+  static constexpr const char* name = "scale";
+  static constexpr std::array<OpInput, 1> inputs{{{"x"}}};
+  struct Attrs {
+    double s = 1.0;
+  };
+  static void check(const TensorList<1>& in, const Attrs&) { check::floating(name, "x", in[0]); }
+  static TensorList<1> allocate(const TensorList<1>& in, const Attrs&) { return {empty_like(in[0])}; }
+  static void forward(const TensorList<1>& in, TensorList<1>& out, const Attrs& a) {
+    kScale(in[0].device(), in[0], a.s, out[0]);
+  }
+  static TensorList<1> backward(const TensorList<1>&, const TensorList<1>&, const Tensor& gy, const Attrs& a,
+                                const std::array<bool, 1>&) {
+    return {scaled(gy, a.s)};
+  }
+};
+
+struct Add {
+  static constexpr const char* name = "add";
+  static constexpr std::array<OpInput, 2> inputs{{{"a"}, {"b"}}};
+  struct Attrs {};
+  static void check(const TensorList<2>& in, const Attrs&) {
+    check::same_dtype(name, in[0], in[1]);
+    check::same_shape(name, in[0], in[1]);
+    check::floating(name, "a", in[0]);
+  }
+  static TensorList<1> allocate(const TensorList<2>& in, const Attrs&) { return {empty_like(in[0])}; }
+  static void forward(const TensorList<2>& in, TensorList<1>& out, const Attrs&) {
+    kAdd(in[0].device(), in[0], in[1], out[0]);
+  }
+  static TensorList<2> backward(const TensorList<2>&, const TensorList<1>&, const Tensor& gy, const Attrs&,
+                                const std::array<bool, 2>&) {
+    return {gy, gy};
+  }
+};
+
 }  // namespace
 
-Tensor scale(const Tensor& x, double s) {
-  check::defined("scale", "x", x);
-  check::floating("scale", "x", x);
-  Tensor y = scaled(x, s);
-  if (needs_grad({x})) {
-    record("scale", {y}, [x, y, s] { accumulate_grad(x, scaled(y.grad(), s)); });
-  }
-  return y;
-}
+Tensor relu(const Tensor& x) { return apply<UnaryFromOutput<ReluKernels>>({x})[0]; }
 
-Tensor add(const Tensor& a, const Tensor& b) {
-  check::defined("add", "a", a);
-  check::defined("add", "b", b);
-  check::same_device("add", a, b);
-  check::same_dtype("add", a, b);
-  check::same_shape("add", a, b);
-  check::floating("add", "a", a);
-  Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
-  if (a.is_cuda()) {
-    RSD_CUDA_CALL(cuda::add(a, b, y));
-  } else {
-    cpu::add(a, b, y);
-  }
-  if (needs_grad({a, b})) {
-    record("add", {y}, [a, b, y] {
-      accumulate_grad(a, y.grad());
-      accumulate_grad(b, y.grad());
-    });
-  }
-  return y;
-}
+Tensor exp(const Tensor& x) { return apply<UnaryFromOutput<ExpKernels>>({x})[0]; }
+
+Tensor scale(const Tensor& x, double s) { return apply<Scale>({x}, {s})[0]; }
+
+Tensor add(const Tensor& a, const Tensor& b) { return apply<Add>({a, b})[0]; }
 
 void accumulate_(Tensor& dst, const Tensor& src) {
   check::same_device("accumulate", dst, src);
   check::same_dtype("accumulate", dst, src);
   check::same_shape("accumulate", dst, src);
-  if (dst.is_cuda()) {
-    RSD_CUDA_CALL(cuda::accumulate(dst, src));
-  } else {
-    cpu::accumulate(dst, src);
-  }
+  kAccumulate(dst.device(), dst, src);
 }
 
 }  // namespace rsd

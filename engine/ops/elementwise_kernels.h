@@ -1,0 +1,17 @@
+// The kernels of the element-wise ops (engine/ops/elementwise.h), declared once for every backend:
+// engine/cpu/elementwise.cpp (the reference) and engine/cuda/elementwise.cpp implement them.
+// Every tensor has the same shape, dtype and device (checked by the ops).
+#pragma once
+#include "engine/op.h"
+
+namespace rsd {
+
+RSD_DECLARE_KERNEL(relu_forward, (const Tensor& x, Tensor& y));
+RSD_DECLARE_KERNEL(relu_backward, (const Tensor& y, const Tensor& gy, Tensor& gx));
+RSD_DECLARE_KERNEL(exp_forward, (const Tensor& x, Tensor& y));
+RSD_DECLARE_KERNEL(exp_backward, (const Tensor& y, const Tensor& gy, Tensor& gx));
+RSD_DECLARE_KERNEL(scale, (const Tensor& x, double s, Tensor& y));
+RSD_DECLARE_KERNEL(add, (const Tensor& a, const Tensor& b, Tensor& y));
+RSD_DECLARE_KERNEL(accumulate, (Tensor & dst, const Tensor& src));
+
+}  // namespace rsd
