@@ -5,7 +5,7 @@
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/dispatch.h"
-#include "engine/cuda/l2norm.h"
+#include "engine/ops/l2norm_kernels.h"
 #include "kernels/cosine_loss.cuh"
 #include "kernels/reduce.cuh"
 

@@ -1,4 +1,4 @@
-#include "engine/cuda/l2norm.h"
+#include "engine/ops/l2norm_kernels.h"
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"

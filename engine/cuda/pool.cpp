@@ -1,4 +1,4 @@
-#include "engine/cuda/pool.h"
+#include "engine/ops/pool_kernels.h"
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"

@@ -1,4 +1,4 @@
-#include "engine/cuda/reduce.h"
+#include "engine/ops/reduce_kernels.h"
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"

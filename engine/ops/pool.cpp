@@ -1,184 +1,91 @@
 #include "engine/ops/pool.h"
 
-#include <algorithm>
-
 #include <climits>
-#include <cmath>
-#include <limits>
 
-#include "engine/autograd.h"
-#include "engine/backend.h"
-#include "engine/dispatch.h"
-#include "engine/ops/checks.h"
-
-#if RSD_HAVE_CUDA
-#include "engine/cuda/pool.h"
-#endif
+#include "engine/ops/pool_kernels.h"
 
 namespace rsd {
-
-// The CPU reference, NHWC like the kernels.
-namespace cpu {
-
-// y, argmax: (N, P, Q, C). The first in-bounds element of a window always enters, later ones only
-// when strictly larger (or the first NaN), so ties go to the first in row-major window order and
-// padding never wins; a window wholly in padding gives -inf and argmax -1. The same rule as the
-// CUDA kernel, so both pick the same element even where bf16 rounding makes ties.
-void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, int kernel, int stride, int padding) {
-  dispatch_cpu_float(x.dtype(), "max_pool2d", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3), P = y.dim(1), Q = y.dim(2);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    int32_t* pa = argmax.data<int32_t>();
-    // Window positions outside, channels inside: the channel loop reads contiguous memory.
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t p = 0; p < P; ++p)
-        for (int64_t q = 0; q < Q; ++q) {
-          T* best = py + ((n * P + p) * Q + q) * C;
-          int32_t* best_idx = pa + ((n * P + p) * Q + q) * C;
-          std::fill_n(best, C, -std::numeric_limits<T>::infinity());
-          std::fill_n(best_idx, C, -1);
-          for (int64_t h = std::max<int64_t>(p * stride - padding, 0); h < std::min(p * stride - padding + kernel, H); ++h)
-            for (int64_t w = std::max<int64_t>(q * stride - padding, 0); w < std::min(q * stride - padding + kernel, W);
-                 ++w) {
-              const T* row = px + ((n * H + h) * W + w) * C;
-              const int32_t here = static_cast<int32_t>(h * W + w);
-              for (int64_t c = 0; c < C; ++c) {
-                // Selects, not a branch: random data would mispredict it half the time.
-                const T v = row[c], b = best[c];
-                const bool take = (best_idx[c] < 0) | (v > b) | ((v != v) & (b == b));  // v != v: NaN
-                best[c] = take ? v : b;
-                best_idx[c] = take ? here : best_idx[c];
-              }
-            }
-        }
-  });
-}
-
-// gx: (N, H, W, C) = the sum of gy over the windows whose argmax is that element.
-void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, Tensor& gx) {
-  dispatch_cpu_float(gy.dtype(), "max_pool2d backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const int64_t N = gy.dim(0), P = gy.dim(1), Q = gy.dim(2), C = gy.dim(3), HW = gx.dim(1) * gx.dim(2);
-    const T* pg = gy.data<T>();
-    const int32_t* pa = argmax.data<int32_t>();
-    T* out = gx.data<T>();
-    for (int64_t i = 0, n_gx = gx.numel(); i < n_gx; ++i) out[i] = T(0);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t pq = 0; pq < P * Q; ++pq)
-        for (int64_t c = 0; c < C; ++c) {
-          const int64_t o = (n * P * Q + pq) * C + c;
-          if (pa[o] >= 0) out[(n * HW + pa[o]) * C + c] += pg[o];
-        }
-  });
-}
-
-// x: (N, HW, C) -> y: (N, C), summed in double.
-void global_avg_pool_forward(const Tensor& x, Tensor& y) {
-  dispatch_cpu_float(x.dtype(), "global_avg_pool", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const int64_t N = x.dim(0), HW = x.dim(1) * x.dim(2), C = x.dim(3);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) {
-        double s = 0.0;
-        for (int64_t i = 0; i < HW; ++i) s += static_cast<double>(px[(n * HW + i) * C + c]);
-        py[n * C + c] = static_cast<T>(s / static_cast<double>(HW));
-      }
-  });
-}
-
-// gx[n, i, c] = gy[n, c] / HW.
-void global_avg_pool_backward(const Tensor& gy, Tensor& gx) {
-  dispatch_cpu_float(gy.dtype(), "global_avg_pool backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const int64_t N = gx.dim(0), HW = gx.dim(1) * gx.dim(2), C = gx.dim(3);
-    const T* pg = gy.data<T>();
-    T* out = gx.data<T>();
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t i = 0; i < HW; ++i)
-        for (int64_t c = 0; c < C; ++c)
-          out[(n * HW + i) * C + c] = static_cast<T>(static_cast<double>(pg[n * C + c]) / static_cast<double>(HW));
-  });
-}
-
-}  // namespace cpu
 
 namespace {
 
 // The kernels index with int: every dimension, and the flat h*W + w of the argmax, must fit.
-void check_int_dims(const char* op, const Tensor& x) {
+void check_nhwc(const char* op, const Tensor& x) {
+  check::floating(op, "x", x);
+  check::ndim(op, "x", x, 4);
   for (int i = 0; i < x.ndim(); ++i)
     RSD_CHECK(x.dim(i) <= INT_MAX, op, ": dimension ", i, " of x ", x.describe(), " exceeds the int range");
   RSD_CHECK(x.dim(1) * x.dim(2) <= INT_MAX, op, ": H*W of x ", x.describe(), " exceeds the int range");
 }
 
-void check_nhwc(const char* op, const Tensor& x) {
-  check::defined(op, "x", x);
-  check::floating(op, "x", x);
-  check::ndim(op, "x", x, 4);
-  check_int_dims(op, x);
-}
+struct MaxPool2d {
+  static constexpr const char* name = "max_pool2d";
+  static constexpr std::array<OpInput, 1> inputs{{{"x"}}};
+  struct Attrs {
+    int kernel, stride, padding;
+  };
+  static constexpr auto forward_kernel = RSD_KERNELS(max_pool2d_forward);
+  static constexpr auto backward_kernel = RSD_KERNELS(max_pool2d_backward);
+
+  static void check(const TensorList<1>& in, const Attrs& a) {
+    const Tensor& x = in[0];
+    check_nhwc(name, x);
+    RSD_CHECK(a.kernel >= 1 && a.stride >= 1 && a.padding >= 0, name, ": kernel ", a.kernel, ", stride ", a.stride,
+              ", padding ", a.padding, " invalid for x ", x.describe(), " (kernel, stride >= 1, padding >= 0)");
+    RSD_CHECK(a.padding <= a.kernel / 2, name, ": padding ", a.padding, " exceeds half the kernel ", a.kernel,
+              " for x ", x.describe(), " (a window could lie wholly in padding)");
+    RSD_CHECK(x.dim(1) + 2 * a.padding >= a.kernel && x.dim(2) + 2 * a.padding >= a.kernel, name, ": kernel ",
+              a.kernel, " larger than x ", x.describe(), " with padding ", a.padding);
+  }
+  // y, and the argmax the backward routes gradients by.
+  static TensorList<2> allocate(const TensorList<1>& in, const Attrs& a) {
+    const Tensor& x = in[0];
+    const int64_t P = (x.dim(1) + 2 * a.padding - a.kernel) / a.stride + 1;
+    const int64_t Q = (x.dim(2) + 2 * a.padding - a.kernel) / a.stride + 1;
+    const Shape shape{x.dim(0), P, Q, x.dim(3)};
+    return {Tensor::empty(shape, x.dtype(), x.device()), Tensor::empty(shape, DType::i32, x.device())};
+  }
+  static void forward(const TensorList<1>& in, TensorList<2>& out, const Attrs& a) {
+    forward_kernel(in[0].device(), in[0], out[0], out[1], a.kernel, a.stride, a.padding);
+  }
+  static TensorList<1> backward(const TensorList<1>& in, const TensorList<2>& out, const Tensor& gy, const Attrs& a,
+                                const std::array<bool, 1>&) {
+    Tensor gx = empty_like(in[0]);
+    backward_kernel(gx.device(), gy, out[1], gx, a.kernel, a.stride, a.padding);
+    return {gx};
+  }
+};
+
+struct GlobalAvgPool {
+  static constexpr const char* name = "global_avg_pool";
+  static constexpr std::array<OpInput, 1> inputs{{{"x"}}};
+  struct Attrs {};
+  static constexpr auto forward_kernel = RSD_KERNELS(global_avg_pool_forward);
+  static constexpr auto backward_kernel = RSD_KERNELS(global_avg_pool_backward);
+
+  static void check(const TensorList<1>& in, const Attrs&) {
+    check_nhwc(name, in[0]);
+    RSD_CHECK(in[0].dim(1) * in[0].dim(2) > 0, name, ": x ", in[0].describe(), " has no pixels to average");
+  }
+  static TensorList<1> allocate(const TensorList<1>& in, const Attrs&) {
+    return {Tensor::empty({in[0].dim(0), in[0].dim(3)}, in[0].dtype(), in[0].device())};
+  }
+  static void forward(const TensorList<1>& in, TensorList<1>& out, const Attrs&) {
+    forward_kernel(in[0].device(), in[0], out[0]);
+  }
+  static TensorList<1> backward(const TensorList<1>& in, const TensorList<1>&, const Tensor& gy, const Attrs&,
+                                const std::array<bool, 1>&) {
+    Tensor gx = empty_like(in[0]);
+    backward_kernel(gx.device(), gy, gx);
+    return {gx};
+  }
+};
 
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
-  const char* op = "max_pool2d";
-  check_nhwc(op, x);
-  RSD_CHECK(kernel >= 1 && stride >= 1 && padding >= 0, op, ": kernel ", kernel, ", stride ", stride, ", padding ",
-            padding, " invalid for x ", x.describe(), " (kernel, stride >= 1, padding >= 0)");
-  RSD_CHECK(padding <= kernel / 2, op, ": padding ", padding, " exceeds half the kernel ", kernel, " for x ",
-            x.describe(), " (a window could lie wholly in padding)");
-  const int64_t H = x.dim(1), W = x.dim(2);
-  RSD_CHECK(H + 2 * padding >= kernel && W + 2 * padding >= kernel, op, ": kernel ", kernel, " larger than x ",
-            x.describe(), " with padding ", padding);
-  const int64_t P = (H + 2 * padding - kernel) / stride + 1, Q = (W + 2 * padding - kernel) / stride + 1;
-  const Shape out_shape{x.dim(0), P, Q, x.dim(3)};
-  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
-  Tensor argmax = Tensor::empty(out_shape, DType::i32, x.device());
-  if (x.is_cuda()) {
-    RSD_CUDA_CALL(cuda::max_pool2d_forward(x, y, argmax, kernel, stride, padding));
-  } else {
-    cpu::max_pool2d_forward(x, y, argmax, kernel, stride, padding);
-  }
-  if (needs_grad({x})) {
-    record(op, {y}, [x, y, argmax, kernel, stride, padding] {
-      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
-      if (x.is_cuda()) {
-        RSD_CUDA_CALL(cuda::max_pool2d_backward(y.grad(), argmax, gx, kernel, stride, padding));
-      } else {
-        cpu::max_pool2d_backward(y.grad(), argmax, gx);
-      }
-      accumulate_grad(x, gx);
-    });
-  }
-  return y;
+  return apply<MaxPool2d>({x}, {kernel, stride, padding})[0];
 }
 
-Tensor global_avg_pool(const Tensor& x) {
-  const char* op = "global_avg_pool";
-  check_nhwc(op, x);
-  RSD_CHECK(x.dim(1) * x.dim(2) > 0, op, ": x ", x.describe(), " has no pixels to average");
-  Tensor y = Tensor::empty({x.dim(0), x.dim(3)}, x.dtype(), x.device());
-  if (x.is_cuda()) {
-    RSD_CUDA_CALL(cuda::global_avg_pool_forward(x, y));
-  } else {
-    cpu::global_avg_pool_forward(x, y);
-  }
-  if (needs_grad({x})) {
-    record(op, {y}, [x, y] {
-      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
-      if (x.is_cuda()) {
-        RSD_CUDA_CALL(cuda::global_avg_pool_backward(y.grad(), gx));
-      } else {
-        cpu::global_avg_pool_backward(y.grad(), gx);
-      }
-      accumulate_grad(x, gx);
-    });
-  }
-  return y;
-}
+Tensor global_avg_pool(const Tensor& x) { return apply<GlobalAvgPool>({x})[0]; }
 
 }  // namespace rsd

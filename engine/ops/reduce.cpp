@@ -1,73 +1,53 @@
 #include "engine/ops/reduce.h"
 
-#include "engine/autograd.h"
-#include "engine/backend.h"
-#include "engine/dispatch.h"
-#include "engine/ops/checks.h"
-
-#if RSD_HAVE_CUDA
-#include "engine/cuda/reduce.h"
-#endif
+#include "engine/ops/reduce_kernels.h"
 
 namespace rsd {
 
-namespace cpu {
-
-// Sums in double whatever the dtype (the reference), pairwise over blocks for long inputs.
-void scaled_sum(const Tensor& x, Tensor& y, double scale) {
-  dispatch_cpu_float(x.dtype(), "sum", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* p = x.data<T>();
-    double total = 0.0;
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) total += static_cast<double>(p[i]);
-    y.data<T>()[0] = static_cast<T>(total * scale);
-  });
-}
-
-void broadcast_scalar(const Tensor& g, Tensor& gx, double scale) {
-  dispatch_cpu_float(g.dtype(), "sum backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T v = static_cast<T>(static_cast<double>(g.data<T>()[0]) * scale);
-    T* p = gx.data<T>();
-    for (int64_t i = 0, n = gx.numel(); i < n; ++i) p[i] = v;
-  });
-}
-
-}  // namespace cpu
-
 namespace {
 
-Tensor scaled_sum_op(const char* op, const Tensor& x, double scale) {
-  check::defined(op, "x", x);
-  check::floating(op, "x", x);
-  RSD_CHECK(x.numel() > 0, op, ": empty input ", x.describe());
-  Tensor y = Tensor::empty({1}, x.dtype(), x.device());
-  if (x.is_cuda()) {
-    RSD_CUDA_CALL(cuda::scaled_sum(x, y, scale));
-  } else {
-    cpu::scaled_sum(x, y, scale);
+constexpr auto kScaledSum = RSD_KERNELS(scaled_sum);
+constexpr auto kBroadcastScalar = RSD_KERNELS(broadcast_scalar);
+
+// y = scale * sum(x), scale = 1 (sum) or 1 / numel (mean).
+template <typename Kind>
+struct ScaledSum {
+  static constexpr const char* name = Kind::name;
+  static constexpr std::array<OpInput, 1> inputs{{{"x"}}};
+  struct Attrs {};
+  static double scale_of(const Tensor& x) { return Kind::mean ? 1.0 / static_cast<double>(x.numel()) : 1.0; }
+  static void check(const TensorList<1>& in, const Attrs&) {
+    check::floating(name, "x", in[0]);
+    RSD_CHECK(in[0].numel() > 0, name, ": empty input ", in[0].describe());
   }
-  if (needs_grad({x})) {
-    record(op, {y}, [x, y, scale] {
-      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
-      if (x.is_cuda()) {
-        RSD_CUDA_CALL(cuda::broadcast_scalar(y.grad(), gx, scale));
-      } else {
-        cpu::broadcast_scalar(y.grad(), gx, scale);
-      }
-      accumulate_grad(x, gx);
-    });
+  static TensorList<1> allocate(const TensorList<1>& in, const Attrs&) {
+    return {Tensor::empty({1}, in[0].dtype(), in[0].device())};
   }
-  return y;
-}
+  static void forward(const TensorList<1>& in, TensorList<1>& out, const Attrs&) {
+    kScaledSum(in[0].device(), in[0], out[0], scale_of(in[0]));
+  }
+  static TensorList<1> backward(const TensorList<1>& in, const TensorList<1>&, const Tensor& gy, const Attrs&,
+                                const std::array<bool, 1>&) {
+    Tensor gx = empty_like(in[0]);
+    kBroadcastScalar(gx.device(), gy, gx, scale_of(in[0]));
+    return {gx};
+  }
+};
+
+struct SumKind {
+  static constexpr const char* name = "sum";
+  static constexpr bool mean = false;
+};
+
+struct MeanKind {
+  static constexpr const char* name = "mean";
+  static constexpr bool mean = true;
+};
 
 }  // namespace
 
-Tensor sum(const Tensor& x) { return scaled_sum_op("sum", x, 1.0); }
+Tensor sum(const Tensor& x) { return apply<ScaledSum<SumKind>>({x})[0]; }
 
-Tensor mean(const Tensor& x) {
-  check::defined("mean", "x", x);
-  return scaled_sum_op("mean", x, 1.0 / static_cast<double>(x.numel()));
-}
+Tensor mean(const Tensor& x) { return apply<ScaledSum<MeanKind>>({x})[0]; }
 
 }  // namespace rsd
