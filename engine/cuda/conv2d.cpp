@@ -1,4 +1,4 @@
-#include "engine/cuda/conv2d.h"
+#include "engine/ops/conv2d_kernels.h"
 
 #include <array>
 #include <map>

@@ -1,4 +1,4 @@
-#include "engine/cuda/linear.h"
+#include "engine/ops/linear_kernels.h"
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
