@@ -104,17 +104,17 @@ void bench_info_nce(Device d, int64_t n, int64_t dim, DType dt, int warmup, int 
   const Tensor a = random_input({n, dim}, dt, d, 1), b = random_input({n, dim}, dt, d, 2);
   const Tensor tau = Tensor::full({1}, 0.1, DType::f32, d);
   const Tensor gloss = Tensor::full({1}, 1.0, d.is_cuda() ? DType::f32 : dt, d);
-  auto run = [&](LossKernel k) {
+  auto run = [&](Variant k) {
     return [&, k] {
       InfoNceOptions opt;
-      opt.kernel = k;
+      opt.variant = k;
       const InfoNceContext ctx = info_nce_forward(a, b, tau, 0, opt);
       info_nce_backward(ctx, gloss);
     };
   };
   const std::string shape = str_cat("N=", n, " M=", n, " D=", dim);
-  const Measured fused = measure(d, run(LossKernel::fused), warmup, runs);
-  const Measured plain = d.is_cuda() ? measure(d, run(LossKernel::plain), warmup, runs) : fused;
+  const Measured fused = measure(d, run(Variant::fused), warmup, runs);
+  const Measured plain = d.is_cuda() ? measure(d, run(Variant::plain), warmup, runs) : fused;
   const double flops = 6.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(dim);
   const double tflops = fused.ok ? flops / (fused.time.median_ms * 1e-3) / 1e12 : 0.0;
   const std::string ratio = fused.ok && plain.ok ? fixed(plain.time.median_ms / fused.time.median_ms, 2) : "-";
@@ -135,10 +135,10 @@ void bench_cosine(Device d, int64_t rows, int64_t dim, DType dt, double copy_gbs
   const Tensor p = random_input({rows, dim}, dt, d, 3), z = random_input({rows, dim}, dt, d, 4);
   Tensor loss, dp;  // allocated by the first call, overwritten afterwards (outside the timed arena)
   byol_cosine_loss_forward_backward(p, z, loss, dp);
-  auto one_pass = [&](LossKernel k) { return [&, k] { byol_cosine_loss_forward_backward(p, z, loss, dp, 1e-8, k); }; };
+  auto one_pass = [&](Variant k) { return [&, k] { byol_cosine_loss_forward_backward(p, z, loss, dp, 1e-8, k); }; };
   const std::string shape = str_cat("B=", rows, " D=", dim);
-  const Measured fused = measure(d, one_pass(LossKernel::fused), warmup, runs);
-  const Measured plain = measure(d, one_pass(LossKernel::plain), warmup, runs);
+  const Measured fused = measure(d, one_pass(Variant::fused), warmup, runs);
+  const Measured plain = measure(d, one_pass(Variant::plain), warmup, runs);
   const double bytes = 3.0 * rows * dim * static_cast<double>(dtype_size(dt)) + 8.0 * rows;
   const double gbs = fused.ok ? bytes / (fused.time.median_ms * 1e-3) / 1e9 : 0.0;
   std::printf("%-12s %-24s %-5s %12s %12s %8s %9.1f GB/s = %.0f%% of copy\n", "byol_cosine", shape.c_str(),

@@ -51,19 +51,19 @@ struct GpuRun {
 };
 
 // The one-pass entry point with fresh (poisoned) outputs.
-GpuRun run_forward_backward(const Tensor& p, const Tensor& z, LossKernel kernel, double eps) {
+GpuRun run_forward_backward(const Tensor& p, const Tensor& z, Variant variant, double eps) {
   set_poison_new_tensors(true);
   Tensor loss, dp;
-  byol_cosine_loss_forward_backward(p, z, loss, dp, eps, kernel);
+  byol_cosine_loss_forward_backward(p, z, loss, dp, eps, variant);
   set_poison_new_tensors(false);
   return {loss.item(), dp.to_host_doubles()};
 }
 
 // The autograd op with an upstream gradient g (a device scalar read by the kernel).
-GpuRun run_autograd(const Tensor& p, const Tensor& z, LossKernel kernel, double eps, double g) {
+GpuRun run_autograd(const Tensor& p, const Tensor& z, Variant variant, double eps, double g) {
   p.impl()->grad = Tensor();
   set_poison_new_tensors(true);
-  Tensor loss = byol_cosine_loss(p, z, eps, kernel);
+  Tensor loss = byol_cosine_loss(p, z, eps, variant);
   backward(loss, Tensor::full({1}, g, DType::f32, p.device()));
   set_poison_new_tensors(false);
   return {loss.item(), p.grad().to_host_doubles()};
@@ -109,12 +109,12 @@ TEST_SUITE("losses") {
       for (DType dtype : {DType::f32, DType::bf16}) {
         const Tensor p = on_gpu(pv, B, D, dtype), z = on_gpu(zv, B, D, dtype);
         const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8);
-        for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+        for (Variant variant : {Variant::fused, Variant::plain}) {
           CAPTURE(B);
           CAPTURE(D);
           CAPTURE(dtype_name(dtype));
-          CAPTURE(loss_kernel_name(kernel));
-          compare(ref, run_forward_backward(p, z, kernel, 1e-8), B, D, bounds_for(dtype), true);
+          CAPTURE(variant_name(variant));
+          compare(ref, run_forward_backward(p, z, variant, 1e-8), B, D, bounds_for(dtype), true);
         }
       }
     }
@@ -130,10 +130,10 @@ TEST_SUITE("losses") {
       const Tensor z = on_gpu(zv, B, D, dtype, true);  // the target: never gets a gradient
       const CosineLossReference ref =
           cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8, -0.75);
-      for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+      for (Variant variant : {Variant::fused, Variant::plain}) {
         CAPTURE(dtype_name(dtype));
-        CAPTURE(loss_kernel_name(kernel));
-        const GpuRun got = run_autograd(p, z, kernel, 1e-8, -0.75);
+        CAPTURE(variant_name(variant));
+        const GpuRun got = run_autograd(p, z, variant, 1e-8, -0.75);
         CHECK_FALSE(z.grad().defined());
         compare(ref, got, B, D, bounds_for(dtype), true);
       }
@@ -150,12 +150,12 @@ TEST_SUITE("losses") {
       for (DType dtype : {DType::f32, DType::bf16}) {
         const Tensor p = on_gpu(pv, B, D, dtype), z = on_gpu(zv, B, D, dtype);
         const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8);
-        for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+        for (Variant variant : {Variant::fused, Variant::plain}) {
           CAPTURE(D);
           CAPTURE(dtype_name(dtype));
-          CAPTURE(loss_kernel_name(kernel));
+          CAPTURE(variant_name(variant));
           // The zero-p row's gradient (~1e8) dominates any whole-batch NMSE: rows only.
-          compare(ref, run_forward_backward(p, z, kernel, 1e-8), B, D, bounds_for(dtype), false);
+          compare(ref, run_forward_backward(p, z, variant, 1e-8), B, D, bounds_for(dtype), false);
         }
       }
     }
@@ -166,8 +166,8 @@ TEST_SUITE("losses") {
     const int64_t B = 4099, D = 256;
     const Tensor p = random_tensor({B, D}, DType::bf16, Device::cuda(0), 91);
     const Tensor z = random_tensor({B, D}, DType::bf16, Device::cuda(0), 92);
-    const GpuRun first = run_forward_backward(p, z, LossKernel::fused, 1e-8);
-    const GpuRun second = run_forward_backward(p, z, LossKernel::fused, 1e-8);
+    const GpuRun first = run_forward_backward(p, z, Variant::fused, 1e-8);
+    const GpuRun second = run_forward_backward(p, z, Variant::fused, 1e-8);
     CHECK(first.loss == second.loss);
     CHECK(first.dp == second.dp);
   }

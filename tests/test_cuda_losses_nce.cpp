@@ -37,11 +37,11 @@ struct GpuRun {
 };
 
 // The autograd op with poisoned outputs and an upstream gradient g.
-GpuRun run_gpu(const Tensor& a, const Tensor& b, const Tensor& tau, const NceConfig& c, LossKernel kernel, double g) {
+GpuRun run_gpu(const Tensor& a, const Tensor& b, const Tensor& tau, const NceConfig& c, Variant variant, double g) {
   for (const Tensor& t : {a, b, tau}) t.impl()->grad = Tensor();
   InfoNceOptions opt;
   opt.symmetric = c.symmetric;
-  opt.kernel = kernel;
+  opt.variant = variant;
   set_poison_new_tensors(true);
   Tensor loss = info_nce_loss(a, b, tau, c.offset, opt);
   backward(loss, Tensor::full({1}, g, DType::f32, a.device()));
@@ -70,12 +70,12 @@ void check_config(const NceConfig& c, const std::vector<double>& av, const std::
     const InfoNceReference ref = info_nce_reference(a.to_host_doubles(), b.to_host_doubles(), c.n, c.m, c.d,
                                                     tau_value, c.offset, c.symmetric, 1e-12, g);
     const double bound = nce_bound(dtype == DType::f32, tau_value);
-    for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+    for (Variant variant : {Variant::fused, Variant::plain}) {
       const std::string label = str_cat("N", c.n, " M", c.m, " offset ", c.offset, " D", c.d, " tau ", c.tau,
                                         c.symmetric ? " symmetric " : " row-only ", dtype_name(dtype), " ",
-                                        loss_kernel_name(kernel));
+                                        variant_name(variant));
       CAPTURE(label);
-      const GpuRun got = run_gpu(a, b, tau, c, kernel, g);
+      const GpuRun got = run_gpu(a, b, tau, c, variant, g);
       INFO("loss " << got.loss << " reference " << ref.loss << "; dtau " << got.dtau << " reference " << ref.dtau);
       CHECK(relative(got.loss, ref.loss) <= bound);
       CHECK(relative(got.dtau, ref.dtau) <= bound);
@@ -144,8 +144,8 @@ TEST_SUITE("losses") {
     const Tensor a = leaf_on_gpu(random_values(c.n, c.d, 51), {c.n, c.d}, DType::bf16);
     const Tensor b = leaf_on_gpu(random_values(c.m, c.d, 52), {c.m, c.d}, DType::bf16);
     const Tensor tau = leaf_on_gpu({c.tau}, {1}, DType::f32);
-    const GpuRun first = run_gpu(a, b, tau, c, LossKernel::fused, 1.0);
-    const GpuRun second = run_gpu(a, b, tau, c, LossKernel::fused, 1.0);
+    const GpuRun first = run_gpu(a, b, tau, c, Variant::fused, 1.0);
+    const GpuRun second = run_gpu(a, b, tau, c, Variant::fused, 1.0);
     CHECK(first.loss == second.loss);
     CHECK(first.dtau == second.dtau);
     CHECK(first.da == second.da);
@@ -156,13 +156,13 @@ TEST_SUITE("losses") {
     if (skip_without_gpu()) return;
     const NceConfig c{1, 1, 0, 37, 0.1, true};
     for (DType dtype : {DType::f32, DType::bf16})
-      for (LossKernel kernel : {LossKernel::fused, LossKernel::plain}) {
+      for (Variant variant : {Variant::fused, Variant::plain}) {
         CAPTURE(dtype_name(dtype));
-        CAPTURE(loss_kernel_name(kernel));
+        CAPTURE(variant_name(variant));
         const Tensor a = leaf_on_gpu(random_values(1, c.d, 61), {1, c.d}, dtype);
         const Tensor b = leaf_on_gpu(random_values(1, c.d, 62), {1, c.d}, dtype);
         const Tensor tau = leaf_on_gpu({c.tau}, {1}, DType::f32);
-        const GpuRun got = run_gpu(a, b, tau, c, kernel, 1.0);
+        const GpuRun got = run_gpu(a, b, tau, c, variant, 1.0);
         CHECK(got.loss == 0.0);
         CHECK(got.dtau == 0.0);
         for (double v : got.da) CHECK(v == 0.0);

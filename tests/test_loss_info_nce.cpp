@@ -43,7 +43,7 @@ struct NceRun {
   double dtau;
 };
 
-NceRun run_op(const NceConfig& c, const NceInputs& in, DType dtype, double g, LossKernel kernel = LossKernel::fused) {
+NceRun run_op(const NceConfig& c, const NceInputs& in, DType dtype, double g, Variant variant = Variant::fused) {
   Tensor a = Tensor::from_vector(in.a, {c.n, c.d}, dtype);
   Tensor b = Tensor::from_vector(in.b, {c.m, c.d}, dtype);
   Tensor tau = Tensor::from_vector({c.tau}, {1}, dtype);
@@ -52,7 +52,7 @@ NceRun run_op(const NceConfig& c, const NceInputs& in, DType dtype, double g, Lo
   tau.set_requires_grad(true);
   InfoNceOptions opt;
   opt.symmetric = c.symmetric;
-  opt.kernel = kernel;
+  opt.variant = variant;
   Tensor loss = info_nce_loss(a, b, tau, c.offset, opt);
   backward(loss, Tensor::full({1}, g, dtype));
   return {loss.item(), a.grad().to_host_doubles(), b.grad().to_host_doubles(), tau.grad().item()};

@@ -1,4 +1,4 @@
-#include "engine/cuda/cosine_loss.h"
+#include "engine/ops/cosine_loss_kernels.h"
 
 #include <algorithm>
 
@@ -88,8 +88,8 @@ void plain(const Tensor& p, const Tensor& z, Tensor* loss, Tensor* dp, const Ten
 }  // namespace
 
 void byol_cosine_loss(const Tensor& p, const Tensor& z, Tensor* loss, Tensor* dp, const Tensor* g, double eps,
-                      LossKernel kernel) {
-  if (kernel == LossKernel::plain) {
+                      Variant variant) {
+  if (variant == Variant::plain) {
     plain(p, z, loss, dp, g, eps);
   } else {
     fused(p, z, loss, dp, g, eps);

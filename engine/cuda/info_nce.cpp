@@ -25,7 +25,7 @@ constexpr const char* kOp = "info_nce_loss";
 constexpr float kLn2 = 0.6931471805599453f;
 
 std::string shapes(const InfoNceContext& ctx) {
-  return str_cat(kOp, " (", loss_kernel_name(ctx.opt.kernel), ") a ", ctx.a.describe(), ", b ", ctx.b.describe(),
+  return str_cat(kOp, " (", variant_name(ctx.opt.variant), ") a ", ctx.a.describe(), ", b ", ctx.b.describe(),
                  ", tau ", ctx.tau.describe(), ", offset ", ctx.offset, ctx.opt.symmetric ? ", symmetric" : ", row-only");
 }
 
@@ -271,7 +271,7 @@ void plain_backward(const InfoNceContext& ctx, const Tensor& gloss, InfoNceGrads
 }  // namespace
 
 void info_nce_forward(InfoNceContext& ctx) {
-  if (ctx.opt.kernel == LossKernel::plain) {
+  if (ctx.opt.variant == Variant::plain) {
     plain_forward(ctx);
   } else {
     fused_forward(ctx);
@@ -281,7 +281,7 @@ void info_nce_forward(InfoNceContext& ctx) {
 void info_nce_backward(const InfoNceContext& ctx, const Tensor& gloss, InfoNceGrads& grads) {
   RSD_CHECK(gloss.dtype() == DType::f32 && grads.dtau.dtype() == DType::f32, shapes(ctx),
             " backward: the loss gradient ", gloss.describe(), " and tau must be f32");
-  if (ctx.opt.kernel == LossKernel::plain) {
+  if (ctx.opt.variant == Variant::plain) {
     plain_backward(ctx, gloss, grads);
   } else {
     fused_backward(ctx, gloss, grads);

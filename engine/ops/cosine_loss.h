@@ -23,14 +23,14 @@
 // dp in bf16 instead of two. The one-pass path (3 B D) is byol_cosine_loss_forward_backward below,
 // for callers that know g: training loops that call it directly, and the benchmark.
 #pragma once
-#include "engine/ops/loss_kernel.h"
+#include "engine/op.h"
 #include "engine/tensor.h"
 
 namespace rsd {
 
 // Returns the loss as a one-element tensor {1} (see above). `kernel` chooses the CUDA
 // implementation (fused, or the plain composition that checks it); the CPU ignores it.
-Tensor byol_cosine_loss(const Tensor& p, const Tensor& z, double eps = 1e-8, LossKernel kernel = LossKernel::fused);
+Tensor byol_cosine_loss(const Tensor& p, const Tensor& z, double eps = 1e-8, Variant variant = Variant::fused);
 
 // The one-pass entry point, no autograd (records nothing, leaves p.grad alone): loss = the value
 // above, dp = dloss/dp (upstream gradient 1). Either output may be passed undefined, and is then
@@ -38,6 +38,6 @@ Tensor byol_cosine_loss(const Tensor& p, const Tensor& z, double eps = 1e-8, Los
 // must have that shape, dtype and device and is overwritten. On CUDA with the fused kernel this
 // is one kernel over p and z plus the deterministic mean of B row losses.
 void byol_cosine_loss_forward_backward(const Tensor& p, const Tensor& z, Tensor& loss, Tensor& dp,
-                                       double eps = 1e-8, LossKernel kernel = LossKernel::fused);
+                                       double eps = 1e-8, Variant variant = Variant::fused);
 
 }  // namespace rsd

@@ -18,17 +18,17 @@
 //
 // Backends. CPU: the reference, f32 or f64 (the loss has the inputs' dtype; tau f32 or the
 // inputs' dtype), S materialized in the input precision, sums in double. CUDA (a, b f32 or bf16,
-// tau f32, loss f32): LossKernel::fused runs the tiled kernels of kernels/info_nce.cu, in the
+// tau f32, loss f32): Variant::fused runs the tiled kernels of kernels/info_nce.cu, in the
 // manner of FlashAttention / Inf-CL: S tiles on tensor cores (bf16) or in f32 FMA (f32), online
 // log-sum-exp, the N x M logits never in memory; peak extra memory O((N + M) D). The column
 // direction is a second pass over the N positive columns (see kernels/info_nce.cu for why).
-// LossKernel::plain materializes the logits (cuBLAS GEMMs, the softmax cross-entropy kernels):
+// Variant::plain materializes the logits (cuBLAS GEMMs, the softmax cross-entropy kernels):
 // the second check of the fused path and its benchmark baseline. Checking that tau is positive
 // reads it on the host (one synchronizing 4-byte copy on CUDA).
 #pragma once
 #include <cstdint>
 
-#include "engine/ops/loss_kernel.h"
+#include "engine/op.h"
 #include "engine/tensor.h"
 
 namespace rsd {
@@ -36,7 +36,7 @@ namespace rsd {
 struct InfoNceOptions {
   bool symmetric = true;
   double eps = 1e-12;
-  LossKernel kernel = LossKernel::fused;
+  Variant variant = Variant::fused;
 };
 
 // Returns L as a one-element tensor {1} (f32 on CUDA, the inputs' dtype on the CPU) and records

@@ -11,17 +11,17 @@
 #include "engine/ops/cosine_loss.h"
 #include "tests/op_cases.h"
 
-using rsd::LossKernel;
+using rsd::Variant;
 using rsd::Tensor;
 using rsd::test::InputSpec;
 using rsd::test::OpCase;
 
 namespace {
 
-OpCase cosine_case(int64_t B, int64_t D, LossKernel kernel = LossKernel::fused) {
-  const std::string label = rsd::str_cat("[", B, ",", D, "] ", rsd::loss_kernel_name(kernel));
+OpCase cosine_case(int64_t B, int64_t D, Variant variant = Variant::fused) {
+  const std::string label = rsd::str_cat("[", B, ",", D, "] ", rsd::variant_name(variant));
   return OpCase("byol_cosine_loss", label, {InputSpec::values({B, D}), InputSpec::constant({B, D})},
-                [kernel](const std::vector<Tensor>& in) { return rsd::byol_cosine_loss(in[0], in[1], 1e-8, kernel); });
+                [variant](const std::vector<Tensor>& in) { return rsd::byol_cosine_loss(in[0], in[1], 1e-8, variant); });
 }
 
 }  // namespace
@@ -30,6 +30,6 @@ RSD_OP_CASES(cosine_loss) {
   for (const auto& [B, D] : {std::pair<int64_t, int64_t>{1, 3}, {3, 64}, {1000, 3}, {257, 64}, {3, 130}, {33, 256},
                              {1, 256}, {65, 100}, {7, 1032}})
     cases.push_back(cosine_case(B, D));
-  cases.push_back(cosine_case(257, 64, LossKernel::plain));
-  cases.push_back(cosine_case(3, 130, LossKernel::plain));
+  cases.push_back(cosine_case(257, 64, Variant::plain));
+  cases.push_back(cosine_case(3, 130, Variant::plain));
 }

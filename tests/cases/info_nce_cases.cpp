@@ -14,17 +14,17 @@ struct NceCase {
   int64_t n, m, offset, d;
   bool symmetric;
   bool learn_tau;
-  rsd::LossKernel kernel = rsd::LossKernel::fused;
+  rsd::Variant variant = rsd::Variant::fused;
 };
 
 OpCase info_nce_case(const NceCase& c) {
   const std::string label =
       rsd::str_cat("N", c.n, " M", c.m, " offset ", c.offset, " D", c.d, c.symmetric ? " symmetric" : " row-only",
-                   c.learn_tau ? " tau learned" : " tau fixed", " ", rsd::loss_kernel_name(c.kernel));
+                   c.learn_tau ? " tau learned" : " tau fixed", " ", rsd::variant_name(c.variant));
   const InputSpec tau = c.learn_tau ? InputSpec::values({1}, 0.05, 0.2) : InputSpec::constant({1}, 0.05, 0.2);
   rsd::InfoNceOptions opt;
   opt.symmetric = c.symmetric;
-  opt.kernel = c.kernel;
+  opt.variant = c.variant;
   const int64_t offset = c.offset;
   OpCase oc("info_nce_loss", label, {InputSpec::values({c.n, c.d}), InputSpec::values({c.m, c.d}), tau},
             [offset, opt](const std::vector<Tensor>& in) { return rsd::info_nce_loss(in[0], in[1], in[2], offset, opt); });
@@ -34,7 +34,7 @@ OpCase info_nce_case(const NceCase& c) {
 }  // namespace
 
 RSD_OP_CASES(info_nce) {
-  const auto plain = rsd::LossKernel::plain;
+  const auto plain = rsd::Variant::plain;
   for (const NceCase& c : {NceCase{1, 1, 0, 3, true, true}, NceCase{1, 1, 0, 64, false, false},
                            NceCase{3, 3, 0, 64, true, true}, NceCase{3, 3, 0, 130, false, false},
                            NceCase{33, 33, 0, 3, true, true}, NceCase{33, 33, 0, 64, false, true},
