@@ -110,6 +110,13 @@ struct OpInput {
 //   // needed (undefined tensors elsewhere).
 //   static TensorList<NI> backward(const TensorList<NI>&, const TensorList<NO>&, const Tensor& gy,
 //                                  const Attrs&, const std::array<bool, NI>& wanted);
+// The tensor an op returns and the tape differentiates: output 0 (an op whose outputs are a struct,
+// like info_nce's context, overloads op_result for it).
+template <size_t N>
+const Tensor& op_result(const TensorList<N>& out) {
+  return out[0];
+}
+
 namespace op_detail {
 
 template <size_t N>
@@ -146,8 +153,8 @@ auto apply(const TensorList<NI>& in, const typename Op::Attrs& attrs = {}) {
   bool any = false;
   for (bool w : wanted) any = any || w;
   if (any) {
-    record(Op::name, {out[0]}, [in, out, attrs, wanted] {
-      const Tensor& gy = out[0].grad();
+    record(Op::name, {op_result(out)}, [in, out, attrs, wanted] {
+      const Tensor& gy = op_result(out).grad();
       const TensorList<NI> grads = Op::backward(in, out, gy, attrs, wanted);
       for (size_t i = 0; i < NI; ++i)
         if (wanted[i] && grads[i].defined()) accumulate_grad(in[i], grads[i]);

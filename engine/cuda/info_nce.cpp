@@ -1,4 +1,4 @@
-#include "engine/cuda/info_nce.h"
+#include "engine/ops/info_nce_kernels.h"
 
 #include <library_types.h>
 
