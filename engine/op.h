@@ -184,6 +184,12 @@ inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dt
   }                                      \
   RSD_IF_CUDA(namespace cuda { void name params; })
 
+// A kernel only CUDA implements: a fused variant whose computation the CPU runs in other steps.
+#define RSD_DECLARE_CUDA_KERNEL(name, params) RSD_IF_CUDA(namespace cuda { void name params; })
+
 // The table of a kernel declared with RSD_DECLARE_KERNEL.
 #define RSD_KERNELS(name) \
   ::rsd::Kernels<decltype(::rsd::cpu::name)>(#name, &::rsd::cpu::name, RSD_CUDA_KERNEL_ADDRESS(name))
+
+// The table of a kernel declared with RSD_DECLARE_CUDA_KERNEL (no CPU entry: check has()).
+#define RSD_CUDA_KERNELS(name, signature) ::rsd::Kernels<signature>(#name, nullptr, RSD_CUDA_KERNEL_ADDRESS(name))

@@ -4,7 +4,6 @@
 #include "engine/ops/conv2d.h"
 #include "engine/ops/convert.h"
 #include "engine/ops/linear.h"
-#include "engine/ops/sync_batchnorm.h"
 #include "models/init.h"
 
 namespace rsd::models {

@@ -11,7 +11,7 @@
 //
 // Synchronized batch norm: BatchNorm's statistics are the local batch's by default. Under a
 // SyncBatchNormScope every BatchNorm in training mode takes them over the rows of every rank of
-// the scope's communicator instead (engine/ops/sync_batchnorm.h); eval mode is unchanged.
+// the scope's communicator instead (engine/ops/batchnorm.h); eval mode is unchanged.
 //
 //   {
 //     models::SyncBatchNormScope sync(comm);   // this thread, until the scope closes

@@ -14,7 +14,7 @@
 #include "engine/comm/communicator.h"
 #include "engine/device.h"
 #include "engine/ops/batchnorm.h"
-#include "engine/ops/sync_batchnorm.h"
+#include "engine/ops/batchnorm.h"
 #include "tests/harness.h"
 
 using namespace rsd;

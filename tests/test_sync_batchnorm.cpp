@@ -15,7 +15,7 @@
 #include "engine/autograd.h"
 #include "engine/comm/communicator.h"
 #include "engine/ops/batchnorm.h"
-#include "engine/ops/sync_batchnorm.h"
+#include "engine/ops/batchnorm.h"
 #include "models/layers.h"
 #include "tests/harness.h"
 

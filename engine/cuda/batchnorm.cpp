@@ -1,11 +1,14 @@
-#include "engine/cuda/batchnorm.h"
-
+// The CUDA implementation of batch norm's kernels (engine/ops/batchnorm_kernels.h): the steps of
+// training with a communicator (kernels/sync_batchnorm.cu), the fused one-rank training kernels and
+// eval (kernels/batchnorm.cu). Per-channel tensors are f32; stats, sqdev and sums f64.
 #include <algorithm>
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/dispatch.h"
+#include "engine/ops/batchnorm_kernels.h"
 #include "kernels/batchnorm.cuh"
+#include "kernels/sync_batchnorm.cuh"
 
 namespace rsd::cuda {
 
@@ -18,26 +21,98 @@ struct Rows {
 
 Rows rows_of(const Tensor& x) {
   const int64_t C = x.dim(-1);
-  return {x.numel() / C, C};
+  return {C > 0 ? x.numel() / C : 0, C};
 }
 
 const float* f32(const Tensor& t) { return static_cast<const float*>(t.raw()); }
 float* f32_out(Tensor& t) { return static_cast<float*>(t.raw()); }
+const double* f64(const Tensor& t) { return static_cast<const double*>(t.raw()); }
+double* f64_out(Tensor& t) { return static_cast<double*>(t.raw()); }
 
-Tensor workspace_for(const Rows& r, Device device) {
-  const auto bytes = static_cast<int64_t>(kernels::batchnorm_workspace_bytes(r.M, r.C));
-  return Tensor::empty({std::max<int64_t>(bytes, 1)}, DType::u8, device);
+// Scratch of the reductions; at least one byte so an empty x still gets a pointer.
+Tensor workspace_of(size_t bytes, Device device) {
+  return Tensor::empty({std::max<int64_t>(static_cast<int64_t>(bytes), 1)}, DType::u8, device);
+}
+Tensor fused_workspace(const Rows& r, Device device) {
+  return workspace_of(kernels::batchnorm_workspace_bytes(r.M, r.C), device);
+}
+Tensor step_workspace(const Rows& r, Device device) {
+  return workspace_of(kernels::sync_batchnorm_workspace_bytes(r.M, r.C), device);
 }
 
 cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
 
 }  // namespace
 
-void batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+void batch_norm_local_sums(const Tensor& x, Tensor& stats) {
+  const Rows r = rows_of(x);
+  Tensor workspace = step_workspace(r, x.device());
+  dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::sync_batchnorm_local_sums<T>(static_cast<const T*>(x.raw()), r.M, r.C, f64_out(stats), workspace.raw(),
+                                          stream_of(x));
+  });
+  RSD_CUDA_CHECK_LAUNCH("batch_norm local sums of ", x.describe());
+}
+
+void batch_norm_local_sqdev(const Tensor& x, const Tensor& stats, Tensor& sqdev) {
+  const Rows r = rows_of(x);
+  Tensor workspace = step_workspace(r, x.device());
+  dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::sync_batchnorm_local_sqdev<T>(static_cast<const T*>(x.raw()), f64(stats), r.M, r.C, f64_out(sqdev),
+                                           workspace.raw(), stream_of(x));
+  });
+  RSD_CUDA_CHECK_LAUNCH("batch_norm local squared deviations of ", x.describe());
+}
+
+// The statistics from the all-reduced stats and sqdev, then the normalization: two kernels.
+void batch_norm_normalize_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& stats,
+                                const Tensor& sqdev, double momentum, double eps, Tensor& y, Tensor& save_mean,
+                                Tensor& save_invstd, Tensor& running_mean, Tensor& running_var) {
+  kernels::sync_batchnorm_finalize(f64(stats), f64(sqdev), sqdev.numel(), static_cast<float>(momentum),
+                                   static_cast<float>(eps), f32_out(save_mean), f32_out(save_invstd),
+                                   f32_out(running_mean), f32_out(running_var), stream_of(stats));
+  RSD_CUDA_CHECK_LAUNCH("batch_norm statistics of ", stats.describe());
+  const Rows r = rows_of(x);
+  dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::sync_batchnorm_apply<T>(static_cast<const T*>(x.raw()), f32(gamma), f32(beta), f32(save_mean),
+                                     f32(save_invstd), static_cast<T*>(y.raw()), r.M, r.C, stream_of(x));
+  });
+  RSD_CUDA_CHECK_LAUNCH("batch_norm normalize ", x.describe());
+}
+
+void batch_norm_backward_reduce(const Tensor& x, const Tensor& gy, const Tensor& save_mean,
+                                    const Tensor& save_invstd, Tensor& sums, Tensor& dgamma, Tensor& dbeta) {
+  const Rows r = rows_of(x);
+  Tensor workspace = step_workspace(r, x.device());
+  dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::sync_batchnorm_backward_reduce<T>(static_cast<const T*>(x.raw()), static_cast<const T*>(gy.raw()),
+                                               f32(save_mean), f32(save_invstd), r.M, r.C, f64_out(sums),
+                                               f32_out(dgamma), f32_out(dbeta), workspace.raw(), stream_of(x));
+  });
+  RSD_CUDA_CHECK_LAUNCH("batch_norm backward sums of ", x.describe());
+}
+
+void batch_norm_backward_apply(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
+                                   const Tensor& save_invstd, const Tensor& sums, const Tensor& stats, Tensor& gx) {
+  const Rows r = rows_of(x);
+  dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::sync_batchnorm_backward_apply<T>(static_cast<const T*>(x.raw()), static_cast<const T*>(gy.raw()),
+                                              f32(gamma), f32(save_mean), f32(save_invstd), f64(sums), f64(stats),
+                                              static_cast<T*>(gx.raw()), r.M, r.C, stream_of(x));
+  });
+  RSD_CUDA_CHECK_LAUNCH("batch_norm backward gx of ", x.describe());
+}
+
+void batch_norm_forward_train_fused(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                              Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
                              double momentum, double eps) {
   const Rows r = rows_of(x);
-  Tensor workspace = workspace_for(r, x.device());
+  Tensor workspace = fused_workspace(r, x.device());
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::batchnorm_forward_train<T>(static_cast<const T*>(x.raw()), f32(gamma), f32(beta), static_cast<T*>(y.raw()),
@@ -48,7 +123,7 @@ void batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor&
   RSD_CUDA_CHECK_LAUNCH("batch_norm forward (training) ", x.describe());
 }
 
-void batchnorm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
                             const Tensor& var, Tensor& y, double eps) {
   const Rows r = rows_of(x);
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
@@ -59,10 +134,10 @@ void batchnorm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& 
   RSD_CUDA_CHECK_LAUNCH("batch_norm forward (eval) ", x.describe());
 }
 
-void batchnorm_backward_train(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
+void batch_norm_backward_train_fused(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
                               const Tensor& save_invstd, Tensor& gx, Tensor& dgamma, Tensor& dbeta) {
   const Rows r = rows_of(x);
-  Tensor workspace = workspace_for(r, x.device());
+  Tensor workspace = fused_workspace(r, x.device());
   dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::batchnorm_backward<T>(static_cast<const T*>(x.raw()), static_cast<const T*>(gy.raw()), f32(gamma),
@@ -79,7 +154,7 @@ void batchnorm_backward_train(const Tensor& x, const Tensor& gy, const Tensor& g
 //     computes when handed mean and invstd as its "saved" statistics. Its gx (the training
 //     formula) is scratch, overwritten in step 3 on the same stream.
 //  3. gx = gy * gamma * invstd: the eval forward applied to gy with zero mean and no beta.
-void batchnorm_backward_eval(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& mean,
+void batch_norm_backward_eval(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& mean,
                              const Tensor& var, double eps, Tensor& gx, Tensor& dgamma, Tensor& dbeta) {
   const Rows r = rows_of(x);
   const Device device = x.device();
@@ -91,7 +166,7 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& gy, const Tensor& ga
   kernels::batchnorm_forward_eval<float>(f32(ones), nullptr, nullptr, f32(zeros), f32(var), f32_out(invstd), 1, r.C,
                                          feps, stream);
   RSD_CUDA_CHECK_LAUNCH("batch_norm backward (eval) invstd of ", var.describe());
-  Tensor workspace = workspace_for(r, device);
+  Tensor workspace = fused_workspace(r, device);
   dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::batchnorm_backward<T>(static_cast<const T*>(x.raw()), static_cast<const T*>(gy.raw()), f32(gamma),

@@ -1,120 +1,25 @@
 #include "engine/ops/batchnorm.h"
 
-#include <cmath>
-#include <vector>
+#include <string>
 
-#include "engine/autograd.h"
-#include "engine/backend.h"
-#include "engine/dispatch.h"
-#include "engine/ops/batchnorm_rows.h"
-#include "engine/ops/checks.h"
-
-#if RSD_HAVE_CUDA
-#include "engine/cuda/batchnorm.h"
-#endif
+#include "engine/ops/batchnorm_kernels.h"
 
 namespace rsd {
 
-// The CPU reference (its pieces in engine/ops/batchnorm_rows.h, shared with SyncBN). x, y, gy, gx
-// are viewed as (M, C) rows; per-channel tensors (C) have x's dtype. Sums run in double.
-namespace cpu {
-
 namespace {
 
-using namespace batchnorm_rows;
+struct BatchNormAttrs {
+  bool training;
+  double momentum, eps;
+  comm::Communicator* comm;  // null: this process's batch only
+};
 
-template <typename T>
-std::vector<double> invstd_of(const Tensor& var, double eps) {
-  std::vector<double> invstd = to_doubles<T>(var);
-  for (double& v : invstd) v = 1.0 / std::sqrt(v + eps);
-  return invstd;
+std::string describe_comm(const comm::Communicator& comm) {
+  return str_cat("rank ", comm.rank(), " of ", comm.world_size(), " on ", comm.device().str());
 }
-
-}  // namespace
-
-void batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
-                             Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
-                             double momentum, double eps) {
-  dispatch_cpu_float(x.dtype(), "batch_norm", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const int64_t M = rows(x), C = channels(x);
-    const T* px = x.data<T>();
-    std::vector<double> mean(static_cast<size_t>(C), 0.0), sq(static_cast<size_t>(C), 0.0);
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t c = 0; c < C; ++c) mean[c] += static_cast<double>(px[r * C + c]);
-    for (double& m : mean) m /= static_cast<double>(M);
-    // Two passes (sum of squared deviations), never E[x^2] - E[x]^2.
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t c = 0; c < C; ++c) {
-        const double d = static_cast<double>(px[r * C + c]) - mean[c];
-        sq[c] += d * d;
-      }
-    std::vector<double> invstd(static_cast<size_t>(C));
-    T* rm = running_mean.data<T>();
-    T* rv = running_var.data<T>();
-    for (int64_t c = 0; c < C; ++c) {
-      invstd[c] = 1.0 / std::sqrt(sq[c] / static_cast<double>(M) + eps);
-      rm[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(rm[c]) + momentum * mean[c]);
-      rv[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(rv[c]) +
-                             momentum * sq[c] / static_cast<double>(M - 1));
-    }
-    store<T>(mean.data(), save_mean);
-    store<T>(invstd.data(), save_invstd);
-    normalize<T>(x, gamma, beta, mean, invstd, y);
-  });
-}
-
-void batchnorm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
-                            const Tensor& var, Tensor& y, double eps) {
-  dispatch_cpu_float(x.dtype(), "batch_norm", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    normalize<T>(x, gamma, beta, to_doubles<T>(mean), invstd_of<T>(var, eps), y);
-  });
-}
-
-// gx = gamma * invstd / M * (M * gy - dbeta - xhat * dgamma).
-void batchnorm_backward_train(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
-                              const Tensor& save_invstd, Tensor& gx, Tensor& dgamma, Tensor& dbeta) {
-  dispatch_cpu_float(x.dtype(), "batch_norm backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const int64_t M = rows(x), C = channels(x);
-    const std::vector<double> mean = to_doubles<T>(save_mean), invstd = to_doubles<T>(save_invstd);
-    std::vector<double> dg(static_cast<size_t>(C)), db(static_cast<size_t>(C));
-    affine_grads<T>(x, gy, mean, invstd, dg.data(), db.data());
-    grad_input<T>(x, gy, gamma, mean, invstd, db.data(), dg.data(), static_cast<double>(M), gx);
-    store<T>(dg.data(), dgamma);
-    store<T>(db.data(), dbeta);
-  });
-}
-
-// gx = gy * gamma * invstd: the statistics are constants here.
-void batchnorm_backward_eval(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& mean,
-                             const Tensor& var, double eps, Tensor& gx, Tensor& dgamma, Tensor& dbeta) {
-  dispatch_cpu_float(x.dtype(), "batch_norm backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const int64_t M = rows(x), C = channels(x);
-    const std::vector<double> invstd = invstd_of<T>(var, eps);
-    std::vector<double> dg(static_cast<size_t>(C)), db(static_cast<size_t>(C));
-    affine_grads<T>(x, gy, to_doubles<T>(mean), invstd, dg.data(), db.data());
-    const T* pg = gy.data<T>();
-    const T* g = gamma.data<T>();
-    T* out = gx.data<T>();
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t c = 0; c < C; ++c)
-        out[r * C + c] = static_cast<T>(static_cast<double>(pg[r * C + c]) * static_cast<double>(g[c]) * invstd[c]);
-    store<T>(dg.data(), dgamma);
-    store<T>(db.data(), dbeta);
-  });
-}
-
-}  // namespace cpu
-
-namespace {
 
 // Per-channel tensors: (C), on x's device; f32 on CUDA, x's dtype on the CPU.
 void check_channel_vector(const char* op, const char* name, const Tensor& v, const Tensor& x) {
-  check::defined(op, name, v);
-  check::same_device(op, x, v);
   const int64_t C = x.dim(-1);
   RSD_CHECK(v.shape() == Shape{C}, op, ": ", name, " ", v.describe(), " must have shape [", C,
             "], the channels of x ", x.describe());
@@ -127,90 +32,163 @@ void check_channel_vector(const char* op, const char* name, const Tensor& v, con
   }
 }
 
-void check_batch_norm(const char* op, int ndim, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                      const Tensor& running_mean, const Tensor& running_var, bool training, double momentum,
-                      double eps) {
-  check::defined(op, "x", x);
+// x's shape: batch_norm2d (N, H, W, C), batch_norm1d (N, C), with a communicator either (a rank
+// may hold no rows: the count over all ranks is checked once it is known).
+void check_x(const char* op, int ndim, const Tensor& x, const BatchNormAttrs& a) {
   check::floating(op, "x", x);
-  check::ndim(op, "x", x, ndim);
-  RSD_CHECK(x.numel() > 0, op, ": empty input ", x.describe());
-  check_channel_vector(op, "gamma", gamma, x);
-  check_channel_vector(op, "beta", beta, x);
-  check_channel_vector(op, "running_mean", running_mean, x);
-  check_channel_vector(op, "running_var", running_var, x);
-  RSD_CHECK(eps > 0.0, op, ": eps must be positive, got ", eps, " for x ", x.describe());
-  RSD_CHECK(momentum >= 0.0 && momentum <= 1.0, op, ": momentum must lie in [0, 1], got ", momentum, " for x ",
-            x.describe());
-  const int64_t M = x.numel() / x.dim(-1);
-  RSD_CHECK(!training || M > 1, op, ": training expected more than 1 value per channel, got x ", x.describe(),
-            " (", M, " value per channel: batch statistics are undefined; use eval mode or a larger batch)");
+  check::computable(op, "x", x);
+  if (a.comm == nullptr) {
+    check::ndim(op, "x", x, ndim);
+    RSD_CHECK(x.numel() > 0, op, ": empty input ", x.describe());
+    const int64_t M = x.numel() / x.dim(-1);
+    RSD_CHECK(!a.training || M > 1, op, ": training expected more than 1 value per channel, got x ", x.describe(),
+              " (", M, " value per channel: batch statistics are undefined; use eval mode or a larger batch)");
+    return;
+  }
+  RSD_CHECK(x.ndim() == 4 || x.ndim() == 2, op, ": x ", x.describe(), " must be (N, H, W, C) or (N, C), channels last");
+  RSD_CHECK(x.dim(-1) > 0, op, ": x ", x.describe(), " has no channels");
+  RSD_CHECK(a.comm->device() == x.device(), op, ": x ", x.describe(), " is on ", x.device().str(),
+            " but the communicator (", describe_comm(*a.comm), ") reduces tensors on ", a.comm->device().str(),
+            "; run the model on the communicator's device");
+}
+
+// Refuses a global batch with one value per channel (or none): the batch statistics are
+// undefined. Only a rank with fewer than two rows can be in that case, and if the global count
+// is below two every rank is, so every rank reads the count and fails alike (no rank is left
+// waiting in the next all-reduce). On CUDA the read waits for the stream.
+void check_global_count(const char* op, const Tensor& x, const Tensor& stats, const comm::Communicator& comm) {
+  const int64_t C = x.dim(-1);
+  if (x.numel() / C > 1) return;
+  const double n = stats.to_host_doubles()[static_cast<size_t>(C)];
+  RSD_CHECK(n > 1.0, op, ": training expected more than 1 value per channel over all ranks, got ", n,
+            " in total (x ", x.describe(), " on ", describe_comm(comm),
+            "): batch statistics are undefined; use eval mode or a larger batch");
 }
 
 Tensor copy_of(const Tensor& t) {
-  Tensor c = Tensor::empty(t.shape(), t.dtype(), t.device());
+  Tensor c = empty_like(t);
   c.copy_from(t);
   return c;
 }
 
-// Both public ops: x viewed as (M, C) rows, M the product of all but the last dimension.
-Tensor batch_norm_rows(const char* op, int ndim, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                       Tensor& running_mean, Tensor& running_var, bool training, double momentum, double eps) {
-  check_batch_norm(op, ndim, x, gamma, beta, running_mean, running_var, training, momentum, eps);
-  const bool grad = needs_grad({x, gamma, beta});
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  // The statistics backward needs: training, the batch mean and invstd; eval, a snapshot of the
-  // running mean and variance (a later training step must not change this step's gradient).
-  Tensor mean, spread;
-  if (training) {
-    mean = Tensor::empty(gamma.shape(), gamma.dtype(), x.device());
-    spread = Tensor::empty(gamma.shape(), gamma.dtype(), x.device());
-    if (x.is_cuda()) {
-      RSD_CUDA_CALL(cuda::batchnorm_forward_train(x, gamma, beta, y, mean, spread, running_mean, running_var,
-                                                  momentum, eps));
-    } else {
-      cpu::batchnorm_forward_train(x, gamma, beta, y, mean, spread, running_mean, running_var, momentum, eps);
-    }
-  } else {
-    mean = grad ? copy_of(running_mean) : running_mean;
-    spread = grad ? copy_of(running_var) : running_var;
-    if (x.is_cuda()) {
-      RSD_CUDA_CALL(cuda::batchnorm_forward_eval(x, gamma, beta, mean, spread, y, eps));
-    } else {
-      cpu::batchnorm_forward_eval(x, gamma, beta, mean, spread, y, eps);
-    }
+// One op for batch_norm2d, batch_norm1d and sync_batch_norm (Kind: the name and x's rank).
+// Inputs: x, gamma, beta, running_mean, running_var (updated in place in training). Outputs: y;
+// the statistics the backward reads: training, the batch mean and invstd; eval, a snapshot of the
+// running mean and variance (a later training step must not change this step's gradient); and
+// in training the (global) sums and count.
+template <typename Kind>
+struct BatchNorm {
+  static constexpr const char* name = Kind::name;
+  static constexpr std::array<OpInput, 5> inputs{
+      {{"x"}, {"gamma"}, {"beta"}, {"running_mean", false}, {"running_var", false}}};
+  using Attrs = BatchNormAttrs;
+  static constexpr auto local_sums = RSD_KERNELS(batch_norm_local_sums);
+  static constexpr auto local_sqdev = RSD_KERNELS(batch_norm_local_sqdev);
+  static constexpr auto normalize_train = RSD_KERNELS(batch_norm_normalize_train);
+  static constexpr auto backward_reduce = RSD_KERNELS(batch_norm_backward_reduce);
+  static constexpr auto backward_apply = RSD_KERNELS(batch_norm_backward_apply);
+  static constexpr auto forward_eval = RSD_KERNELS(batch_norm_forward_eval);
+  static constexpr auto backward_eval = RSD_KERNELS(batch_norm_backward_eval);
+  static constexpr auto forward_fused = RSD_CUDA_KERNELS(
+      batch_norm_forward_train_fused, void(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&,
+                                           Tensor&, Tensor&, double, double));
+  static constexpr auto backward_fused =
+      RSD_CUDA_KERNELS(batch_norm_backward_train_fused, void(const Tensor&, const Tensor&, const Tensor&,
+                                                             const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&));
+
+  static void check(const TensorList<5>& in, const Attrs& a) {
+    const Tensor& x = in[0];
+    check_x(name, Kind::ndim, x, a);
+    for (size_t i = 1; i < 5; ++i) check_channel_vector(name, inputs[i].name, in[i], x);
+    RSD_CHECK(a.eps > 0.0, name, ": eps must be positive, got ", a.eps, " for x ", x.describe());
+    RSD_CHECK(a.momentum >= 0.0 && a.momentum <= 1.0, name, ": momentum must lie in [0, 1], got ", a.momentum,
+              " for x ", x.describe());
   }
-  if (grad) {
-    record(op, {y}, [x, gamma, beta, y, mean, spread, training, eps] {
-      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
-      Tensor dgamma = Tensor::empty(gamma.shape(), gamma.dtype(), x.device());
-      Tensor dbeta = Tensor::empty(beta.shape(), beta.dtype(), x.device());
-      if (training && x.is_cuda()) {
-        RSD_CUDA_CALL(cuda::batchnorm_backward_train(x, y.grad(), gamma, mean, spread, gx, dgamma, dbeta));
-      } else if (training) {
-        cpu::batchnorm_backward_train(x, y.grad(), gamma, mean, spread, gx, dgamma, dbeta);
-      } else if (x.is_cuda()) {
-        RSD_CUDA_CALL(cuda::batchnorm_backward_eval(x, y.grad(), gamma, mean, spread, eps, gx, dgamma, dbeta));
-      } else {
-        cpu::batchnorm_backward_eval(x, y.grad(), gamma, mean, spread, eps, gx, dgamma, dbeta);
-      }
-      accumulate_grad(x, gx);
-      accumulate_grad(gamma, dgamma);
-      accumulate_grad(beta, dbeta);
-    });
+  static TensorList<4> allocate(const TensorList<5>& in, const Attrs& a) {
+    const Tensor &x = in[0], &gamma = in[1];
+    if (!a.training) {
+      const bool grad = grad_enabled() && (x.requires_grad() || gamma.requires_grad() || in[2].requires_grad());
+      return {empty_like(x), grad ? copy_of(in[3]) : in[3], grad ? copy_of(in[4]) : in[4], Tensor()};
+    }
+    const int64_t C = x.dim(-1);
+    return {empty_like(x), empty_like(gamma), empty_like(gamma), Tensor::empty({C + 1}, DType::f64, x.device())};
   }
-  return y;
-}
+  static bool fused(const Attrs& a, Device device) {
+    return a.comm == nullptr && forward_fused.has(forward_fused.backend_for(device));
+  }
+  static void forward(const TensorList<5>& in, TensorList<4>& out, const Attrs& a) {
+    const Tensor &x = in[0], &gamma = in[1], &beta = in[2];
+    Tensor running_mean = in[3], running_var = in[4];  // handles: the kernels update their storage
+    const Device d = x.device();
+    if (!a.training) return forward_eval(d, x, gamma, beta, out[1], out[2], out[0], a.eps);
+    if (fused(a, d)) {
+      return forward_fused(d, x, gamma, beta, out[0], out[1], out[2], running_mean, running_var, a.momentum, a.eps);
+    }
+    Tensor& stats = out[3];
+    local_sums(d, x, stats);
+    if (a.comm != nullptr) {
+      a.comm->all_reduce(stats, comm::ReduceOp::sum);
+      check_global_count(name, x, stats, *a.comm);
+    }
+    Tensor sqdev = Tensor::empty({x.dim(-1)}, DType::f64, d);
+    local_sqdev(d, x, stats, sqdev);
+    if (a.comm != nullptr) a.comm->all_reduce(sqdev, comm::ReduceOp::sum);
+    normalize_train(d, x, gamma, beta, stats, sqdev, a.momentum, a.eps, out[0], out[1], out[2], running_mean,
+                    running_var);
+  }
+  static TensorList<5> backward(const TensorList<5>& in, const TensorList<4>& out, const Tensor& gy, const Attrs& a,
+                                const std::array<bool, 5>&) {
+    const Tensor &x = in[0], &gamma = in[1];
+    const Tensor &mean = out[1], &spread = out[2];
+    const Device d = x.device();
+    Tensor gx = empty_like(x), dgamma = empty_like(gamma), dbeta = empty_like(in[2]);
+    if (!a.training) {
+      backward_eval(d, x, gy, gamma, mean, spread, a.eps, gx, dgamma, dbeta);
+    } else if (fused(a, d)) {
+      backward_fused(d, x, gy, gamma, mean, spread, gx, dgamma, dbeta);
+    } else {
+      Tensor sums = Tensor::empty({2 * x.dim(-1)}, DType::f64, d);
+      backward_reduce(d, x, gy, mean, spread, sums, dgamma, dbeta);
+      if (a.comm != nullptr) a.comm->all_reduce(sums, comm::ReduceOp::sum);
+      backward_apply(d, x, gy, gamma, mean, spread, sums, out[3], gx);
+    }
+    return {gx, dgamma, dbeta, Tensor(), Tensor()};
+  }
+};
+
+struct BatchNorm2dKind {
+  static constexpr const char* name = "batch_norm2d";
+  static constexpr int ndim = 4;
+};
+
+struct BatchNorm1dKind {
+  static constexpr const char* name = "batch_norm1d";
+  static constexpr int ndim = 2;
+};
+
+struct SyncBatchNormKind {
+  static constexpr const char* name = "sync_batch_norm";
+  static constexpr int ndim = 0;  // 4 or 2
+};
 
 }  // namespace
 
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                     Tensor& running_var, bool training, double momentum, double eps) {
-  return batch_norm_rows("batch_norm2d", 4, x, gamma, beta, running_mean, running_var, training, momentum, eps);
+  return apply<BatchNorm<BatchNorm2dKind>>({x, gamma, beta, running_mean, running_var},
+                                           {training, momentum, eps, nullptr})[0];
 }
 
 Tensor batch_norm1d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                     Tensor& running_var, bool training, double momentum, double eps) {
-  return batch_norm_rows("batch_norm1d", 2, x, gamma, beta, running_mean, running_var, training, momentum, eps);
+  return apply<BatchNorm<BatchNorm1dKind>>({x, gamma, beta, running_mean, running_var},
+                                           {training, momentum, eps, nullptr})[0];
+}
+
+Tensor sync_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                       Tensor& running_var, comm::Communicator& comm, double momentum, double eps) {
+  return apply<BatchNorm<SyncBatchNormKind>>({x, gamma, beta, running_mean, running_var},
+                                             {true, momentum, eps, &comm})[0];
 }
 
 }  // namespace rsd

@@ -9,7 +9,29 @@
 //   channel. Backward: the full batch-norm gradient (through the batch statistics).
 // eval: the running statistics normalize and are left alone. Backward: gx = gy * gamma * invstd,
 //   dgamma = sum gy * xhat, dbeta = sum gy, with invstd and xhat from the running statistics.
+//
+// sync_batch_norm is the same op with a communicator (training only), as PyTorch's SyncBatchNorm:
+// statistics per channel over the rows of every rank; ranks may hold different N (even 0, as long
+// as the ranks together hold more than one value per channel); the running statistics are updated
+// on every rank alike with the global mean and the unbiased variance over the global count. With
+// one rank the result equals batch_norm2d / batch_norm1d in training, bit for bit: both run the same
+// steps (engine/ops/batchnorm_kernels.h), with the all-reduces (sum, in double) between them:
+//   forward   [sum_rows x (C), rows]  (C + 1)  -> global count and mean
+//             sum_rows (x - mean)^2   (C)      -> global variance (two passes: never E[x^2] - E[x]^2)
+//   backward  [sum gy, sum gy * xhat] (2C)     -> gx = gamma * invstd * (gy - sum_gy / n
+//                                                    - xhat * sum_gy_xhat / n), n the global count
+// dgamma and dbeta are the LOCAL sums: the data-parallel gradient all-reduce adds them across
+// ranks, as it does every other parameter's gradient. Without a communicator, CUDA runs the fused
+// one-rank kernels instead of the steps.
+//
+// Every rank must call sync_batch_norm in the same order with the same C and dtype, and every rank
+// must run the backward (the tape runs a node only when its output received a gradient, so every
+// rank's loss must depend on it alike). The communicator must outlive the backward. A collective
+// that cannot complete (a rank that died, mismatched calls) fails after the communicator's
+// timeout. On CUDA the collectives are ordered on the compute stream; the host reads the global
+// count only on a rank holding fewer than two rows (to refuse a batch with one value per channel).
 #pragma once
+#include "engine/comm/communicator.h"
 #include "engine/tensor.h"
 
 namespace rsd {
@@ -20,5 +42,9 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Te
 // x: (N, C) -> y: (N, C); statistics over N per channel.
 Tensor batch_norm1d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                     Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// x: (N, H, W, C) or (N, C), channels last; every rank of comm calls it alike (above).
+Tensor sync_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                       Tensor& running_var, comm::Communicator& comm, double momentum = 0.1, double eps = 1e-5);
 
 }  // namespace rsd

@@ -31,4 +31,14 @@ void dtype_is(const char* op, const char* name, const Tensor& t, DType expected)
   RSD_CHECK(t.dtype() == expected, op, ": ", name, " must be ", dtype_name(expected), ", got ", t.describe());
 }
 
+void computable(const char* op, const char* name, const Tensor& t) {
+  if (t.is_cuda()) {
+    RSD_CHECK(t.dtype() == DType::f32 || t.dtype() == DType::bf16, op, ": dtype ", dtype_name(t.dtype()), " of ", name,
+              " ", t.describe(), " is not supported on the CUDA backend (f32 and bf16 are)");
+  } else {
+    RSD_CHECK(t.dtype() == DType::f32 || t.dtype() == DType::f64, op, ": dtype ", dtype_name(t.dtype()), " of ", name,
+              " ", t.describe(), " is not supported on the CPU backend (it computes in f32 and f64; cast first)");
+  }
+}
+
 }  // namespace rsd::check

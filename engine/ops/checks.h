@@ -12,5 +12,7 @@ void same_shape(const char* op, const Tensor& a, const Tensor& b);
 void floating(const char* op, const char* name, const Tensor& t);
 void ndim(const char* op, const char* name, const Tensor& t, int expected);
 void dtype_is(const char* op, const char* name, const Tensor& t, DType expected);
+// t's dtype is one its device's backend computes in: f32 or f64 on the CPU, f32 or bf16 on CUDA.
+void computable(const char* op, const char* name, const Tensor& t);
 
 }  // namespace rsd::check

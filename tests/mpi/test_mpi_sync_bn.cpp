@@ -11,7 +11,7 @@
 #include "engine/autograd.h"
 #include "engine/comm/communicator.h"
 #include "engine/ops/batchnorm.h"
-#include "engine/ops/sync_batchnorm.h"
+#include "engine/ops/batchnorm.h"
 #include "tests/harness.h"
 #include "tests/mpi/mpi_world.h"
 
