@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 #include "data/raster_check.h"
+#include "data/shard_header.h"
 #include "engine/error.h"
 
 namespace rsd::data {
@@ -99,7 +101,9 @@ BandStatistics BandStatistics::from_json(const std::string& text, const std::str
   }
   RSD_CHECK(j.is_object() && j.value("format", std::string()) == kStatisticsFormat, where,
             ": not band statistics (no \"format\": \"", kStatisticsFormat, "\")");
-  RSD_CHECK(j.value("version", 0) == kStatisticsVersion, where, ": unsupported version ", j.value("version", 0));
+  RSD_CHECK(j.contains("version"), where, ": no \"version\"");
+  const int64_t version = json_integer(j, "version", 0, INT64_MAX, "", where);
+  RSD_CHECK(version == kStatisticsVersion, where, ": unsupported version ", version);
   RSD_CHECK(j.contains("bands") && j["bands"].is_object(), where, ": no \"bands\" object");
   BandStatistics out;
   for (const auto& [name, b] : j["bands"].items()) {
@@ -108,7 +112,7 @@ BandStatistics BandStatistics::from_json(const std::string& text, const std::str
       s.kind = kind_from_name(b.at("unit").get<std::string>(), name, origin);
       s.mean = b.at("mean").get<double>();
       s.std = b.at("std").get<double>();
-      s.count = b.at("count").get<int64_t>();
+      s.count = json_integer(b, "count", 0, INT64_MAX, "", str_cat(where, ": band ", name));
       s.min = b.at("min").get<double>();
       s.max = b.at("max").get<double>();
       const auto& clip = b.at("clip");

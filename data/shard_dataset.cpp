@@ -78,6 +78,7 @@ Marker read_marker(const fs::path& path) {
   ss << in.rdbuf();
   try {
     const json j = json::parse(ss.str());
+    if (!j.at("pid").is_number_integer()) return m;  // a float would convert with undefined behaviour
     m.pid = j.at("pid").get<int64_t>();
     m.host = j.at("host").get<std::string>();
     m.readable = true;
