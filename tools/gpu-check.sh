@@ -43,20 +43,23 @@ grep -E "tests passed|tests failed" "$out/ctest.log" | tee -a "$out/summary.txt"
 sed -n '/^op /,/^$/p' "$out/cuda_parity.log" | tee -a "$out/summary.txt"
 
 # Each benchmark beside its PyTorch reference (PyTorch is on the GPU machine), then side by side.
-run_benchmark() {  # rsd program, torch_ref script, timing fields to compare
-  local bench=$1 ref=$2 metrics=$3
+run_benchmark() {  # rsd program, torch_ref script, timing fields to compare, extra args of each
+  local bench=$1 ref=$2 metrics=$3 bench_args=${4:-} ref_args=${5:-}
   [ -x "$build/benchmarks/$bench" ] || { log "$bench not built"; return; }
   log "running $bench"
-  "$build/benchmarks/$bench" --json "$out/$bench.json" 2>&1 | tee -a "$out/summary.txt"
+  # shellcheck disable=SC2086
+  "$build/benchmarks/$bench" --json "$out/$bench.json" $bench_args 2>&1 | tee -a "$out/summary.txt"
   if python3 -c "import torch" 2>/dev/null; then
-    python3 "benchmarks/torch_ref/$ref.py" --json "$out/torch_$bench.json" > "$out/torch_$bench.log" 2>&1 ||
+    # shellcheck disable=SC2086
+    python3 "benchmarks/torch_ref/$ref.py" --json "$out/torch_$bench.json" $ref_args > "$out/torch_$bench.log" 2>&1 ||
       { tail -5 "$out/torch_$bench.log"; log "torch reference $ref FAILED"; return; }
     python3 benchmarks/compare.py "$out/$bench.json" "$out/torch_$bench.json" --metrics "$metrics" 2>&1 | tee -a "$out/summary.txt"
   else
     log "PyTorch not importable: no side-by-side for $bench"
   fi
 }
-run_benchmark ops_bench ops_ref fwd_ms,fwd_bwd_ms
+# The op matrix's benchmark cases (tests/cases/), exported for PyTorch's twin.
+run_benchmark ops_bench ops_ref fwd_ms,fwd_bwd_ms "--cases-json $out/ops_cases.json" "--cases $out/ops_cases.json"
 run_benchmark loss_bench loss_ref fwd_bwd_ms,peak_bytes
 # Training steps per method and encoder (defaults: batch 256, 128 x 128 views; the issue's
 # figure is dual-contrastive ResNet-50), beside PyTorch eager with AMP and channels_last.

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""PyTorch reference for benchmarks/ops_bench: the same ops, shapes and dtypes, channels-last
-activations, timed the same way (CUDA events around each run, median after warm-up), JSON out.
+"""PyTorch twin of benchmarks/ops_bench: the same cases (the op matrix of tests/cases/, exported by
+`ops_bench --cases-json FILE`), channels-last activations, timed the same way (CUDA events around
+each run, median after warm-up), JSON out. Only the maths of each op is written here; its shapes,
+value ranges and arguments come from the case list.
 
-    python3 benchmarks/torch_ref/ops_ref.py --device cuda --batch 64 --json torch_ops.json
+    ops_bench --device cuda --batch 64 --cases-json cases.json --json ops.json
+    python3 benchmarks/torch_ref/ops_ref.py --cases cases.json --device cuda --json torch_ops.json
 """
 import argparse
+import json
+import os
 import statistics
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -13,75 +19,96 @@ import torch.nn.functional as F
 from common import device_name, time_runs, write_json
 
 
-def shape_str(s):
-    return "[" + ",".join(str(v) for v in s) + "]"
+def normalize_rows(x, eps):
+    return x / x.norm(dim=1, keepdim=True).clamp_min(eps)
 
 
-def make_cases(b, dtype, device):
-    def t(*shape, grad=True, channels_last=False):
-        x = torch.randn(*shape, device=device, dtype=dtype)
-        if channels_last:
-            x = x.to(memory_format=torch.channels_last)
-        return x.requires_grad_(grad)
+def info_nce(a, b, tau, offset, symmetric, eps):
+    s = normalize_rows(a, eps) @ normalize_rows(b, eps).t() / tau
+    n = a.shape[0]
+    positives = torch.arange(n, device=a.device) + offset
+    row = F.cross_entropy(s.float(), positives)
+    if not symmetric:
+        return row
+    col = F.cross_entropy(s[:, offset:offset + n].t().float(), torch.arange(n, device=a.device))
+    return (row + col) / 2
 
-    cases = []
 
-    def conv(h, c, k, r, stride, pad):
-        x = t(b, c, h, h, channels_last=True)
-        w = t(k, c, r, r, channels_last=True)
-        p = (h + 2 * pad - r) // stride + 1
-        cases.append(("conv2d", f"{shape_str([b, h, h, c])} k{r} s{stride} ->{k}", 2.0 * b * p * p * k * r * r * c,
-                      0.0, lambda: F.conv2d(x, w, stride=stride, padding=pad)))
+def batch_norm(x, gamma, beta, mean, var, training, momentum, eps):
+    return F.batch_norm(x, mean, var, gamma, beta, training=bool(training), momentum=momentum, eps=eps)
 
-    conv(56, 64, 64, 3, 1, 1)
-    conv(56, 64, 128, 3, 2, 1)
-    conv(224, 12, 64, 7, 2, 3)
-    es = torch.finfo(dtype).bits // 8
-    act = [b, 56, 56, 64]
-    act_bytes = b * 56 * 56 * 64 * es
-    x = t(b, 64, 56, 56, channels_last=True)
-    y = t(b, 64, 56, 56, channels_last=True)
-    g = torch.randn(64, device=device, requires_grad=True)
-    be = torch.randn(64, device=device, requires_grad=True)
-    rm, rv = torch.zeros(64, device=device), torch.ones(64, device=device)
-    cases.append(("batch_norm2d", shape_str(act), 0.0, 3 * act_bytes,
-                  lambda: F.batch_norm(x, rm, rv, g, be, training=True)))
-    cases.append(("relu", shape_str(act), 0.0, 2 * act_bytes, lambda: F.relu(x)))
-    cases.append(("add", shape_str(act), 0.0, 3 * act_bytes, lambda: x + y))
-    xp = t(b, 64, 112, 112, channels_last=True)
-    cases.append(("max_pool2d", f"{shape_str([b, 112, 112, 64])} k3 s2", 0.0, 1.25 * xp.numel() * es,
-                  lambda: F.max_pool2d(xp, 3, 2, 1)))
-    xg = t(b, 512, 7, 7, channels_last=True)
-    cases.append(("global_avg_pool", shape_str([b, 7, 7, 512]), 0.0, xg.numel() * es,
-                  lambda: F.adaptive_avg_pool2d(xg, 1).flatten(1)))
 
-    def lin(n, fin, fout):
-        xl, wl, bl = t(n, fin), t(fout, fin), t(fout)
-        cases.append(("linear", f"{shape_str([n, fin])} ->{fout}", 2.0 * n * fin * fout, 0.0,
-                      lambda: F.linear(xl, wl, bl)))
+# op name -> f(inputs, attrs): rsd's semantics in PyTorch (NCHW channels_last where rsd is NHWC).
+OPS = {
+    "conv2d": lambda t, a: F.conv2d(t[0], t[1], stride=int(a["stride"]), padding=int(a["padding"])),
+    "linear": lambda t, a: F.linear(*t),
+    "batch_norm2d": lambda t, a: batch_norm(*t, a["training"], a["momentum"], a["eps"]),
+    "batch_norm1d": lambda t, a: batch_norm(*t, a["training"], a["momentum"], a["eps"]),
+    "relu": lambda t, a: F.relu(t[0]),
+    "add": lambda t, a: t[0] + t[1],
+    "max_pool2d": lambda t, a: F.max_pool2d(t[0], int(a["kernel"]), int(a["stride"]), int(a["padding"])),
+    "global_avg_pool": lambda t, a: F.adaptive_avg_pool2d(t[0], 1).flatten(1),
+    "l2_normalize": lambda t, a: normalize_rows(t[0], a["eps"]),
+    # Losses in f32, as rsd computes them on CUDA whatever the inputs' dtype.
+    "softmax_cross_entropy": lambda t, a: F.cross_entropy(t[0].float(), t[1]),
+    "byol_cosine_loss": lambda t, a: (2 - 2 * (normalize_rows(t[0], a["eps"]) *
+                                               normalize_rows(t[1].detach(), a["eps"])).sum(1).float()).mean(),
+    "info_nce_loss": lambda t, a: info_nce(t[0], t[1], t[2], int(a["offset"]), a["symmetric"], a["eps"]),
+}
 
-    lin(8 * b, 512, 4096)
-    lin(8 * b, 4096, 256)
-    xn = t(64 * b, 256)
-    cases.append(("l2_normalize", shape_str([64 * b, 256]), 0.0, 2 * xn.numel() * es, lambda: F.normalize(xn, dim=1)))
-    xc = t(8 * b, 1000)
-    labels = (torch.arange(8 * b, device=device) * 7919) % 1000
-    cases.append(("softmax_cross_entropy", shape_str([8 * b, 1000]), 0.0, xc.numel() * es,
-                  lambda: F.cross_entropy(xc.float() if dtype != torch.float32 else xc, labels)))
-    return cases
+
+def make_input(spec, dtype, device, generator):
+    """One input of a case: values uniform in [lo, hi) or labels, rsd's (N, H, W, C) as PyTorch's
+    (N, C, H, W) in channels_last memory."""
+    shape = spec["shape"]
+    if spec["kind"] == "labels":
+        return torch.randint(0, spec["classes"], shape, device=device, generator=generator)
+    nchw = spec["layout"] == "nhwc"
+    torch_shape = [shape[0], shape[3], shape[1], shape[2]] if nchw else shape
+    dt = torch.float32 if spec["f32"] else dtype
+    x = torch.rand(torch_shape, device=device, dtype=torch.float32, generator=generator)
+    x = (spec["lo"] + (spec["hi"] - spec["lo"]) * x).to(dt)
+    if nchw:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x.requires_grad_(spec["requires_grad"])
+
+
+def time_case(case, dtype, device, warmup, runs, generator):
+    fn = OPS.get(case["op"])
+    if fn is None:
+        sys.exit(f"ops_ref: no PyTorch twin for op '{case['op']}': add it to OPS in {__file__}")
+    inputs = [make_input(s, dtype, device, generator) for s in case["inputs"]]
+    run = lambda: fn(inputs, case["attrs"])
+    with torch.no_grad():
+        fwd = statistics.median(time_runs(run, device, warmup, runs))
+
+    def both():
+        out = run()
+        out.backward(torch.ones_like(out))
+
+    return fwd, statistics.median(time_runs(both, device, warmup, runs))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", required=True, help="the case list written by ops_bench --cases-json")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="auto", help="f32, bf16 or auto (f32 on CPU, both on GPU)")
-    parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads (default: every core, as rsd; PyTorch alone would use 1 here)")
     parser.add_argument("--runs", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", default="")
     args = parser.parse_args()
+    try:
+        with open(args.cases) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit(f"ops_ref: cannot read the case list {args.cases}: {e} (write it with ops_bench --cases-json)")
+    if doc.get("format") != "rsd-op-cases":
+        sys.exit(f"ops_ref: {args.cases} is not a case list of ops_bench --cases-json")
     device = torch.device(args.device)
-    batch = args.batch or (64 if device.type == "cuda" else 4)
+    torch.set_num_threads(args.threads or os.cpu_count())
     runs = args.runs or (30 if device.type == "cuda" else 5)
     if args.dtype == "auto":
         dtypes = [torch.float32, torch.bfloat16] if device.type == "cuda" else [torch.float32]
@@ -91,27 +118,25 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False  # rsd's f32 path uses no TF32 either
     torch.backends.cudnn.allow_tf32 = False
     name = device_name(device)
-    print(f"torch {torch.__version__} ops on {name}, batch {batch}, median of {runs} runs")
+    print(f"torch {torch.__version__} ops on {name}, {torch.get_num_threads()} threads, batch {doc['batch']}, "
+          f"{doc['variant']} cases, median of {runs} runs")
+    generator = torch.Generator(device=device).manual_seed(1)
     results = []
     for dtype in dtypes:
         dname = {torch.float32: "f32", torch.bfloat16: "bf16"}[dtype]
-        for op, shape, flops, nbytes, fn in make_cases(batch, dtype, device):
-            with torch.no_grad():
-                fwd = statistics.median(time_runs(fn, device, args.warmup, runs))
-
-            def both():
-                out = fn()
-                out.backward(torch.ones_like(out))
-
-            fb = statistics.median(time_runs(both, device, args.warmup, runs))
+        for case in doc["cases"]:
+            fwd, fb = time_case(case, dtype, device, args.warmup, runs, generator)
+            nbytes = case["elements"] * (torch.finfo(dtype).bits // 8)
+            flops = case["flops"]
             rate = flops / (fwd * 1e-3) / 1e12 if flops else nbytes / (fwd * 1e-3) / 1e9
-            print(f"{op:22s} {shape:28s} {dname:5s} {fwd:11.3f} {fb:11.3f} {rate:8.2f} {'TFLOP/s' if flops else 'GB/s'}")
-            results.append({"op": op, "shape": shape, "dtype": dname, "fwd_ms": fwd, "fwd_bwd_ms": fb,
+            print(f"{case['op']:22s} {case['label']:30s} {dname:5s} {fwd:11.3f} {fb:11.3f} {rate:8.2f} "
+                  f"{'TFLOP/s' if flops else 'GB/s'}")
+            results.append({"op": case["op"], "shape": case["label"], "dtype": dname, "fwd_ms": fwd, "fwd_bwd_ms": fb,
                             "runs": runs, "flops": flops, "bytes": nbytes})
     if args.json:
-        doc = {"benchmark": "ops_bench", "implementation": f"torch {torch.__version__}", "device": name,
-               "batch": batch, "results": results}
-        write_json(args.json, doc)
+        write_json(args.json, {"benchmark": "ops_bench", "implementation": f"torch {torch.__version__}",
+                               "device": name, "threads": torch.get_num_threads(), "batch": doc["batch"],
+                               "results": results})
 
 
 if __name__ == "__main__":

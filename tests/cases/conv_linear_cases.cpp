@@ -61,3 +61,28 @@ RSD_OP_CASES(conv_linear) {
                         .gradcheck(1e-3, 1e-6));
   }
 }
+
+// ResNet shapes: the 3x3 convolutions of stage 1 (plain and downsampling), the 7x7 stride-2 stem
+// on 12 bands; the projector's linear layers of a batch of 8 views.
+RSD_OP_BENCH_CASES(conv_linear) {
+  const int64_t b = shape.batch;
+  auto conv = [&](int64_t h, int64_t c, int64_t k, int r, int stride, int padding) {
+    const int64_t p = rsd::conv2d_output_size(h, r, stride, padding);
+    cases.push_back(OpCase("conv2d", rsd::str_cat(rsd::shape_str({b, h, h, c}), " k", r, " s", stride, " ->", k),
+                           {InputSpec::values({b, h, h, c}).nhwc(), InputSpec::values({k, r, r, c}).nhwc()},
+                           [stride, padding](const std::vector<Tensor>& in) {
+                             return rsd::conv2d(in[0], in[1], stride, padding);
+                           })
+                        .bench(2.0 * b * p * p * k * r * r * c, 0.0, {{"stride", stride}, {"padding", padding}}));
+  };
+  conv(56, 64, 64, 3, 1, 1);
+  conv(56, 64, 128, 3, 2, 1);
+  conv(224, 12, 64, 7, 2, 3);
+  for (const auto& [in, out] : {std::pair<int64_t, int64_t>{512, 4096}, {4096, 256}}) {
+    const int64_t n = 8 * b;
+    cases.push_back(OpCase("linear", rsd::str_cat(rsd::shape_str({n, in}), " ->", out),
+                           {InputSpec::values({n, in}), InputSpec::values({out, in}), InputSpec::values({out})},
+                           [](const std::vector<Tensor>& x) { return rsd::linear(x[0], x[1], x[2]); })
+                        .bench(2.0 * n * in * out, 0.0));
+  }
+}

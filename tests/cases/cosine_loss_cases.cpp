@@ -33,3 +33,10 @@ RSD_OP_CASES(cosine_loss) {
   cases.push_back(cosine_case(257, 64, Variant::plain));
   cases.push_back(cosine_case(3, 130, Variant::plain));
 }
+
+// BYOL's loss on 64 views per batch unit of 256-dimensional projections: memory-bound (p and z
+// read); `shape.variant` picks the CUDA implementation.
+RSD_OP_BENCH_CASES(cosine_loss) {
+  const int64_t B = 64 * shape.batch, D = 256;
+  cases.push_back(cosine_case(B, D, shape.variant).bench(0.0, 2.0 * B * D, {{"eps", 1e-8}}));
+}

@@ -36,3 +36,15 @@ RSD_OP_CASES(elementwise) {
                      return rsd::relu(rsd::to_device(rsd::to_device(in[0], rsd::Device::cpu()), home));
                    }));
 }
+
+// A stage-1 ResNet activation (b, 56, 56, 64): memory-bound, elements read + written.
+RSD_OP_BENCH_CASES(elementwise) {
+  const Shape act{shape.batch, 56, 56, 64};
+  const double n = static_cast<double>(rsd::shape_numel(act));
+  cases.push_back(OpCase("relu", rsd::shape_str(act), {InputSpec::values(act).nhwc()},
+                         [](const std::vector<Tensor>& in) { return rsd::relu(in[0]); })
+                      .bench(0.0, 2 * n));
+  cases.push_back(OpCase("add", rsd::shape_str(act), {InputSpec::values(act).nhwc(), InputSpec::values(act).nhwc()},
+                         [](const std::vector<Tensor>& in) { return rsd::add(in[0], in[1]); })
+                      .bench(0.0, 3 * n));
+}

@@ -44,3 +44,11 @@ RSD_OP_CASES(info_nce) {
                            NceCase{5, 12, 7, 130, true, false, plain}})
     cases.push_back(info_nce_case(c));
 }
+
+// A global batch of 64 samples per batch unit, 256-dimensional projections, symmetric, tau learned;
+// `shape.variant` picks the CUDA implementation (the CPU has one).
+RSD_OP_BENCH_CASES(info_nce) {
+  const int64_t n = 64 * shape.batch, d = 256;
+  OpCase c = info_nce_case({n, n, 0, d, true, true, shape.variant});
+  cases.push_back(c.bench(2.0 * n * n * d, 0.0, {{"offset", 0}, {"symmetric", 1}, {"eps", 1e-12}}));
+}

@@ -18,8 +18,9 @@ namespace {
 // The running statistics are updated in place by a training run; every run gets fresh inputs.
 std::vector<InputSpec> batch_norm_inputs(const Shape& x_shape) {
   const Shape c{x_shape.back()};
-  return {InputSpec::values(x_shape), InputSpec::values(c), InputSpec::values(c), InputSpec::constant(c),
-          InputSpec::constant(c, 0.5, 1.5)};
+  InputSpec x = InputSpec::values(x_shape);
+  if (x_shape.size() == 4) x.nhwc();
+  return {x, InputSpec::values(c), InputSpec::values(c), InputSpec::constant(c), InputSpec::constant(c, 0.5, 1.5)};
 }
 
 OpCase batch_norm_case(const Shape& x_shape, bool training, double eps = 1e-5) {
@@ -31,15 +32,18 @@ OpCase batch_norm_case(const Shape& x_shape, bool training, double eps = 1e-5) {
              return is_2d ? rsd::batch_norm2d(in[0], in[1], in[2], running_mean, running_var, training, 0.1, eps)
                           : rsd::batch_norm1d(in[0], in[1], in[2], running_mean, running_var, training, 0.1, eps);
            });
+  c.attrs = {{"training", training ? 1.0 : 0.0}, {"momentum", 0.1}, {"eps", eps}};
   return c.keep_f32(1).keep_f32(2).keep_f32(3).keep_f32(4);
 }
 
 OpCase max_pool_case(const Shape& x_shape, int kernel, int stride, int padding) {
   const std::string label = rsd::str_cat(rsd::shape_str(x_shape), " k", kernel, " s", stride, " p", padding);
-  return OpCase("max_pool2d", label, {InputSpec::values(x_shape)},
-                [kernel, stride, padding](const std::vector<Tensor>& in) {
-                  return rsd::max_pool2d(in[0], kernel, stride, padding);
-                });
+  OpCase c("max_pool2d", label, {InputSpec::values(x_shape).nhwc()},
+           [kernel, stride, padding](const std::vector<Tensor>& in) {
+             return rsd::max_pool2d(in[0], kernel, stride, padding);
+           });
+  c.attrs = {{"kernel", kernel}, {"stride", stride}, {"padding", padding}};
+  return c;
 }
 
 }  // namespace
@@ -78,4 +82,25 @@ RSD_OP_CASES(norm_pool) {
     cases.push_back(OpCase("softmax_cross_entropy", rsd::str_cat("[", n, ",", k, "]"),
                            {InputSpec::values({n, k}, -3.0, 3.0), InputSpec::labels(n, k)},
                            [](const std::vector<Tensor>& in) { return rsd::softmax_cross_entropy(in[0], in[1]); }));
+}
+
+// The network's shapes: batch norm and max pooling of ResNet's stem and stage 1, the global pool
+// of its last stage, BYOL's normalized projections (64 views per sample) and a 1000-class head.
+RSD_OP_BENCH_CASES(norm_pool) {
+  const int64_t b = shape.batch;
+  const Shape act{b, 56, 56, 64}, pooled{b, 112, 112, 64}, last{b, 7, 7, 512}, proj{64 * b, 256}, logits{8 * b, 1000};
+  auto n = [](const Shape& s) { return static_cast<double>(rsd::shape_numel(s)); };
+  cases.push_back(batch_norm_case(act, true).bench(0.0, 3 * n(act), {{"training", 1}, {"momentum", 0.1}, {"eps", 1e-5}}));
+  OpCase pool = max_pool_case(pooled, 3, 2, 1);
+  cases.push_back(pool.bench(0.0, 1.25 * n(pooled), pool.attrs));
+  cases.push_back(OpCase("global_avg_pool", rsd::shape_str(last), {InputSpec::values(last).nhwc()},
+                         [](const std::vector<Tensor>& in) { return rsd::global_avg_pool(in[0]); })
+                      .bench(0.0, n(last)));
+  cases.push_back(OpCase("l2_normalize", rsd::shape_str(proj), {InputSpec::values(proj)},
+                         [](const std::vector<Tensor>& in) { return rsd::l2_normalize(in[0]); })
+                      .bench(0.0, 2 * n(proj), {{"eps", 1e-12}}));
+  cases.push_back(OpCase("softmax_cross_entropy", rsd::shape_str(logits),
+                         {InputSpec::values(logits, -3.0, 3.0), InputSpec::labels(logits[0], 1000)},
+                         [](const std::vector<Tensor>& in) { return rsd::softmax_cross_entropy(in[0], in[1]); })
+                      .bench(0.0, n(logits)));
 }
