@@ -1,4 +1,5 @@
-// Elementwise kernels: relu forward/backward, exp forward/backward, scale, add, accumulate, fill. Arithmetic in float.
+// Elementwise kernels: relu and gelu forward/backward, exp forward/backward, scale, add, accumulate, fill.
+// Arithmetic in float.
 #include "elementwise.cuh"
 
 #include "common.cuh"
@@ -65,6 +66,18 @@ struct ReluBackwardOp {
   __device__ float operator()(float y, float gy) const { return y > 0.0f ? gy : 0.0f; }
 };
 
+// erff: CUDA's single-precision erf (max 2 ulp), the same function for f32 and bf16 storage.
+struct GeluOp {
+  __device__ float operator()(float x) const { return 0.5f * x * (1.0f + erff(x * 0.70710678f)); }
+};
+
+struct GeluBackwardOp {
+  __device__ float operator()(float x, float gy) const {
+    const float cdf = 0.5f * (1.0f + erff(x * 0.70710678f));
+    return gy * (cdf + x * 0.39894228f * expf(-0.5f * x * x));
+  }
+};
+
 struct ExpOp {
   __device__ float operator()(float x) const { return expf(x); }
 };
@@ -125,6 +138,16 @@ void relu_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s) {
 }
 
 template <typename T>
+void gelu_forward(const T* x, T* y, int64_t n, cudaStream_t s) {
+  launch_map1(x, y, n, GeluOp{}, s);
+}
+
+template <typename T>
+void gelu_backward(const T* x, const T* gy, T* gx, int64_t n, cudaStream_t s) {
+  launch_map2(x, gy, gx, n, GeluBackwardOp{}, s);
+}
+
+template <typename T>
 void exp_forward(const T* x, T* y, int64_t n, cudaStream_t s) {
   launch_map1(x, y, n, ExpOp{}, s);
 }
@@ -164,6 +187,8 @@ void fill_from_scalar(const T* scalar, float mul, T* y, int64_t n, cudaStream_t 
 #define RSD_INSTANTIATE_ELEMENTWISE(T)                                              \
   template void relu_forward<T>(const T*, T*, int64_t, cudaStream_t);               \
   template void relu_backward<T>(const T*, const T*, T*, int64_t, cudaStream_t);    \
+  template void gelu_forward<T>(const T*, T*, int64_t, cudaStream_t);               \
+  template void gelu_backward<T>(const T*, const T*, T*, int64_t, cudaStream_t);    \
   template void exp_forward<T>(const T*, T*, int64_t, cudaStream_t);                \
   template void exp_backward<T>(const T*, const T*, T*, int64_t, cudaStream_t);     \
   template void scale<T>(const T*, float, T*, int64_t, cudaStream_t);               \

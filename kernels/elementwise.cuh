@@ -15,6 +15,14 @@ void relu_forward(const T* x, T* y, int64_t n, cudaStream_t s);
 template <typename T>
 void relu_backward(const T* y, const T* gy, T* gx, int64_t n, cudaStream_t s);
 
+// y = x * Phi(x) = x / 2 * (1 + erf(x / sqrt(2))) (exact GELU), in float; T: float, __nv_bfloat16.
+template <typename T>
+void gelu_forward(const T* x, T* y, int64_t n, cudaStream_t s);
+
+// gx = gy * (Phi(x) + x * phi(x)), from the forward's input x; T: float, __nv_bfloat16.
+template <typename T>
+void gelu_backward(const T* x, const T* gy, T* gx, int64_t n, cudaStream_t s);
+
 // y = exp(x), computed in float; T: float, __nv_bfloat16.
 template <typename T>
 void exp_forward(const T* x, T* y, int64_t n, cudaStream_t s);

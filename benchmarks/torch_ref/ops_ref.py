@@ -45,6 +45,7 @@ OPS = {
     "batch_norm2d": lambda t, a: batch_norm(*t, a["training"], a["momentum"], a["eps"]),
     "batch_norm1d": lambda t, a: batch_norm(*t, a["training"], a["momentum"], a["eps"]),
     "relu": lambda t, a: F.relu(t[0]),
+    "gelu": lambda t, a: F.gelu(t[0]),
     "add": lambda t, a: t[0] + t[1],
     "max_pool2d": lambda t, a: F.max_pool2d(t[0], int(a["kernel"]), int(a["stride"]), int(a["padding"])),
     "global_avg_pool": lambda t, a: F.adaptive_avg_pool2d(t[0], 1).flatten(1),

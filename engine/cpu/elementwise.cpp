@@ -33,6 +33,37 @@ void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
   });
 }
 
+constexpr double kInvSqrt2 = 0.7071067811865475244;
+
+// Evaluated in double whatever T, so the f32 reference rounds once.
+void gelu_forward(const Tensor& x, Tensor& y) {
+  dispatch_cpu_float(x.dtype(), "gelu", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) {
+      const double v = static_cast<double>(in[i]);
+      out[i] = static_cast<T>(0.5 * v * (1.0 + std::erf(v * kInvSqrt2)));
+    }
+  });
+}
+
+// d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+void gelu_backward(const Tensor& x, const Tensor& gy, Tensor& gx) {
+  dispatch_cpu_float(x.dtype(), "gelu backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = x.data<T>();
+    const T* g = gy.data<T>();
+    T* gi = gx.data<T>();
+    const double inv_sqrt_2pi = 0.3989422804014326779;  // 1 / sqrt(2 pi)
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) {
+      const double v = static_cast<double>(in[i]);
+      const double cdf = 0.5 * (1.0 + std::erf(v * kInvSqrt2));
+      gi[i] = static_cast<T>(static_cast<double>(g[i]) * (cdf + v * inv_sqrt_2pi * std::exp(-0.5 * v * v)));
+    }
+  });
+}
+
 void exp_forward(const Tensor& x, Tensor& y) {
   dispatch_cpu_float(x.dtype(), "exp", [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -25,6 +25,24 @@ void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
   RSD_CUDA_CHECK_LAUNCH("relu backward ", y.describe());
 }
 
+void gelu_forward(const Tensor& x, Tensor& y) {
+  dispatch_float(x.dtype(), "gelu", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::gelu_forward<T>(static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), x.numel(),
+                             context(x.device().index).stream);
+  });
+  RSD_CUDA_CHECK_LAUNCH("gelu ", x.describe());
+}
+
+void gelu_backward(const Tensor& x, const Tensor& gy, Tensor& gx) {
+  dispatch_float(x.dtype(), "gelu backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::gelu_backward<T>(static_cast<const T*>(x.raw()), static_cast<const T*>(gy.raw()),
+                              static_cast<T*>(gx.raw()), x.numel(), context(x.device().index).stream);
+  });
+  RSD_CUDA_CHECK_LAUNCH("gelu backward ", x.describe());
+}
+
 void exp_forward(const Tensor& x, Tensor& y) {
   dispatch_float(x.dtype(), "exp", [&](auto tag) {
     using T = typename decltype(tag)::type;

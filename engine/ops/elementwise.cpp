@@ -6,10 +6,10 @@ namespace rsd {
 
 namespace {
 
-// y = f(x) with the gradient computed from y (relu: gy where y > 0; exp: gy * y). F names the op
-// and its two kernel tables.
+// y = f(x) with the gradient computed from y (relu: gy where y > 0; exp: gy * y) or from x (gelu),
+// as F::backward_from says. F names the op and its two kernel tables.
 template <typename F>
-struct UnaryFromOutput {
+struct Unary {
   static constexpr const char* name = F::name;
   static constexpr std::array<OpInput, 1> inputs{{{"x"}}};
   struct Attrs {};
@@ -21,19 +21,28 @@ struct UnaryFromOutput {
   static TensorList<1> backward(const TensorList<1>& in, const TensorList<1>& out, const Tensor& gy, const Attrs&,
                                 const std::array<bool, 1>&) {
     Tensor gx = empty_like(in[0]);
-    F::backward(gx.device(), out[0], gy, gx);
+    F::backward(gx.device(), F::backward_from_input ? in[0] : out[0], gy, gx);
     return {gx};
   }
 };
 
 struct ReluKernels {
   static constexpr const char* name = "relu";
+  static constexpr bool backward_from_input = false;
   static constexpr auto forward = RSD_KERNELS(relu_forward);
   static constexpr auto backward = RSD_KERNELS(relu_backward);
 };
 
+struct GeluKernels {
+  static constexpr const char* name = "gelu";
+  static constexpr bool backward_from_input = true;
+  static constexpr auto forward = RSD_KERNELS(gelu_forward);
+  static constexpr auto backward = RSD_KERNELS(gelu_backward);
+};
+
 struct ExpKernels {
   static constexpr const char* name = "exp";
+  static constexpr bool backward_from_input = false;
   static constexpr auto forward = RSD_KERNELS(exp_forward);
   static constexpr auto backward = RSD_KERNELS(exp_backward);
 };
@@ -86,9 +95,11 @@ struct Add {
 
 }  // namespace
 
-Tensor relu(const Tensor& x) { return apply<UnaryFromOutput<ReluKernels>>({x})[0]; }
+Tensor relu(const Tensor& x) { return apply<Unary<ReluKernels>>({x})[0]; }
 
-Tensor exp(const Tensor& x) { return apply<UnaryFromOutput<ExpKernels>>({x})[0]; }
+Tensor gelu(const Tensor& x) { return apply<Unary<GeluKernels>>({x})[0]; }
+
+Tensor exp(const Tensor& x) { return apply<Unary<ExpKernels>>({x})[0]; }
 
 Tensor scale(const Tensor& x, double s) { return apply<Scale>({x}, {s})[0]; }
 

@@ -1,4 +1,4 @@
-// Element-wise ops: relu, exp, scale, add, and the in-place accumulation autograd uses.
+// Element-wise ops: relu, gelu, exp, scale, add, and the in-place accumulation autograd uses.
 #pragma once
 #include "engine/tensor.h"
 
@@ -6,6 +6,9 @@ namespace rsd {
 
 // y = max(x, 0). Backward: gx = gy where y > 0.
 Tensor relu(const Tensor& x);
+// y = x * Phi(x) = x / 2 * (1 + erf(x / sqrt(2))), the exact GELU (PyTorch's default, not the
+// tanh approximation). Backward: gx = gy * (Phi(x) + x * phi(x)), phi the standard normal density.
+Tensor gelu(const Tensor& x);
 // y = exp(x) (a learnable temperature is stored as its log). Backward: gx = gy * y.
 Tensor exp(const Tensor& x);
 // y = s * x for a constant s (averaging losses, e.g. the two directions of a distributed InfoNCE).

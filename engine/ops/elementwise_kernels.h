@@ -8,6 +8,8 @@ namespace rsd {
 
 RSD_DECLARE_KERNEL(relu_forward, (const Tensor& x, Tensor& y));
 RSD_DECLARE_KERNEL(relu_backward, (const Tensor& y, const Tensor& gy, Tensor& gx));
+RSD_DECLARE_KERNEL(gelu_forward, (const Tensor& x, Tensor& y));
+RSD_DECLARE_KERNEL(gelu_backward, (const Tensor& x, const Tensor& gy, Tensor& gx));
 RSD_DECLARE_KERNEL(exp_forward, (const Tensor& x, Tensor& y));
 RSD_DECLARE_KERNEL(exp_backward, (const Tensor& y, const Tensor& gy, Tensor& gx));
 RSD_DECLARE_KERNEL(scale, (const Tensor& x, double s, Tensor& y));

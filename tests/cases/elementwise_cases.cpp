@@ -1,4 +1,4 @@
-// Cases for relu, exp, scale, add, sum, mean, cast, to_device and reshape.
+// Cases for relu, gelu, exp, scale, add, sum, mean, cast, to_device and reshape.
 #include "engine/ops/convert.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
@@ -13,6 +13,8 @@ RSD_OP_CASES(elementwise) {
   for (const Shape& s : {Shape{1}, Shape{7}, Shape{3, 33}, Shape{2, 7, 5, 3}}) {
     const std::string label = rsd::shape_str(s);
     cases.push_back(OpCase("relu", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::relu(in[0]); }));
+    cases.push_back(OpCase("gelu", label, {InputSpec::values(s, -4.0, 4.0)},
+                           [](const std::vector<Tensor>& in) { return rsd::gelu(in[0]); }));
     cases.push_back(OpCase("exp", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::exp(in[0]); }));
     cases.push_back(OpCase("scale", label, {InputSpec::values(s)},
                            [](const std::vector<Tensor>& in) { return rsd::scale(in[0], -0.75); }));
@@ -43,6 +45,9 @@ RSD_OP_BENCH_CASES(elementwise) {
   const double n = static_cast<double>(rsd::shape_numel(act));
   cases.push_back(OpCase("relu", rsd::shape_str(act), {InputSpec::values(act).nhwc()},
                          [](const std::vector<Tensor>& in) { return rsd::relu(in[0]); })
+                      .bench(0.0, 2 * n));
+  cases.push_back(OpCase("gelu", rsd::shape_str(act), {InputSpec::values(act).nhwc()},
+                         [](const std::vector<Tensor>& in) { return rsd::gelu(in[0]); })
                       .bench(0.0, 2 * n));
   cases.push_back(OpCase("add", rsd::shape_str(act), {InputSpec::values(act).nhwc(), InputSpec::values(act).nhwc()},
                          [](const std::vector<Tensor>& in) { return rsd::add(in[0], in[1]); })
