@@ -1,117 +1,90 @@
 // The CPU reference of the element-wise ops (engine/ops/elementwise_kernels.h): one loop each, in
-// the tensor's dtype (f32 or f64).
+// the tensor's dtype (f32 or f64); gelu evaluates in double, so the f32 reference rounds once.
 #include <cmath>
 
 #include "engine/dispatch.h"
 #include "engine/ops/elementwise_kernels.h"
 
-namespace rsd {
+namespace rsd::cpu {
 
-namespace cpu {
+namespace {
 
-void relu_forward(const Tensor& x, Tensor& y) {
-  dispatch_cpu_float(x.dtype(), "relu", [&](auto tag) {
+// y[i] = f(a[i]) over every element (y may be a); f is generic over the element type T.
+template <typename F>
+void map1(const char* op, const Tensor& a, Tensor& y, F f) {
+  dispatch_cpu_float(a.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = in[i] > T(0) ? in[i] : T(0);
+    const T* pa = a.data<T>();
+    T* py = y.data<T>();
+    for (int64_t i = 0, n = a.numel(); i < n; ++i) py[i] = f(pa[i]);
   });
 }
 
-void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
-  dispatch_cpu_float(y.dtype(), "relu backward", [&](auto tag) {
+// y[i] = f(a[i], b[i]) over every element (y may be a or b).
+template <typename F>
+void map2(const char* op, const Tensor& a, const Tensor& b, Tensor& y, F f) {
+  dispatch_cpu_float(a.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* out = y.data<T>();
-    const T* g = gy.data<T>();
-    T* gi = gx.data<T>();
-    // Both values loaded unconditionally so the compiler emits a select, not a branch that
-    // random signs would mispredict half the time.
-    for (int64_t i = 0, n = y.numel(); i < n; ++i) {
-      const T gv = g[i];
-      gi[i] = out[i] > T(0) ? gv : T(0);
-    }
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* py = y.data<T>();
+    for (int64_t i = 0, n = a.numel(); i < n; ++i) py[i] = f(pa[i], pb[i]);
   });
 }
 
 constexpr double kInvSqrt2 = 0.7071067811865475244;
+constexpr double kInvSqrt2Pi = 0.3989422804014326779;  // 1 / sqrt(2 pi)
 
-// Evaluated in double whatever T, so the f32 reference rounds once.
+double normal_cdf(double v) { return 0.5 * (1.0 + std::erf(v * kInvSqrt2)); }
+
+}  // namespace
+
+// NaN is not greater than 0: it becomes 0, as on CUDA.
+void relu_forward(const Tensor& x, Tensor& y) {
+  map1("relu", x, y, [](auto v) { return v > decltype(v)(0) ? v : decltype(v)(0); });
+}
+
+// Both values are loaded unconditionally, so the compiler emits a select, not a branch that random
+// signs would mispredict half the time.
+void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
+  map2("relu backward", y, gy, gx, [](auto out, auto g) { return out > decltype(out)(0) ? g : decltype(g)(0); });
+}
+
+// y = x Phi(x).
 void gelu_forward(const Tensor& x, Tensor& y) {
-  dispatch_cpu_float(x.dtype(), "gelu", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) {
-      const double v = static_cast<double>(in[i]);
-      out[i] = static_cast<T>(0.5 * v * (1.0 + std::erf(v * kInvSqrt2)));
-    }
+  map1("gelu", x, y, [](auto v) {
+    const double d = static_cast<double>(v);
+    return static_cast<decltype(v)>(d * normal_cdf(d));
   });
 }
 
 // d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
 void gelu_backward(const Tensor& x, const Tensor& gy, Tensor& gx) {
-  dispatch_cpu_float(x.dtype(), "gelu backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = x.data<T>();
-    const T* g = gy.data<T>();
-    T* gi = gx.data<T>();
-    const double inv_sqrt_2pi = 0.3989422804014326779;  // 1 / sqrt(2 pi)
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) {
-      const double v = static_cast<double>(in[i]);
-      const double cdf = 0.5 * (1.0 + std::erf(v * kInvSqrt2));
-      gi[i] = static_cast<T>(static_cast<double>(g[i]) * (cdf + v * inv_sqrt_2pi * std::exp(-0.5 * v * v)));
-    }
+  map2("gelu backward", x, gy, gx, [](auto v, auto g) {
+    const double d = static_cast<double>(v);
+    const double slope = normal_cdf(d) + d * kInvSqrt2Pi * std::exp(-0.5 * d * d);
+    return static_cast<decltype(v)>(static_cast<double>(g) * slope);
   });
 }
 
 void exp_forward(const Tensor& x, Tensor& y) {
-  dispatch_cpu_float(x.dtype(), "exp", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = std::exp(in[i]);
-  });
+  map1("exp", x, y, [](auto v) { return std::exp(v); });
 }
 
 void exp_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
-  dispatch_cpu_float(y.dtype(), "exp backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* out = y.data<T>();
-    const T* g = gy.data<T>();
-    T* gi = gx.data<T>();
-    for (int64_t i = 0, n = y.numel(); i < n; ++i) gi[i] = g[i] * out[i];
-  });
+  map2("exp backward", y, gy, gx, [](auto out, auto g) { return g * out; });
 }
 
 void scale(const Tensor& x, double s, Tensor& y) {
-  dispatch_cpu_float(x.dtype(), "scale", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    const T f = static_cast<T>(s);
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = f * in[i];
-  });
+  map1("scale", x, y, [s](auto v) { return static_cast<decltype(v)>(s) * v; });
 }
 
 void add(const Tensor& a, const Tensor& b, Tensor& y) {
-  dispatch_cpu_float(a.dtype(), "add", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    T* py = y.data<T>();
-    for (int64_t i = 0, n = a.numel(); i < n; ++i) py[i] = pa[i] + pb[i];
-  });
+  map2("add", a, b, y, [](auto u, auto v) { return u + v; });
 }
 
 void accumulate(Tensor& dst, const Tensor& src) {
-  dispatch_cpu_float(dst.dtype(), "accumulate", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    T* d = dst.data<T>();
-    const T* s = src.data<T>();
-    for (int64_t i = 0, n = dst.numel(); i < n; ++i) d[i] += s[i];
-  });
+  map2("accumulate", dst, src, dst, [](auto d, auto s) { return d + s; });
 }
 
-}  // namespace cpu
-
-}  // namespace rsd
+}  // namespace rsd::cpu

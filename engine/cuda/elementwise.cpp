@@ -1,3 +1,5 @@
+// The CUDA implementation of the element-wise kernels (engine/ops/elementwise_kernels.h): dtype
+// dispatch (f32, bf16) and the launchers of kernels/elementwise.cu.
 #include "engine/ops/elementwise_kernels.h"
 
 #include "engine/cuda/check.h"
@@ -7,83 +9,78 @@
 
 namespace rsd::cuda {
 
-void relu_forward(const Tensor& x, Tensor& y) {
-  dispatch_float(x.dtype(), "relu", [&](auto tag) {
+namespace {
+
+template <typename T>
+const T* in(const Tensor& t) {
+  return static_cast<const T*>(t.raw());
+}
+
+template <typename T>
+T* out(Tensor& t) {
+  return static_cast<T*>(t.raw());
+}
+
+// launch(a, y, n, stream) with the pointers typed by a's dtype.
+template <typename Launch>
+void map1(const char* op, const Tensor& a, Tensor& y, Launch launch) {
+  dispatch_float(a.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    kernels::relu_forward<T>(static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), x.numel(),
-                             context(x.device().index).stream);
+    launch(in<T>(a), out<T>(y), a.numel(), context(a.device().index).stream);
   });
-  RSD_CUDA_CHECK_LAUNCH("relu ", x.describe());
+  RSD_CUDA_CHECK_LAUNCH(op, " ", a.describe());
+}
+
+// launch(a, b, y, n, stream).
+template <typename Launch>
+void map2(const char* op, const Tensor& a, const Tensor& b, Tensor& y, Launch launch) {
+  dispatch_float(a.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch(in<T>(a), in<T>(b), out<T>(y), a.numel(), context(a.device().index).stream);
+  });
+  RSD_CUDA_CHECK_LAUNCH(op, " ", a.describe(), " and ", b.describe());
+}
+
+}  // namespace
+
+void relu_forward(const Tensor& x, Tensor& y) {
+  map1("relu", x, y, [](auto... args) { kernels::relu_forward(args...); });
 }
 
 void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
-  dispatch_float(y.dtype(), "relu backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::relu_backward<T>(static_cast<const T*>(y.raw()), static_cast<const T*>(gy.raw()),
-                              static_cast<T*>(gx.raw()), y.numel(), context(y.device().index).stream);
-  });
-  RSD_CUDA_CHECK_LAUNCH("relu backward ", y.describe());
+  map2("relu backward", y, gy, gx, [](auto... args) { kernels::relu_backward(args...); });
 }
 
 void gelu_forward(const Tensor& x, Tensor& y) {
-  dispatch_float(x.dtype(), "gelu", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::gelu_forward<T>(static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), x.numel(),
-                             context(x.device().index).stream);
-  });
-  RSD_CUDA_CHECK_LAUNCH("gelu ", x.describe());
+  map1("gelu", x, y, [](auto... args) { kernels::gelu_forward(args...); });
 }
 
 void gelu_backward(const Tensor& x, const Tensor& gy, Tensor& gx) {
-  dispatch_float(x.dtype(), "gelu backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::gelu_backward<T>(static_cast<const T*>(x.raw()), static_cast<const T*>(gy.raw()),
-                              static_cast<T*>(gx.raw()), x.numel(), context(x.device().index).stream);
-  });
-  RSD_CUDA_CHECK_LAUNCH("gelu backward ", x.describe());
+  map2("gelu backward", x, gy, gx, [](auto... args) { kernels::gelu_backward(args...); });
 }
 
 void exp_forward(const Tensor& x, Tensor& y) {
-  dispatch_float(x.dtype(), "exp", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::exp_forward<T>(static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), x.numel(),
-                            context(x.device().index).stream);
-  });
-  RSD_CUDA_CHECK_LAUNCH("exp ", x.describe());
+  map1("exp", x, y, [](auto... args) { kernels::exp_forward(args...); });
 }
 
 void exp_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
-  dispatch_float(y.dtype(), "exp backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::exp_backward<T>(static_cast<const T*>(y.raw()), static_cast<const T*>(gy.raw()),
-                             static_cast<T*>(gx.raw()), y.numel(), context(y.device().index).stream);
-  });
-  RSD_CUDA_CHECK_LAUNCH("exp backward ", y.describe());
+  map2("exp backward", y, gy, gx, [](auto... args) { kernels::exp_backward(args...); });
 }
 
 void scale(const Tensor& x, double s, Tensor& y) {
-  dispatch_float(x.dtype(), "scale", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::scale<T>(static_cast<const T*>(x.raw()), static_cast<float>(s), static_cast<T*>(y.raw()), x.numel(),
-                      context(x.device().index).stream);
+  map1("scale", x, y, [s](auto a, auto b, int64_t n, cudaStream_t stream) {
+    kernels::scale(a, static_cast<float>(s), b, n, stream);
   });
-  RSD_CUDA_CHECK_LAUNCH("scale ", x.describe());
 }
 
 void add(const Tensor& a, const Tensor& b, Tensor& y) {
-  dispatch_float(a.dtype(), "add", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::add<T>(static_cast<const T*>(a.raw()), static_cast<const T*>(b.raw()), static_cast<T*>(y.raw()),
-                    a.numel(), context(a.device().index).stream);
-  });
-  RSD_CUDA_CHECK_LAUNCH("add ", a.describe(), " + ", b.describe());
+  map2("add", a, b, y, [](auto... args) { kernels::add(args...); });
 }
 
 void accumulate(Tensor& dst, const Tensor& src) {
   dispatch_float(dst.dtype(), "accumulate", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    kernels::accumulate<T>(static_cast<T*>(dst.raw()), static_cast<const T*>(src.raw()), dst.numel(),
-                           context(dst.device().index).stream);
+    kernels::accumulate<T>(out<T>(dst), in<T>(src), dst.numel(), context(dst.device().index).stream);
   });
   RSD_CUDA_CHECK_LAUNCH("accumulate into ", dst.describe());
 }
