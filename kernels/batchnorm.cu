@@ -96,21 +96,6 @@ __global__ void stats_finalize_kernel(const float2* partials, int64_t M, int64_t
   }
 }
 
-// dbeta = sum gy, dgamma = invstd * sum gy * (x - mean); slabs added in order, in double.
-__global__ void grad_finalize_kernel(const float2* partials, const float* invstd, int64_t C, int64_t slabs,
-                                     float* dgamma, float* dbeta) {
-  for (int64_t c = global_thread(); c < C; c += grid_threads()) {
-    double sg = 0.0, sgx = 0.0;
-    for (int64_t k = 0; k < slabs; ++k) {
-      const float2 p = partials[k * C + c];
-      sg += p.x;
-      sgx += p.y;
-    }
-    dbeta[c] = static_cast<float>(sg);
-    dgamma[c] = static_cast<float>(sgx * invstd[c]);
-  }
-}
-
 // gx = gamma * invstd * (gy - dbeta / M - xhat * dgamma / M). Grid: column_apply_grid(M, C).
 template <typename T>
 __global__ void grad_input_kernel(const T* x, const T* gy, const float* gamma, const float* mean,
@@ -169,7 +154,8 @@ void batchnorm_backward(const T* x, const T* gy, const float* gamma, const float
   const dim3 block(kColTile, kRowLanes);
   batchnorm_detail::grad_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, gy, save_mean, M, C, plan.slab_rows,
                                                                                partials);
-  grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, save_invstd, C, plan.slabs, dgamma, dbeta);
+  batchnorm_detail::grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, save_invstd, C, plan.slabs,
+                                                                    nullptr, dgamma, dbeta);
   grad_input_kernel<T><<<column_apply_grid(M, C), block, 0, s>>>(x, gy, gamma, save_mean, save_invstd, dgamma,
                                                                  dbeta, gx, M, C);
 }

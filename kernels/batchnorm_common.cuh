@@ -102,4 +102,26 @@ __device__ __forceinline__ void grad_input_column(const T* x, const T* gy, T* gx
   }
 }
 
+// From the slabs' (gy, gy * (x - mean)) partials, added in slab order in double: dbeta = sum gy,
+// dgamma = invstd * sum gy * (x - mean); with `sums` (SyncBN, else null) also [dbeta (C),
+// dgamma (C)] in double, for the all-reduce.
+static __global__ void grad_finalize_kernel(const float2* partials, const float* invstd, int64_t C, int64_t slabs,
+                                            double* sums, float* dgamma, float* dbeta) {
+  for (int64_t c = global_thread(); c < C; c += grid_threads()) {
+    double sg = 0.0, sgx = 0.0;
+    for (int64_t k = 0; k < slabs; ++k) {
+      const float2 p = partials[k * C + c];
+      sg += p.x;
+      sgx += p.y;
+    }
+    sgx *= invstd[c];
+    if (sums != nullptr) {
+      sums[c] = sg;
+      sums[C + c] = sgx;
+    }
+    dbeta[c] = static_cast<float>(sg);
+    dgamma[c] = static_cast<float>(sgx);
+  }
+}
+
 }  // namespace rsd::kernels::batchnorm_detail

@@ -72,25 +72,6 @@ __global__ void stats_finalize_kernel(const double* stats, const double* sqdev, 
                                           running_var);
   }
 }
-
-// sums = [sum gy (C), invstd * sum gy * (x - mean) (C)] in double; dbeta, dgamma the same in float.
-__global__ void grad_finalize_kernel(const float2* partials, const float* invstd, int64_t C, int64_t slabs,
-                                     double* sums, float* dgamma, float* dbeta) {
-  for (int64_t c = global_thread(); c < C; c += grid_threads()) {
-    double sg = 0.0, sgx = 0.0;
-    for (int64_t k = 0; k < slabs; ++k) {
-      const float2 p = partials[k * C + c];
-      sg += p.x;
-      sgx += p.y;
-    }
-    sgx *= invstd[c];
-    sums[c] = sg;
-    sums[C + c] = sgx;
-    dbeta[c] = static_cast<float>(sg);
-    dgamma[c] = static_cast<float>(sgx);
-  }
-}
-
 // gx = gamma * invstd * (gy - sum_gy / n - xhat * sum_gy_xhat / n) with the global sums and count
 // n. Grid: column_apply_grid(M, C).
 template <typename T>
@@ -165,7 +146,8 @@ void sync_batchnorm_backward_reduce(const T* x, const T* gy, const float* mean, 
   if (plan.slabs > 0)
     batchnorm_detail::grad_partials_kernel<T><<<slab_grid(plan), dim3(kColTile, kRowLanes), 0, s>>>(
         x, gy, mean, M, C, plan.slab_rows, partials);
-  grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, invstd, C, plan.slabs, sums, dgamma, dbeta);
+  batchnorm_detail::grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, invstd, C, plan.slabs, sums, dgamma,
+                                                                    dbeta);
 }
 
 template <typename T>
