@@ -2,18 +2,16 @@
 #pragma once
 #include <cuda_bf16.h>
 
+#include <utility>
+
 #include "engine/dispatch.h"
 
 namespace rsd::cuda {
 
 template <typename F>
-decltype(auto) dispatch_float(DType t, const char* op, F&& f) {
-  switch (t) {
-    case DType::f32: return f(TypeTag<float>{});
-    case DType::bf16: return f(TypeTag<__nv_bfloat16>{});
-    default: break;
-  }
-  fail(op, ": dtype ", dtype_name(t), " is not supported on the CUDA backend (f32 and bf16 are)");
+void dispatch_float(DType t, const char* op, F&& f) {
+  dispatch_two<float, __nv_bfloat16>(t, DType::f32, DType::bf16, op, "CUDA backend (f32 and bf16 are)",
+                                     std::forward<F>(f));
 }
 
 }  // namespace rsd::cuda
