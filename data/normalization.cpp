@@ -91,22 +91,18 @@ std::string BandStatistics::to_json() const {
   return j.dump(2);
 }
 
-BandStatistics BandStatistics::from_json(const std::string& text, const std::string& origin) {
-  const std::string where = "BandStatistics::from_json" + (origin.empty() ? std::string() : " (" + origin + ")");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail(where, ": not valid JSON: ", e.what());
-  }
+namespace {
+
+// The statistics in parsed JSON `j`; `where` names the file in errors, `origin` the file alone.
+BandStatistics statistics_from(const nlohmann::json& j, const std::string& where, const std::string& origin) {
   RSD_CHECK(j.is_object() && j.value("format", std::string()) == kStatisticsFormat, where,
             ": not band statistics (no \"format\": \"", kStatisticsFormat, "\")");
   RSD_CHECK(j.contains("version"), where, ": no \"version\"");
   const int64_t version = json_integer(j, "version", 0, INT64_MAX, "", where);
   RSD_CHECK(version == kStatisticsVersion, where, ": unsupported version ", version);
-  RSD_CHECK(j.contains("bands") && j["bands"].is_object(), where, ": no \"bands\" object");
+  RSD_CHECK(j.contains("bands") && j.at("bands").is_object(), where, ": no \"bands\" object");
   BandStatistics out;
-  for (const auto& [name, b] : j["bands"].items()) {
+  for (const auto& [name, b] : j.at("bands").items()) {
     try {
       BandStats s;
       s.kind = kind_from_name(b.at("unit").get<std::string>(), name, origin);
@@ -124,6 +120,25 @@ BandStatistics BandStatistics::from_json(const std::string& text, const std::str
     }
   }
   return out;
+}
+
+}  // namespace
+
+BandStatistics BandStatistics::from_json(const std::string& text, const std::string& origin) {
+  const std::string where = "BandStatistics::from_json" + (origin.empty() ? std::string() : " (" + origin + ")");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(where, ": not valid JSON: ", e.what());
+  }
+  // Every access below can meet a value of the wrong type (nlohmann throws type_error even from
+  // value()): all of them end in one error naming the file.
+  try {
+    return statistics_from(j, where, origin);
+  } catch (const nlohmann::json::exception& e) {
+    fail(where, ": not band statistics: ", e.what());
+  }
 }
 
 // ---- StatisticsAccumulator ----
