@@ -1,12 +1,15 @@
 // The InfoNCE test cases shared by the CUDA suite (tests/test_cuda_losses_nce.cpp, on a GPU) and
 // the emulated-kernel suite (tests/emulation/test_emulated_losses.cpp, on the CPU): the sizes,
-// the rows made special, and the accuracy bounds against the float64 reference. Plain C++.
+// the rows made special, and the accuracy bounds against the float64 oracle (the CPU op in f64);
+// the error measure of the gradients (relative_l2) also serves the CPU op's own test
+// (tests/test_loss_info_nce.cpp). Plain C++.
 //
 // The sizes reach: one and several splits of the looped rows (N << M), D below and above one
 // chunk of 256 (the chunked fallback), D not a multiple of 8 (element copies), tails of every
 // tile, offsets (the distributed case), tau down to 0.01.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -54,5 +57,17 @@ inline void make_special_rows(const NceConfig& c, std::vector<double>& a, std::v
 //        simulation of these sizes. Plain: a_hat, a_hat / tau and b_hat are rounded to bf16
 //        before the GEMM (f32 logits): up to ~7e-3 at tau = 0.01, D = 64.
 inline double nce_bound(bool f32, double tau) { return f32 ? 1e-5 * std::max(1.0, 0.1 / tau) : 1e-2; }
+
+// ||got - ref|| / ||ref|| (L2 over all elements); +inf when got holds a NaN or infinity.
+inline double relative_l2(const std::vector<double>& ref, const std::vector<double>& got) {
+  if (ref.size() != got.size()) return INFINITY;
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    num += (got[i] - ref[i]) * (got[i] - ref[i]);
+    den += ref[i] * ref[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
 
 }  // namespace rsd::test

@@ -1,6 +1,6 @@
-// byol_cosine_loss on CUDA, fused and plain, against the float64 reference
-// (tests/cosine_loss_reference.h) computed on the values the GPU sees (after rounding to f32 or
-// bf16), with every output poisoned (NaN) before each run. Bounds:
+// byol_cosine_loss on CUDA, fused and plain, against the float64 oracle, the CPU op run in f64 on
+// the values the GPU sees (after rounding to f32 or bf16), with every output poisoned (NaN) before
+// each run. Bounds:
 //   f32: loss within 1e-5 relative: row sums of at most a few thousand products in f32 have
 //        relative errors near 1e-6 at worst, and the mean of B rows adds less; gradient NMSE
 //        1e-10: each element is a z + b p with a, b accurate to ~1e-6, i.e. an NMSE near 1e-12,
@@ -9,8 +9,8 @@
 //        gradient NMSE 1e-4, the bf16 bound of the op test matrix (the fused kernel rounds dp
 //        once, ~1e-6; the plain path rounds three intermediates, a few 1e-6).
 // Rows with a zero vector, p = z or p = -z are checked row by row relative to the size of
-// their gradient terms (cosine_row_error): 1e-5 in f32, 1e-2 in bf16. Without a GPU every case
-// says it was skipped and why.
+// their gradient terms (cosine_row_error, tests/cosine_loss_cases.h): 1e-5 in f32, 1e-2 in bf16.
+// Without a GPU every case says it was skipped and why.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -23,7 +23,6 @@
 #include "engine/device.h"
 #include "engine/ops/cosine_loss.h"
 #include "tests/cosine_loss_cases.h"
-#include "tests/cosine_loss_reference.h"
 #include "tests/harness.h"
 
 using namespace rsd;
@@ -45,13 +44,13 @@ struct Bounds {
 
 Bounds bounds_for(DType dtype) { return dtype == DType::f32 ? Bounds{1e-5, 1e-10, 1e-5} : Bounds{1e-2, 1e-4, 1e-2}; }
 
-struct GpuRun {
+struct Run {
   double loss;
   std::vector<double> dp;
 };
 
 // The one-pass entry point with fresh (poisoned) outputs.
-GpuRun run_forward_backward(const Tensor& p, const Tensor& z, Variant variant, double eps) {
+Run run_forward_backward(const Tensor& p, const Tensor& z, Variant variant, double eps) {
   set_poison_new_tensors(true);
   Tensor loss, dp;
   byol_cosine_loss_forward_backward(p, z, loss, dp, eps, variant);
@@ -59,28 +58,44 @@ GpuRun run_forward_backward(const Tensor& p, const Tensor& z, Variant variant, d
   return {loss.item(), dp.to_host_doubles()};
 }
 
-// The autograd op with an upstream gradient g (a device scalar read by the kernel).
-GpuRun run_autograd(const Tensor& p, const Tensor& z, Variant variant, double eps, double g) {
+// The autograd op with an upstream gradient g (on CUDA a device scalar read by the kernel; of the
+// loss's dtype: f32 on CUDA, f64 for the oracle).
+Run run_autograd(const Tensor& p, const Tensor& z, Variant variant, double eps, double g) {
   p.impl()->grad = Tensor();
   set_poison_new_tensors(true);
   Tensor loss = byol_cosine_loss(p, z, eps, variant);
-  backward(loss, Tensor::full({1}, g, DType::f32, p.device()));
+  backward(loss, Tensor::full({1}, g, loss.dtype(), p.device()));
   set_poison_new_tensors(false);
   return {loss.item(), p.grad().to_host_doubles()};
 }
 
 double relative(double got, double want) { return std::fabs(got - want) / std::max(std::fabs(want), 1e-300); }
 
-void compare(const CosineLossReference& ref, const GpuRun& got, int64_t B, int64_t D, const Bounds& b,
-             bool whole_batch_nmse) {
-  INFO("loss " << got.loss << " reference " << ref.loss);
-  CHECK(relative(got.loss, ref.loss) <= b.loss);
+// The CPU op in f64 on the values of p and z: the oracle, and the scales of its gradient's rows.
+struct Oracle {
+  Run run;
+  std::vector<double> row_scale;
+};
+
+// Through autograd with the upstream gradient g (the CPU's one-pass entry point gives the same
+// values for g = 1).
+Oracle oracle_of(const Tensor& p, const Tensor& z, double eps, double g = 1.0) {
+  Tensor p64 = Tensor::from_vector(p.to_host_doubles(), p.shape(), DType::f64);
+  const Tensor z64 = Tensor::from_vector(z.to_host_doubles(), z.shape(), DType::f64);
+  p64.set_requires_grad(true);
+  return {run_autograd(p64, z64, Variant::fused, eps, g),
+          cosine_row_scales(p64.to_host_doubles(), z64.to_host_doubles(), p.dim(0), p.dim(1), eps, g)};
+}
+
+void compare(const Oracle& ref, const Run& got, int64_t B, int64_t D, const Bounds& b, bool whole_batch_nmse) {
+  INFO("loss " << got.loss << " reference " << ref.run.loss);
+  CHECK(relative(got.loss, ref.run.loss) <= b.loss);
   if (whole_batch_nmse) {
-    const double e = nmse(ref.dp, got.dp);
+    const double e = nmse(ref.run.dp, got.dp);
     INFO("gradient nmse " << e);
     CHECK(e <= b.grad_nmse);
   }
-  const double row = cosine_row_error(ref, got.dp, B, D);
+  const double row = cosine_row_error(ref.run.dp, ref.row_scale, got.dp, B, D);
   INFO("worst row error " << row);
   CHECK(row <= b.row);
 }
@@ -108,7 +123,7 @@ TEST_SUITE("losses") {
       const std::vector<double> zv = random_tensor({B, D}, DType::f64, Device::cpu(), seed++).to_host_doubles();
       for (DType dtype : {DType::f32, DType::bf16}) {
         const Tensor p = on_gpu(pv, B, D, dtype), z = on_gpu(zv, B, D, dtype);
-        const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8);
+        const Oracle ref = oracle_of(p, z, 1e-8);
         for (Variant variant : {Variant::fused, Variant::plain}) {
           CAPTURE(B);
           CAPTURE(D);
@@ -128,12 +143,12 @@ TEST_SUITE("losses") {
     for (DType dtype : {DType::f32, DType::bf16}) {
       const Tensor p = on_gpu(pv, B, D, dtype, true);
       const Tensor z = on_gpu(zv, B, D, dtype, true);  // the target: never gets a gradient
-      const CosineLossReference ref =
-          cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8, -0.75);
+      const double g = -0.75;
+      const Oracle ref = oracle_of(p, z, 1e-8, g);
       for (Variant variant : {Variant::fused, Variant::plain}) {
         CAPTURE(dtype_name(dtype));
         CAPTURE(variant_name(variant));
-        const GpuRun got = run_autograd(p, z, variant, 1e-8, -0.75);
+        const Run got = run_autograd(p, z, variant, 1e-8, g);
         CHECK_FALSE(z.grad().defined());
         compare(ref, got, B, D, bounds_for(dtype), true);
       }
@@ -149,7 +164,7 @@ TEST_SUITE("losses") {
       make_cosine_special_rows(D, pv, zv);
       for (DType dtype : {DType::f32, DType::bf16}) {
         const Tensor p = on_gpu(pv, B, D, dtype), z = on_gpu(zv, B, D, dtype);
-        const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8);
+        const Oracle ref = oracle_of(p, z, 1e-8);
         for (Variant variant : {Variant::fused, Variant::plain}) {
           CAPTURE(D);
           CAPTURE(dtype_name(dtype));
@@ -166,8 +181,8 @@ TEST_SUITE("losses") {
     const int64_t B = 4099, D = 256;
     const Tensor p = random_tensor({B, D}, DType::bf16, Device::cuda(0), 91);
     const Tensor z = random_tensor({B, D}, DType::bf16, Device::cuda(0), 92);
-    const GpuRun first = run_forward_backward(p, z, Variant::fused, 1e-8);
-    const GpuRun second = run_forward_backward(p, z, Variant::fused, 1e-8);
+    const Run first = run_forward_backward(p, z, Variant::fused, 1e-8);
+    const Run second = run_forward_backward(p, z, Variant::fused, 1e-8);
     CHECK(first.loss == second.loss);
     CHECK(first.dp == second.dp);
   }

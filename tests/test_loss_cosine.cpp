@@ -1,9 +1,13 @@
-// byol_cosine_loss on the CPU against an independent float64 reference (tests/cosine_loss_reference.h):
-// random inputs in f32 and f64, zero rows (the eps clamp), duplicate rows, p = z and p = -z, a
-// central-difference gradient at a zero row, the one-pass entry point; and bad uses.
+// byol_cosine_loss on the CPU against an independent float64 formula (cosine_loss_reference
+// below): random inputs in f32 and f64, zero rows (the eps clamp), duplicate rows, p = z and
+// p = -z, a central-difference gradient at a zero row, the one-pass entry point; and bad uses.
+// The CPU op is the oracle of the CUDA and emulated-kernel tests; the formula here, derived
+// another way, is what checks the oracle itself.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,13 +15,60 @@
 #include "engine/autograd.h"
 #include "engine/device.h"
 #include "engine/ops/cosine_loss.h"
-#include "tests/cosine_loss_reference.h"
+#include "tests/cosine_loss_cases.h"
 #include "tests/harness.h"
 
 using namespace rsd;
 using namespace rsd::test;
 
 namespace {
+
+// The loss and its gradient written plainly over doubles, no engine ops, the gradient by the
+// chain rule through the normalization rather than the op's closed form:
+//   phat = p / max(|p|, eps), zhat = z / max(|z|, eps), L = mean_i (2 - 2 <phat_i, zhat_i>),
+//   dL/dphat_i = -2 g zhat_i / B, and back through phat = p / max(|p|, eps):
+//   dp_i = (gy - phat <gy, phat>) / |p_i| where |p_i| > eps, gy / eps otherwise.
+struct CosineLossReference {
+  double loss = 0.0;
+  std::vector<double> dp;  // (B, D): g * dL/dp
+};
+
+CosineLossReference cosine_loss_reference(const std::vector<double>& p, const std::vector<double>& z, int64_t B,
+                                          int64_t D, double eps, double g = 1.0) {
+  CosineLossReference r;
+  r.dp.assign(static_cast<size_t>(B * D), 0.0);
+  std::vector<double> phat(static_cast<size_t>(D)), zhat(static_cast<size_t>(D)), gy(static_cast<size_t>(D));
+  for (int64_t i = 0; i < B; ++i) {
+    const double* pi = p.data() + i * D;
+    const double* zi = z.data() + i * D;
+    double p2 = 0.0, z2 = 0.0;
+    for (int64_t d = 0; d < D; ++d) {
+      p2 += pi[d] * pi[d];
+      z2 += zi[d] * zi[d];
+    }
+    const double np = std::max(std::sqrt(p2), eps), nz = std::max(std::sqrt(z2), eps);
+    double cos = 0.0;
+    for (int64_t d = 0; d < D; ++d) {
+      phat[static_cast<size_t>(d)] = pi[d] / np;
+      zhat[static_cast<size_t>(d)] = zi[d] / nz;
+      cos += phat[static_cast<size_t>(d)] * zhat[static_cast<size_t>(d)];
+    }
+    r.loss += 2.0 - 2.0 * cos;
+    double gy_phat = 0.0;
+    for (int64_t d = 0; d < D; ++d) {
+      gy[static_cast<size_t>(d)] = -2.0 * g * zhat[static_cast<size_t>(d)] / static_cast<double>(B);
+      gy_phat += gy[static_cast<size_t>(d)] * phat[static_cast<size_t>(d)];
+    }
+    const bool clamped = !(std::sqrt(p2) > eps);
+    for (int64_t d = 0; d < D; ++d) {
+      const double v = clamped ? gy[static_cast<size_t>(d)] / eps
+                               : (gy[static_cast<size_t>(d)] - phat[static_cast<size_t>(d)] * gy_phat) / np;
+      r.dp[static_cast<size_t>(i * D + d)] = v;
+    }
+  }
+  r.loss /= static_cast<double>(B);
+  return r;
+}
 
 Tensor leaf(const std::vector<double>& v, const Shape& shape, DType dtype) {
   Tensor t = Tensor::from_vector(v, shape, dtype);
@@ -79,13 +130,14 @@ TEST_SUITE("losses") {
         Tensor p = leaf(pv, {B, D}, dtype);
         Tensor z = Tensor::from_vector(zv, {B, D}, dtype);
         // The reference sees the values the op sees (rounded to f32 in an f32 run).
-        const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), B, D, 1e-8);
+        const std::vector<double> ph = p.to_host_doubles(), zh = z.to_host_doubles();
+        const CosineLossReference ref = cosine_loss_reference(ph, zh, B, D, 1e-8);
         const Result got = run_op(p, z);
         // f64: both sides in double. f32: the op sums in double and rounds its outputs once.
         const bool f64 = dtype == DType::f64;
         CHECK(relative(got.loss, ref.loss) <= (f64 ? 1e-13 : 1e-6));
         CHECK(nmse(ref.dp, got.dp) <= (f64 ? 1e-24 : 1e-12));
-        CHECK(cosine_row_error(ref, got.dp, B, D) <= (f64 ? 1e-12 : 1e-6));
+        CHECK(cosine_row_error(ref.dp, cosine_row_scales(ph, zh, B, D, 1e-8), got.dp, B, D) <= (f64 ? 1e-12 : 1e-6));
       }
     }
   }
@@ -99,12 +151,13 @@ TEST_SUITE("losses") {
       CAPTURE(dtype_name(dtype));
       Tensor p = leaf(pv, {4, 3}, dtype);
       Tensor z = Tensor::from_vector(zv, {4, 3}, dtype);
-      const CosineLossReference ref = cosine_loss_reference(p.to_host_doubles(), z.to_host_doubles(), 4, 3, eps);
+      const std::vector<double> ph = p.to_host_doubles(), zh = z.to_host_doubles();
+      const CosineLossReference ref = cosine_loss_reference(ph, zh, 4, 3, eps);
       const Result got = run_op(p, z, eps);
       CHECK(std::isfinite(got.loss));
       for (double v : got.dp) CHECK(std::isfinite(v));
       CHECK(relative(got.loss, ref.loss) <= 1e-6);
-      CHECK(cosine_row_error(ref, got.dp, 4, 3) <= 1e-6);
+      CHECK(cosine_row_error(ref.dp, cosine_row_scales(ph, zh, 4, 3, eps), got.dp, 4, 3) <= 1e-6);
       // Row 0 (p = 0): -2 z / (eps |z| B) = -2 (3, 0, 4) / (5 eps 4). Rows 1, 2 (z = 0): zero.
       CHECK(got.dp[0] == doctest::Approx(-2.0 * 3 / (5 * eps * 4)).epsilon(1e-6));
       CHECK(got.dp[1] == 0.0);

@@ -70,16 +70,4 @@ inline double relative_error(double got, double want) {
   return std::isfinite(got) ? std::fabs(got - want) / std::max(std::fabs(want), 1e-12) : INFINITY;
 }
 
-// |got - want|_2 / |want|_2 over whole tensors (1e-300 floor); +inf for any non-finite value.
-inline double relative_l2_error(const std::vector<double>& want, const std::vector<double>& got) {
-  if (want.size() != got.size()) return INFINITY;
-  double num = 0.0, den = 0.0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (got[i] - want[i]) * (got[i] - want[i]);
-    den += want[i] * want[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-300));
-}
-
 }  // namespace rsd::test

@@ -1,5 +1,6 @@
 // Batch normalization kernels (kernels/batchnorm.cu, kernels/sync_batchnorm.cu) on the CPU
-// emulator (tests/emulation/simt.h) against float64 loops over x viewed as (M, C) rows, f32 and
+// emulator (tests/emulation/simt.h) against the engine's CPU reference in float64
+// (tests/emulation/cpu_oracle.h: engine/cpu/batchnorm.cpp) over x viewed as (M, C) rows, f32 and
 // bf16: the training forward (batch statistics, running averages with PyTorch's unbiased rule,
 // M = 1), the eval forward, the training backward, null gamma / beta / running pointers; and the
 // synchronized pieces run as ranks of one batch (the all-reduces are host sums of the ranks'
@@ -14,6 +15,7 @@
 // bf16 rounding for bf16 outputs. The per-channel vectors are f32 whatever T is.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
@@ -22,6 +24,7 @@
 
 #include "kernels/batchnorm.cuh"
 #include "kernels/sync_batchnorm.cuh"
+#include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/test_emulated_checks.h"
 
@@ -47,109 +50,76 @@ std::vector<double> batch_values(int64_t M, int64_t C, uint64_t seed) {
   return x;
 }
 
-// Batch statistics of x (M, C) in double.
-struct Stats {
-  std::vector<double> mean, var, unbiased, invstd, max_abs;
-};
-
-Stats batch_stats(const std::vector<double>& x, int64_t M, int64_t C) {
-  Stats s;
-  s.mean.assign(static_cast<size_t>(C), 0.0);
-  s.var = s.unbiased = s.invstd = s.max_abs = s.mean;
-  for (int64_t c = 0; c < C; ++c) {
-    double sum = 0.0, m2 = 0.0, mx = 0.0;
-    for (int64_t r = 0; r < M; ++r) {
-      sum += x[at(r, c, C)];
-      mx = std::max(mx, std::fabs(x[at(r, c, C)]));
-    }
-    const double mean = sum / static_cast<double>(M);
-    for (int64_t r = 0; r < M; ++r) m2 += (x[at(r, c, C)] - mean) * (x[at(r, c, C)] - mean);
-    const auto k = static_cast<size_t>(c);
-    s.mean[k] = mean;
-    s.var[k] = m2 / static_cast<double>(M);
-    s.unbiased[k] = M > 1 ? m2 / static_cast<double>(M - 1) : s.var[k];
-    s.invstd[k] = 1.0 / std::sqrt(s.var[k] + kEps);
-    s.max_abs[k] = mx;
-  }
-  return s;
+// The magnitude of each column's values, max_rows |x| (C): the scale of its mean.
+std::vector<double> column_max_abs(const std::vector<double>& x, int64_t M, int64_t C) {
+  std::vector<double> mx(static_cast<size_t>(C), 0.0);
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c)
+      mx[static_cast<size_t>(c)] = std::max(mx[static_cast<size_t>(c)], std::fabs(x[at(r, c, C)]));
+  return mx;
 }
 
-// y = (x - mean) * invstd * gamma + beta (empty gamma / beta: 1 / 0), and each element's scale.
-struct Normalized {
-  std::vector<double> y, scale;
-};
-
-Normalized normalize(const std::vector<double>& x, int64_t M, int64_t C, const std::vector<double>& gamma,
-                     const std::vector<double>& beta, const std::vector<double>& mean,
-                     const std::vector<double>& invstd) {
-  Normalized out;
-  out.y.resize(x.size());
-  out.scale.resize(x.size());
+// The scale of y = (x - mean) * invstd * gamma + beta (empty gamma / beta: 1 / 0), element by
+// element: |gamma| invstd (|x| + |mean|) + |beta|.
+std::vector<double> normalize_scale(const std::vector<double>& x, int64_t M, int64_t C,
+                                    const std::vector<double>& gamma, const std::vector<double>& beta,
+                                    const std::vector<double>& mean, const std::vector<double>& invstd) {
+  std::vector<double> scale(x.size());
   for (int64_t r = 0; r < M; ++r)
     for (int64_t c = 0; c < C; ++c) {
       const auto k = static_cast<size_t>(c);
       const double g = gamma.empty() ? 1.0 : gamma[k], b = beta.empty() ? 0.0 : beta[k];
-      const double v = x[at(r, c, C)];
-      out.y[at(r, c, C)] = (v - mean[k]) * invstd[k] * g + b;
-      out.scale[at(r, c, C)] = std::fabs(g) * invstd[k] * (std::fabs(v) + std::fabs(mean[k])) + std::fabs(b);
+      scale[at(r, c, C)] = std::fabs(g) * invstd[k] * (std::fabs(x[at(r, c, C)]) + std::fabs(mean[k])) + std::fabs(b);
     }
-  return out;
+  return scale;
 }
 
-// The training backward with the given (f32) statistics: sums over the rows, then
-// gx = gamma * invstd * (gy - sum_gy / n - xhat * sum_gy_xhat / n); n = M unless given.
-struct Backward {
+// The scales of the training backward's outputs with the given statistics over n = M rows:
+// dbeta = sum gy: sum |gy|; dgamma = sum gy xhat: sum |gy| (|x| + |mean|) invstd; and
+// gx = gamma invstd (gy - dbeta / n - xhat dgamma / n) term by term.
+struct BackwardScale {
   std::vector<double> dbeta, dgamma, gx;
-  std::vector<double> dbeta_scale, dgamma_scale, gx_scale;
 };
 
-Backward backward(const std::vector<double>& x, const std::vector<double>& gy, int64_t M, int64_t C,
-                  const std::vector<double>& gamma, const std::vector<double>& mean,
-                  const std::vector<double>& invstd) {
-  Backward b;
-  const auto Cs = static_cast<size_t>(C);
-  b.dbeta.assign(Cs, 0.0);
-  b.dgamma = b.dbeta_scale = b.dgamma_scale = b.dbeta;
+BackwardScale backward_scale(const std::vector<double>& x, const std::vector<double>& gy, int64_t M, int64_t C,
+                             const std::vector<double>& gamma, const std::vector<double>& mean,
+                             const std::vector<double>& invstd) {
+  BackwardScale s;
+  s.dbeta.assign(static_cast<size_t>(C), 0.0);
+  s.dgamma = s.dbeta;
   for (int64_t r = 0; r < M; ++r)
     for (int64_t c = 0; c < C; ++c) {
       const auto k = static_cast<size_t>(c);
-      const double g = gy[at(r, c, C)], d = x[at(r, c, C)] - mean[k];
-      b.dbeta[k] += g;
-      b.dgamma[k] += g * d * invstd[k];
-      b.dbeta_scale[k] += std::fabs(g);
-      b.dgamma_scale[k] += std::fabs(g) * (std::fabs(x[at(r, c, C)]) + std::fabs(mean[k])) * invstd[k];
+      s.dbeta[k] += std::fabs(gy[at(r, c, C)]);
+      s.dgamma[k] += std::fabs(gy[at(r, c, C)]) * (std::fabs(x[at(r, c, C)]) + std::fabs(mean[k])) * invstd[k];
     }
-  b.gx.resize(x.size());
-  b.gx_scale.resize(x.size());
+  s.gx.resize(x.size());
   const double n = static_cast<double>(M);
   for (int64_t r = 0; r < M; ++r)
     for (int64_t c = 0; c < C; ++c) {
       const auto k = static_cast<size_t>(c);
       const double g = gamma.empty() ? 1.0 : gamma[k];
-      const double v = x[at(r, c, C)];
-      const double xhat = (v - mean[k]) * invstd[k];
-      const double xhat_scale = (std::fabs(v) + std::fabs(mean[k])) * invstd[k];
-      b.gx[at(r, c, C)] = g * invstd[k] * (gy[at(r, c, C)] - b.dbeta[k] / n - xhat * b.dgamma[k] / n);
-      b.gx_scale[at(r, c, C)] =
-          std::fabs(g) * invstd[k] *
-          (std::fabs(gy[at(r, c, C)]) + b.dbeta_scale[k] / n + xhat_scale * b.dgamma_scale[k] / n);
+      const double xhat_scale = (std::fabs(x[at(r, c, C)]) + std::fabs(mean[k])) * invstd[k];
+      s.gx[at(r, c, C)] =
+          std::fabs(g) * invstd[k] * (std::fabs(gy[at(r, c, C)]) + s.dbeta[k] / n + xhat_scale * s.dgamma[k] / n);
     }
-  return b;
+  return s;
 }
 
-// The running statistics after one update from (rm0, rv0) with the batch's mean and unbiased
-// variance, each within kF32Tol of the magnitude of its terms.
+// The running statistics after one update from (rm0, rv0), each within kF32Tol of the magnitude
+// of its terms: (1 - momentum) |rm0| + momentum max |x| for the mean; the variance's terms are
+// positive, so its own value. M = 1: the op refuses to train on one row (engine/ops/batchnorm.cpp:
+// no unbiased variance), the kernels take the biased one, 0, so the running variance only decays.
 void check_running_stats(const std::vector<double>& rm, const std::vector<double>& rv, const std::vector<double>& rm0,
-                         const std::vector<double>& rv0, const Stats& st) {
-  std::vector<double> want_rm(rm0.size()), want_rv(want_rm), scale_rm(want_rm), scale_rv(want_rm);
-  for (size_t c = 0; c < want_rm.size(); ++c) {
-    want_rm[c] = (1.0 - kMomentum) * rm0[c] + kMomentum * st.mean[c];
-    want_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
-    scale_rm[c] = (1.0 - kMomentum) * std::fabs(rm0[c]) + kMomentum * st.max_abs[c];
-    scale_rv[c] = (1.0 - kMomentum) * rv0[c] + kMomentum * st.unbiased[c];
+                         const std::vector<double>& rv0, const oracle::BatchNormTrain& want,
+                         const std::vector<double>& max_abs, int64_t M) {
+  std::vector<double> want_rv = want.running_var, scale_rm(rm0.size());
+  for (size_t c = 0; c < rm0.size(); ++c) {
+    if (M == 1) want_rv[c] = (1.0 - kMomentum) * rv0[c];
+    scale_rm[c] = (1.0 - kMomentum) * std::fabs(rm0[c]) + kMomentum * max_abs[c];
   }
-  check_within("running_mean", rm, want_rm, scale_rm, 0.0, kF32Tol);
-  check_within("running_var", rv, want_rv, scale_rv, 0.0, kF32Tol);
+  check_within("running_mean", rm, want.running_mean, scale_rm, 0.0, kF32Tol);
+  check_within("running_var", rv, want_rv, want_rv, 0.0, kF32Tol);
 }
 
 std::vector<double> to_f32(const std::vector<double>& v) { return rounded<float>(v); }
@@ -175,7 +145,8 @@ void check_batchnorm(const Case& cs, uint64_t seed) {
   const std::vector<double> gamma = cs.affine ? to_f32(uniform_values(C, seed + 4, -1.5, 1.5)) : std::vector<double>{};
   const std::vector<double> beta = cs.affine ? to_f32(normal_values(C, seed + 5, 0.0, 0.5)) : std::vector<double>{};
   const std::vector<double> rm0 = to_f32(normal_values(C, seed + 6)), rv0 = to_f32(uniform_values(C, seed + 7, 0.5, 2));
-  const Stats st = batch_stats(x, M, C);
+  const oracle::BatchNormTrain want = oracle::batch_norm_train(x, M, C, gamma, beta, rm0, rv0, kMomentum, kEps);
+  const std::vector<double> max_abs = column_max_abs(x, M, C);
 
   DeviceArray<T> dx(x), dgy(gy), y(M * C), gx(M * C);
   DeviceArray<float> dgamma_in(gamma), dbeta_in(beta), rm(rm0), rv(rv0);
@@ -187,11 +158,11 @@ void check_batchnorm(const Case& cs, uint64_t seed) {
                                       save_mean.get(), save_invstd.get(), or_null(rm, cs.running),
                                       or_null(rv, cs.running), M, C, static_cast<float>(kMomentum),
                                       static_cast<float>(kEps), workspace.get(), nullptr);
-  check_within("save_mean", save_mean.doubles(), st.mean, st.max_abs, 0.0, kF32Tol);
-  check_within("save_invstd", save_invstd.doubles(), st.invstd, st.invstd, 0.0, kF32Tol);
-  const Normalized want_y = normalize(x, M, C, gamma, beta, st.mean, st.invstd);
-  check_within("y (train)", y.doubles(), want_y.y, want_y.scale, output_rounding<T>(), kF32Tol);
-  if (cs.running) check_running_stats(rm.doubles(), rv.doubles(), rm0, rv0, st);
+  check_within("save_mean", save_mean.doubles(), want.mean, max_abs, 0.0, kF32Tol);
+  check_within("save_invstd", save_invstd.doubles(), want.invstd, want.invstd, 0.0, kF32Tol);
+  check_within("y (train)", y.doubles(), want.y, normalize_scale(x, M, C, gamma, beta, want.mean, want.invstd),
+               output_rounding<T>(), kF32Tol);
+  if (cs.running) check_running_stats(rm.doubles(), rv.doubles(), rm0, rv0, want, max_abs, M);
 
   // Eval forward with the (initial) running statistics.
   DeviceArray<float> rm_eval(rm0), rv_eval(rv0);
@@ -199,20 +170,22 @@ void check_batchnorm(const Case& cs, uint64_t seed) {
   kernels::batchnorm_forward_eval<T>(dx.get(), or_null(dgamma_in, cs.affine), or_null(dbeta_in, cs.affine),
                                      rm_eval.get(), rv_eval.get(), y_eval.get(), M, C, static_cast<float>(kEps),
                                      nullptr);
+  // 1 / sqrt(var + eps) of the running variance, for the bound only.
   std::vector<double> inv_running(rv0.size());
   for (size_t c = 0; c < rv0.size(); ++c) inv_running[c] = 1.0 / std::sqrt(rv0[c] + kEps);
-  const Normalized want_eval = normalize(x, M, C, gamma, beta, rm0, inv_running);
-  check_within("y (eval)", y_eval.doubles(), want_eval.y, want_eval.scale, output_rounding<T>(), kF32Tol);
+  check_within("y (eval)", y_eval.doubles(), oracle::batch_norm_eval(x, M, C, gamma, beta, rm0, rv0, kEps),
+               normalize_scale(x, M, C, gamma, beta, rm0, inv_running), output_rounding<T>(), kF32Tol);
 
   // Training backward from f32 statistics given to it (the reference uses the same values).
-  const std::vector<double> mean_f = to_f32(st.mean), invstd_f = to_f32(st.invstd);
+  const std::vector<double> mean_f = to_f32(want.mean), invstd_f = to_f32(want.invstd);
   DeviceArray<float> mean_in(mean_f), invstd_in(invstd_f);
   kernels::batchnorm_backward<T>(dx.get(), dgy.get(), or_null(dgamma_in, cs.affine), mean_in.get(), invstd_in.get(),
                                  gx.get(), dgamma.get(), dbeta.get(), M, C, workspace.get(), nullptr);
-  const Backward want = backward(x, gy, M, C, gamma, mean_f, invstd_f);
-  check_within("dbeta", dbeta.doubles(), want.dbeta, want.dbeta_scale, 0.0, kF32Tol);
-  check_within("dgamma", dgamma.doubles(), want.dgamma, want.dgamma_scale, 0.0, kF32Tol);
-  check_within("gx", gx.doubles(), want.gx, want.gx_scale, output_rounding<T>(), kF32Tol);
+  const oracle::BatchNormBackward want_back = oracle::batch_norm_backward(x, gy, M, C, gamma, mean_f, invstd_f);
+  const BackwardScale scale = backward_scale(x, gy, M, C, gamma, mean_f, invstd_f);
+  check_within("dbeta", dbeta.doubles(), want_back.dbeta, scale.dbeta, 0.0, kF32Tol);
+  check_within("dgamma", dgamma.doubles(), want_back.dgamma, scale.dgamma, 0.0, kF32Tol);
+  check_within("gx", gx.doubles(), want_back.gx, scale.gx, output_rounding<T>(), kF32Tol);
 }
 
 // ---- synchronized batch norm ----
@@ -244,7 +217,8 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
   const std::vector<double> gamma = affine ? to_f32(uniform_values(C, seed + 4, -1.5, 1.5)) : std::vector<double>{};
   const std::vector<double> beta = affine ? to_f32(normal_values(C, seed + 5, 0.0, 0.5)) : std::vector<double>{};
   const std::vector<double> rm0 = to_f32(normal_values(C, seed + 6)), rv0 = to_f32(uniform_values(C, seed + 7, 0.5, 2));
-  const Stats st = batch_stats(x, M, C);
+  const oracle::BatchNormTrain want = oracle::batch_norm_train(x, M, C, gamma, beta, rm0, rv0, kMomentum, kEps);
+  const std::vector<double> max_abs = column_max_abs(x, M, C);
   DeviceArray<float> dgamma_in(gamma), dbeta_in(beta);
 
   struct Rank {
@@ -271,14 +245,10 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
     CHECK(parts.back()[static_cast<size_t>(C)] == static_cast<double>(r.rows));
   }
   const std::vector<double> stats = all_reduce(parts);
-  std::vector<double> want_sums(static_cast<size_t>(C) + 1, 0.0), sums_scale(want_sums);
+  std::vector<double> sums_scale(static_cast<size_t>(C) + 1, 0.0);
   for (int64_t i = 0; i < M; ++i)
-    for (int64_t c = 0; c < C; ++c) {
-      want_sums[static_cast<size_t>(c)] += x[at(i, c, C)];
-      sums_scale[static_cast<size_t>(c)] += std::fabs(x[at(i, c, C)]);
-    }
-  want_sums[static_cast<size_t>(C)] = static_cast<double>(M);
-  check_within("all-reduced local sums", stats, want_sums, sums_scale, 0.0, kF32Tol);
+    for (int64_t c = 0; c < C; ++c) sums_scale[static_cast<size_t>(c)] += std::fabs(x[at(i, c, C)]);
+  check_within("all-reduced local sums", stats, want.sums, sums_scale, 0.0, kF32Tol);
 
   // Squared deviations around the global mean, all-reduced.
   parts.clear();
@@ -290,15 +260,15 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
     parts.push_back(sqdev.doubles());
   }
   const std::vector<double> sqdev = all_reduce(parts);
-  std::vector<double> want_sqdev(static_cast<size_t>(C)), sqdev_scale(want_sqdev);
+  std::vector<double> sqdev_scale(static_cast<size_t>(C), 0.0);
   for (int64_t c = 0; c < C; ++c) {
     const auto k = static_cast<size_t>(c);
-    want_sqdev[k] = st.var[k] * static_cast<double>(M);
     // Each term (x - mean)^2 is computed from x and the mean: accurate relative to (|x| + |mean|) |x - mean|.
     for (int64_t i = 0; i < M; ++i)
-      sqdev_scale[k] += (std::fabs(x[at(i, c, C)]) + std::fabs(st.mean[k])) * std::fabs(x[at(i, c, C)] - st.mean[k]);
+      sqdev_scale[k] +=
+          (std::fabs(x[at(i, c, C)]) + std::fabs(want.mean[k])) * std::fabs(x[at(i, c, C)] - want.mean[k]);
   }
-  check_within("all-reduced squared deviations", sqdev, want_sqdev, sqdev_scale, 0.0, kF32Tol);
+  check_within("all-reduced squared deviations", sqdev, want.sqdev, sqdev_scale, 0.0, kF32Tol);
 
   // Finalize (the same on every rank).
   DeviceArray<double> dstats(stats), dsqdev(sqdev);
@@ -306,14 +276,14 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
   kernels::sync_batchnorm_finalize(dstats.get(), dsqdev.get(), C, static_cast<float>(kMomentum),
                                    static_cast<float>(kEps), save_mean.get(), save_invstd.get(), rm.get(), rv.get(),
                                    nullptr);
-  check_within("save_mean", save_mean.doubles(), st.mean, st.max_abs, 0.0, kF32Tol);
-  check_within("save_invstd", save_invstd.doubles(), st.invstd, st.invstd, 0.0, kF32Tol);
-  check_running_stats(rm.doubles(), rv.doubles(), rm0, rv0, st);
+  check_within("save_mean", save_mean.doubles(), want.mean, max_abs, 0.0, kF32Tol);
+  check_within("save_invstd", save_invstd.doubles(), want.invstd, want.invstd, 0.0, kF32Tol);
+  check_running_stats(rm.doubles(), rv.doubles(), rm0, rv0, want, max_abs, M);
 
   // Apply, backward reduce and backward apply per rank, with the statistics the finalize gave.
   const std::vector<double> mean_f = save_mean.doubles(), invstd_f = save_invstd.doubles();
-  const Normalized want_y = normalize(x, M, C, gamma, beta, mean_f, invstd_f);
-  const Backward want = backward(x, gy, M, C, gamma, mean_f, invstd_f);
+  const oracle::BatchNormBackward want_back = oracle::batch_norm_backward(x, gy, M, C, gamma, mean_f, invstd_f);
+  const BackwardScale scale = backward_scale(x, gy, M, C, gamma, mean_f, invstd_f);
   std::vector<double> y_all, gx_all;
   parts.clear();
   for (const Rank& r : rk) {
@@ -331,15 +301,17 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
                                                sums.get(), dgamma.get(), dbeta.get(), workspace.get(), nullptr);
     parts.push_back(sums.doubles());
     // dgamma, dbeta: this rank's own sums in f32.
-    const Backward local = backward(r.x, r.gy, r.rows, C, gamma, mean_f, invstd_f);
-    check_within("local dbeta", dbeta.doubles(), local.dbeta, local.dbeta_scale, 0.0, kF32Tol);
-    check_within("local dgamma", dgamma.doubles(), local.dgamma, local.dgamma_scale, 0.0, kF32Tol);
+    const oracle::BatchNormBackward local = oracle::batch_norm_backward(r.x, r.gy, r.rows, C, gamma, mean_f, invstd_f);
+    const BackwardScale local_scale = backward_scale(r.x, r.gy, r.rows, C, gamma, mean_f, invstd_f);
+    check_within("local dbeta", dbeta.doubles(), local.dbeta, local_scale.dbeta, 0.0, kF32Tol);
+    check_within("local dgamma", dgamma.doubles(), local.dgamma, local_scale.dgamma, 0.0, kF32Tol);
   }
-  check_within("y", y_all, want_y.y, want_y.scale, output_rounding<T>(), kF32Tol);
+  check_within("y", y_all, oracle::batch_norm_apply(x, M, C, gamma, beta, mean_f, invstd_f),
+               normalize_scale(x, M, C, gamma, beta, mean_f, invstd_f), output_rounding<T>(), kF32Tol);
   const std::vector<double> grad_sums = all_reduce(parts);
-  std::vector<double> want_grad_sums(want.dbeta), grad_sums_scale(want.dbeta_scale);
-  want_grad_sums.insert(want_grad_sums.end(), want.dgamma.begin(), want.dgamma.end());
-  grad_sums_scale.insert(grad_sums_scale.end(), want.dgamma_scale.begin(), want.dgamma_scale.end());
+  std::vector<double> want_grad_sums(want_back.dbeta), grad_sums_scale(scale.dbeta);
+  want_grad_sums.insert(want_grad_sums.end(), want_back.dgamma.begin(), want_back.dgamma.end());
+  grad_sums_scale.insert(grad_sums_scale.end(), scale.dgamma.begin(), scale.dgamma.end());
   check_within("all-reduced gradient sums", grad_sums, want_grad_sums, grad_sums_scale, 0.0, kF32Tol);
   for (const Rank& r : rk) {
     DeviceArray<T> dx(r.x), dgy(r.gy), gx(r.rows * C);
@@ -350,7 +322,7 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
     const std::vector<double> g = gx.doubles();
     gx_all.insert(gx_all.end(), g.begin(), g.end());
   }
-  check_within("gx", gx_all, want.gx, want.gx_scale, output_rounding<T>(), kF32Tol);
+  check_within("gx", gx_all, want_back.gx, scale.gx, output_rounding<T>(), kF32Tol);
 }
 
 }  // namespace

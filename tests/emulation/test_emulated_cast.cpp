@@ -8,6 +8,11 @@
 // values for uint8 and fractions of every size. Conversions are exact operations: outputs must
 // match bit for bit. Sizes: 1000 elements (4 blocks, a partial last one) for every pair, and one
 // pair over more than 65536 blocks of 256 threads (the grid-stride loop's second pass).
+//
+// The engine's CPU conversion (engine/copy.cpp) is not the oracle here: it takes double to bf16
+// and half through f32 (two roundings) and negative values to uint8 by a direct C cast
+// (undefined), while the kernel rounds once and keeps the low 8 bits of the int32. So the
+// conversions below are written from the header's rules, independently of both.
 #include <cuda_fp16.h>
 #include <doctest/doctest.h>
 

@@ -1,9 +1,10 @@
 // Elementwise kernels (kernels/elementwise.cu) on the CPU emulator (tests/emulation/simt.h)
-// against float64 loops, f32 and bf16 (fill also int32): every launcher on 16-byte aligned
-// pointers (the packed path: 16-byte packs, then the n % (16 / sizeof(T)) tail element by element)
-// and on pointers one element off (the element path), n below one pack, a few packs and a few
-// hundred blocks; add and accumulate in place (y aliases an input); relu of NaN and -0; the
-// element path's grid-stride loop (2^24 + 1001 elements, relu and add, f32).
+// against the engine's CPU reference in float64 (tests/emulation/cpu_oracle.h), f32 and bf16
+// (fill, a constant, also int32): every launcher on 16-byte aligned pointers (the packed path:
+// 16-byte packs, then the n % (16 / sizeof(T)) tail element by element) and on pointers one
+// element off (the element path), n below one pack, a few packs and a few hundred blocks; add and
+// accumulate in place (y aliases an input); relu of NaN and -0; the element path's grid-stride
+// loop (2^24 + 1001 elements, relu and add, f32).
 //
 // Bounds: relu, relu_backward, fill are exact. add, scale, exp_backward and fill_from_scalar are
 // one f32 operation on exact inputs ("computed in float"), then the store: exactly
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "kernels/elementwise.cuh"
+#include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/test_emulated_checks.h"
 
@@ -65,38 +67,34 @@ void check_elementwise(int64_t n, bool shift, uint64_t seed) {
     av[1] = -0.0;
   }
   const std::vector<double> a = rounded<T>(av), b = rounded<T>(normal_values(n, seed + 1));
-  const auto map = [&](const std::vector<double>& x, auto f) {
-    std::vector<double> out(x.size());
-    for (size_t i = 0; i < x.size(); ++i) out[i] = f(x[i], i);
-    return out;
-  };
 
-  {  // relu forward and backward (y > 0 ? gy : 0 with y = a, gy = b)
+  {  // relu forward and backward (gx = gy where x > 0, with x = a, gy = b; the reference reads
+     // y = relu(x), which is positive where x is)
     Buffer<T> x(a, shift), y(n, shift), gy(b, shift), gx(n, shift);
     kernels::relu_forward<T>(x.get(), y.get(), n, nullptr);
-    check_exact("relu", y.doubles(), map(a, [](double v, size_t) { return v > 0.0 ? v : 0.0; }));
+    check_exact("relu", y.doubles(), oracle::relu(a));
     kernels::relu_backward<T>(x.get(), gy.get(), gx.get(), n, nullptr);
-    check_exact("relu_backward", gx.doubles(), map(a, [&](double v, size_t i) { return v > 0.0 ? b[i] : 0.0; }));
+    check_exact("relu_backward", gx.doubles(), oracle::relu_backward(a, b));
   }
   {  // exp forward; backward gx = gy * y with y = exp(x) given
     const std::vector<double> x = rounded<T>(normal_values(n, seed + 2));
     Buffer<T> dx(x, shift), y(n, shift);
     kernels::exp_forward<T>(dx.get(), y.get(), n, nullptr);
-    const std::vector<double> want = map(x, [](double v, size_t) { return std::exp(v); });
+    const std::vector<double> want = oracle::exp(x);
     check_within("exp", y.doubles(), want, want, output_rounding<T>(), kF32Tol);
     const std::vector<double> yv = rounded<T>(want);
     Buffer<T> dy(yv, shift), gy(b, shift), gx(n, shift);
     kernels::exp_backward<T>(dy.get(), gy.get(), gx.get(), n, nullptr);
-    check_exact("exp_backward", gx.doubles(), via_float<T>(map(yv, [&](double v, size_t i) { return b[i] * v; })));
+    check_exact("exp_backward", gx.doubles(), via_float<T>(oracle::exp_backward(yv, b)));
   }
   {  // scale
     const float s = -1.3f;
     Buffer<T> x(b, shift), y(n, shift);
     kernels::scale<T>(x.get(), s, y.get(), n, nullptr);
-    check_exact("scale", y.doubles(), via_float<T>(map(b, [&](double v, size_t) { return s * v; })));
+    check_exact("scale", y.doubles(), via_float<T>(oracle::scale(b, s)));
   }
   {  // add out of place and in place (y = a), accumulate (dst += src)
-    const std::vector<double> want = via_float<T>(map(a, [&](double v, size_t i) { return v + b[i]; }));
+    const std::vector<double> want = via_float<T>(oracle::add(a, b));
     Buffer<T> da(a, shift), db(b, shift), y(n, shift);
     kernels::add<T>(da.get(), db.get(), y.get(), n, nullptr);
     check_exact("add", y.doubles(), want);
@@ -106,14 +104,14 @@ void check_elementwise(int64_t n, bool shift, uint64_t seed) {
     kernels::accumulate<T>(dst.get(), db.get(), n, nullptr);
     check_exact("accumulate", dst.doubles(), want);
   }
-  {  // fill, fill_from_scalar (the scalar outside y)
+  {  // fill, fill_from_scalar (the scalar outside y: the backward of a scaled sum)
     Buffer<T> y(n, shift);
     kernels::fill<T>(y.get(), 2.7f, n, nullptr);
     check_exact("fill", y.doubles(), std::vector<double>(static_cast<size_t>(n), to_double(to_storage<T>(2.7f))));
     Buffer<T> scalar(std::vector<double>{b[0]}, false);
     kernels::fill_from_scalar<T>(scalar.get(), 3.1f, y.get(), n, nullptr);
-    const double v = to_double(scalar.get()[0]) * static_cast<double>(3.1f);
-    check_exact("fill_from_scalar", y.doubles(), via_float<T>(std::vector<double>(static_cast<size_t>(n), v)));
+    check_exact("fill_from_scalar", y.doubles(),
+                via_float<T>(oracle::broadcast_scalar(to_double(scalar.get()[0]), static_cast<double>(3.1f), n)));
   }
 }
 
@@ -138,18 +136,16 @@ TEST_SUITE("emulated") {
     const int64_t n = int64_t{65536} * 256 + 1001;
     const std::vector<double> a0 = rounded<float>(normal_values(4099, 6500)),
                               b0 = rounded<float>(normal_values(4099, 6501));
-    std::vector<double> a(static_cast<size_t>(n)), b(a.size()), want(a.size());
+    std::vector<double> a(static_cast<size_t>(n)), b(a.size());
     for (size_t i = 0; i < a.size(); ++i) {
       a[i] = a0[i % a0.size()];
       b[i] = b0[i % b0.size()];
     }
     Buffer<float> da(a, true), db(b, true), y(n, true);
     kernels::relu_forward<float>(da.get(), y.get(), n, nullptr);
-    for (size_t i = 0; i < a.size(); ++i) want[i] = a[i] > 0.0 ? a[i] : 0.0;
-    check_exact("relu", y.doubles(), want);
+    check_exact("relu", y.doubles(), oracle::relu(a));
     kernels::add<float>(da.get(), db.get(), y.get(), n, nullptr);
-    for (size_t i = 0; i < a.size(); ++i) want[i] = a[i] + b[i];
-    check_exact("add", y.doubles(), rounded<float>(want));
+    check_exact("add", y.doubles(), rounded<float>(oracle::add(a, b)));
   }
 
   TEST_CASE("elementwise kernels on the emulator: fill of int32 truncates toward zero") {

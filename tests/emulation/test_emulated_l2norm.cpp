@@ -1,9 +1,10 @@
 // Row-wise L2 normalization (kernels/l2norm.cu) on the CPU emulator (tests/emulation/simt.h)
-// against float64 loops, f32 and bf16: the warp-per-row path (D < 1024: D = 1, 3, 100, 1000) and
-// the block-per-row path (D = 1024, 1500), row counts that leave a block's 8 warps partly idle,
-// a zero row and a row whose norm is below eps (y = x / eps; the backward's gy / eps branch),
-// D = 0; the row loop's second pass over a grid capped at 65536 blocks (525289 rows, forward,
-// f32); results independent of the emulator's thread order (the block path's shared-memory sums).
+// against the engine's CPU reference in float64 (tests/emulation/cpu_oracle.h), f32 and bf16: the
+// warp-per-row path (D < 1024: D = 1, 3, 100, 1000) and the block-per-row path (D = 1024, 1500),
+// row counts that leave a block's 8 warps partly idle, a zero row and a row whose norm is below
+// eps (y = x / eps; the backward's gy / eps branch), D = 0; the row loop's second pass over a grid
+// capped at 65536 blocks (525289 rows, forward, f32); results independent of the emulator's
+// thread order (the block path's shared-memory sums).
 //
 // Bounds (test_emulated_checks.h): norms relative kF32Tol; y and gx kF32Tol times the magnitude
 // of their terms, plus one bf16 rounding for bf16 outputs.
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "kernels/l2norm.cuh"
+#include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/test_emulated_checks.h"
 
@@ -25,7 +27,7 @@ using namespace rsd::test;
 
 namespace {
 
-// The launchers take eps as a float: the reference uses that value.
+// The launchers take eps as a float: the oracle uses that value.
 const double kEps = static_cast<double>(1e-12f);
 
 // backward: also run and check the backward.
@@ -42,46 +44,30 @@ void check_l2norm(int64_t R, int64_t D, uint64_t seed, bool backward = true) {
     for (int64_t j = 0; j < D; ++j) xv[static_cast<size_t>(D + j)] *= 1e-13;
   const std::vector<double> x = rounded<T>(xv);
 
-  // Forward: norms (R), y (R, D).
-  std::vector<double> norm(static_cast<size_t>(R)), y(x.size()), y_scale(x.size());
-  for (int64_t r = 0; r < R; ++r) {
-    double ss = 0.0;
-    for (int64_t j = 0; j < D; ++j) ss += x[static_cast<size_t>(r * D + j)] * x[static_cast<size_t>(r * D + j)];
-    norm[static_cast<size_t>(r)] = std::sqrt(ss);
-    const double inv = 1.0 / std::max(std::sqrt(ss), kEps);
-    for (int64_t j = 0; j < D; ++j) {
-      y[static_cast<size_t>(r * D + j)] = x[static_cast<size_t>(r * D + j)] * inv;
-      y_scale[static_cast<size_t>(r * D + j)] = std::fabs(x[static_cast<size_t>(r * D + j)]) * inv;
-    }
-  }
+  // Forward: norms (R), y (R, D); y = x / max(norm, eps) is accurate relative to its own size.
+  const oracle::L2Normalize want = oracle::l2_normalize_forward(x, R, D, kEps);
+  std::vector<double> y_scale(want.y.size());
+  for (size_t i = 0; i < y_scale.size(); ++i) y_scale[i] = std::fabs(want.y[i]);
   DeviceArray<T> dx(x), dy(R * D);
   DeviceArray<float> dnorms(R);
   kernels::l2_normalize_forward<T>(dx.get(), dy.get(), dnorms.get(), R, D, static_cast<float>(kEps), nullptr);
-  check_within("norms", dnorms.doubles(), norm, norm, 0.0, kF32Tol);
-  check_within("y", dy.doubles(), y, y_scale, output_rounding<T>(), kF32Tol);
+  check_within("norms", dnorms.doubles(), want.norms, want.norms, 0.0, kF32Tol);
+  check_within("y", dy.doubles(), want.y, y_scale, output_rounding<T>(), kF32Tol);
   if (!backward) return;
 
   // Backward from the reference's y (rounded to T) and norms (rounded to f32), as given inputs.
-  const std::vector<double> yin = rounded<T>(y), norm_in = rounded<float>(norm);
+  const std::vector<double> yin = rounded<T>(want.y), norm_in = rounded<float>(want.norms);
   const std::vector<double> gy = rounded<T>(normal_values(R * D, seed + 1));
-  std::vector<double> gx(x.size()), gx_scale(x.size());
+  const std::vector<double> gx = oracle::l2_normalize_backward(gy, yin, norm_in, R, D, kEps);
+  // gx = (gy - y <gy, y>) / norm term by term above eps; gy / eps, one rounding, below.
+  std::vector<double> gx_scale(x.size());
   for (int64_t r = 0; r < R; ++r) {
     const double n = norm_in[static_cast<size_t>(r)];
-    double dot = 0.0, dot_scale = 0.0;
-    for (int64_t j = 0; j < D; ++j) {
-      const auto i = static_cast<size_t>(r * D + j);
-      dot += gy[i] * yin[i];
-      dot_scale += std::fabs(gy[i] * yin[i]);
-    }
-    for (int64_t j = 0; j < D; ++j) {
-      const auto i = static_cast<size_t>(r * D + j);
-      if (n > kEps) {
-        gx[i] = (gy[i] - yin[i] * dot) / n;
-        gx_scale[i] = (std::fabs(gy[i]) + std::fabs(yin[i]) * dot_scale) / n;
-      } else {
-        gx[i] = gy[i] / kEps;
-        gx_scale[i] = std::fabs(gx[i]);
-      }
+    const auto row = static_cast<size_t>(r * D);
+    double dot_scale = 0.0;
+    for (size_t j = 0; j < static_cast<size_t>(D); ++j) dot_scale += std::fabs(gy[row + j] * yin[row + j]);
+    for (size_t i = row; i < row + static_cast<size_t>(D); ++i) {
+      gx_scale[i] = n > kEps ? (std::fabs(gy[i]) + std::fabs(yin[i]) * dot_scale) / n : std::fabs(gx[i]);
     }
   }
   DeviceArray<T> dgy(gy), dyin(yin), dgx(R * D);

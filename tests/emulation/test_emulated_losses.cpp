@@ -1,10 +1,10 @@
 // The fused CUDA loss kernels (kernels/info_nce.cu, kernels/cosine_loss.cu), compiled for and run
-// on the CPU emulator (tests/emulation/simt.h), against the float64 references: the sizes and
-// bounds of the GPU suite (tests/info_nce_cases.h, tests/test_cuda_losses.cpp), less the cosine
-// case of 4.2 million rows (the grid-stride loop; minutes on the emulator). This checks
-// the kernels' index arithmetic, tile tails, split merges, pipelines, fragment layouts and
-// barriers without a GPU; it says nothing about their speed, and the GPU suite stays the check
-// of the real hardware and compiler.
+// on the CPU emulator (tests/emulation/simt.h), against the float64 oracle, the CPU ops in f64
+// (tests/emulation/cpu_oracle.h): the sizes and bounds of the GPU suite (tests/info_nce_cases.h,
+// tests/test_cuda_losses.cpp), less the cosine case of 4.2 million rows (the grid-stride loop;
+// minutes on the emulator). This checks the kernels' index arithmetic, tile tails, split merges,
+// pipelines, fragment layouts and barriers without a GPU; it says nothing about their speed, and
+// the GPU suite stays the check of the real hardware and compiler.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -17,12 +17,11 @@
 #include "kernels/info_nce.cuh"
 #include "kernels/reduce.cuh"
 #include "tests/cosine_loss_cases.h"
-#include "tests/cosine_loss_reference.h"
+#include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/simt.h"
 #include "tests/emulation/test_emulated_checks.h"
 #include "tests/info_nce_cases.h"
-#include "tests/info_nce_reference.h"
 
 using namespace rsd;
 using namespace rsd::test;
@@ -86,7 +85,7 @@ void check_nce(const NceConfig& c, const std::vector<double>& av, const std::vec
   const double g = 0.75;
   const float tau = static_cast<float>(c.tau);
   const std::vector<double> a = rounded<T>(av), b = rounded<T>(bv);
-  const InfoNceReference ref = info_nce_reference(a, b, c.n, c.m, c.d, tau, c.offset, c.symmetric, kNceEps, g);
+  const oracle::InfoNce ref = oracle::info_nce(a, b, c.n, c.m, c.d, tau, c.offset, c.symmetric, kNceEps, g);
   const NceRun got = run_fused_nce<T>(c, a, b, tau, g);
   const double bound = nce_bound(f32, tau);
   CAPTURE(c.n);
@@ -99,7 +98,7 @@ void check_nce(const NceConfig& c, const std::vector<double>& av, const std::vec
   INFO("loss " << got.loss << " reference " << ref.loss << "; dtau " << got.dtau << " reference " << ref.dtau);
   CHECK(relative_error(got.loss, ref.loss) <= bound);
   CHECK(relative_error(got.dtau, ref.dtau) <= bound);
-  const double ea = relative_l2_error(ref.da, got.da), eb = relative_l2_error(ref.db, got.db);
+  const double ea = relative_l2(ref.da, got.da), eb = relative_l2(ref.db, got.db);
   INFO("da relative L2 " << ea << ", db relative L2 " << eb);
   CHECK(ea <= bound);
   CHECK(eb <= bound);
@@ -134,7 +133,7 @@ CosineRun run_fused_cosine(const std::vector<double>& p, const std::vector<doubl
 }
 
 double nmse(const std::vector<double>& want, const std::vector<double>& got) {
-  const double e = relative_l2_error(want, got);
+  const double e = relative_l2(want, got);
   return e * e;
 }
 
@@ -144,7 +143,7 @@ void check_cosine(const std::vector<double>& pv, const std::vector<double>& zv, 
                   bool misalign, bool whole_batch) {
   constexpr bool f32 = std::is_same_v<T, float>;
   const std::vector<double> p = rounded<T>(pv), z = rounded<T>(zv);
-  const CosineLossReference ref = cosine_loss_reference(p, z, R, D, kCosineEps, g);
+  const oracle::CosineLoss ref = oracle::byol_cosine_loss(p, z, R, D, kCosineEps, g);
   const CosineRun got = run_fused_cosine<T>(p, z, R, D, g, misalign);
   CAPTURE(R);
   CAPTURE(D);
@@ -153,7 +152,7 @@ void check_cosine(const std::vector<double>& pv, const std::vector<double>& zv, 
   INFO("loss " << got.loss << " reference " << ref.loss);
   CHECK(relative_error(got.loss, ref.loss) <= (f32 ? 1e-5 : 1e-2));
   if (whole_batch) CHECK(nmse(ref.dp, got.dp) <= (f32 ? 1e-10 : 1e-4));
-  CHECK(cosine_row_error(ref, got.dp, R, D) <= (f32 ? 1e-5 : 1e-2));
+  CHECK(cosine_row_error(ref.dp, cosine_row_scales(p, z, R, D, kCosineEps, g), got.dp, R, D) <= (f32 ? 1e-5 : 1e-2));
 }
 
 // Restores the emulator's options at the end of a test case.
@@ -243,8 +242,8 @@ TEST_SUITE("emulated") {
     emu::options().multiprocessors = 1;
     const NceRun one_split = run_fused_nce<__nv_bfloat16>(c, a, b, 0.1f, 1.0);
     CHECK(relative_error(one_split.loss, first.loss) <= 1e-6);
-    CHECK(relative_l2_error(first.da, one_split.da) <= 1e-2);
-    CHECK(relative_l2_error(first.db, one_split.db) <= 1e-2);
+    CHECK(relative_l2(first.da, one_split.da) <= 1e-2);
+    CHECK(relative_l2(first.db, one_split.db) <= 1e-2);
   }
 
   TEST_CASE("fused info_nce kernels on the emulator: every ldmatrix phase is free of bank conflicts") {

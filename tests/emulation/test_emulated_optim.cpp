@@ -1,12 +1,18 @@
 // The multi-tensor kernels (kernels/optim.cu: SGD, LARS, AdamW; kernels/multi_tensor_ops.cu: EMA,
-// squared norm, scale) on the CPU emulator (tests/emulation/simt.h) against float64 loops. The
-// slot table mixes a 1-element slot, chunk-sized and multi-chunk slots with a tail (2 * 65536 +
-// 77), empty slots (no chunk) first, last and between others, excluded slots (no weight decay,
-// no LARS adaptation; one of two chunks) and an all-zero parameter (LARS trust 1). squared_norm
+// squared norm, scale) on the CPU emulator (tests/emulation/simt.h) against the engine's CPU path
+// of the same updates. The slot table mixes a 1-element slot, chunk-sized and multi-chunk slots
+// with a tail (2 * 65536 + 77), empty slots (no chunk) first, last and between others, excluded
+// slots (no weight decay, no LARS adaptation; one of two chunks) and an all-zero parameter (LARS
+// trust 1). squared_norm
 // also runs over 300 one-chunk slots (its final kernel's loop strides over more than 256
 // partials), with an Inf or a NaN (the guard's signal) and with no slots (0). LARS and
 // squared_norm, whose block sums meet in shared memory, must not depend on the emulator's thread
 // order.
+//
+// The oracle is the engine's CPU path of each optimizer (tests/emulation/cpu_oracle.h: the SGD,
+// LARS, AdamW, EmaUpdate and GradientNorm classes), which computes in f32 as the kernels do. LARS's
+// per-chunk partial sums are the kernel's own intermediate, which the classes do not have: they
+// are checked against sums written here.
 //
 // Bounds: kF32Tol (test_emulated_checks.h) times the magnitude of each output's terms (for the
 // update p - lr * u: |p| + lr * the magnitude of u's terms). scale is one f32 product: exact.
@@ -20,6 +26,7 @@
 
 #include "kernels/multi_tensor_ops.cuh"
 #include "kernels/optim.cuh"
+#include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/test_emulated_checks.h"
 
@@ -75,6 +82,13 @@ struct MultiTensor {
     chunk_start = std::make_unique<DeviceArray<int64_t>>(n_slots + 1);
     std::copy(starts.begin(), starts.end(), chunk_start->get());
   }
+
+  // The host values as the oracle's tensors.
+  oracle::ParamSet params() const {
+    oracle::ParamSet s{p, g, s0, s1, {}};
+    for (const SlotSpec& spec : specs) s.excluded.push_back(spec.excluded);
+    return s;
+  }
 };
 
 // Empty first, 1-element, chunk-sized, 3 chunks with a tail, empty, excluded (1 and 2 chunks),
@@ -103,20 +117,20 @@ void check_sgd(float lr, float momentum, float wd, bool nesterov) {
   MultiTensor mt(mixed_slots(), 600, state0, false);
   kernels::sgd_step(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, lr, momentum, wd, nesterov,
                     nullptr);
+  oracle::ParamSet want = mt.params();
+  oracle::sgd_step(want, lr, momentum, wd, nesterov);
   for (size_t k = 0; k < mt.specs.size(); ++k) {
     const double w = mt.specs[k].excluded ? 0.0 : wd;
-    Expected e;
+    // The terms: d = g + w p, v = momentum v0 + d, u = d + momentum v (Nesterov) or v.
+    Expected e{want.p[k], {}, want.state0[k], {}, {}, {}};
     for (size_t i = 0; i < mt.p[k].size(); ++i) {
-      const double p = mt.p[k][i], g = mt.g[k][i] + w * p, gs = std::fabs(mt.g[k][i]) + w * std::fabs(p);
-      double u = g, us = gs;
+      const double p = mt.p[k][i], gs = std::fabs(mt.g[k][i]) + w * std::fabs(p);
+      double us = gs;
       if (state0) {
-        const double v = momentum * mt.s0[k][i] + g, vs = momentum * std::fabs(mt.s0[k][i]) + gs;
-        e.s0.push_back(v);
+        const double vs = momentum * std::fabs(mt.s0[k][i]) + gs;
         e.s0_scale.push_back(vs);
-        u = nesterov ? g + momentum * v : v;
         us = nesterov ? gs + momentum * vs : vs;
       }
-      e.p.push_back(p - lr * u);
       e.p_scale.push_back(std::fabs(p) + lr * us);
     }
     check_slot(mt, k, e, state0, false);
@@ -131,7 +145,8 @@ void check_lars(float lr, float momentum, float wd, float eta) {
   kernels::lars_norms(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, wd, workspace.get(),
                       nullptr);
   // The workspace: (sum p^2, sum d^2) per chunk, (0, 0) for excluded slots.
-  std::vector<double> partials(static_cast<size_t>(2 * mt.total_chunks)), want(partials.size()), scale(partials.size());
+  std::vector<double> partials(static_cast<size_t>(2 * mt.total_chunks)), want_partials(partials.size()),
+      scale(partials.size());
   const auto* f = reinterpret_cast<const float*>(workspace.get());
   for (size_t i = 0; i < partials.size(); ++i) partials[i] = f[i];
   std::vector<double> p_norm(mt.specs.size()), d_norm(mt.specs.size());
@@ -148,33 +163,34 @@ void check_lars(float lr, float momentum, float wd, float eta) {
           cd += d * d;
         }
       }
-      want[static_cast<size_t>(2 * c)] = scale[static_cast<size_t>(2 * c)] = cp;
-      want[static_cast<size_t>(2 * c + 1)] = scale[static_cast<size_t>(2 * c + 1)] = cd;
+      want_partials[static_cast<size_t>(2 * c)] = scale[static_cast<size_t>(2 * c)] = cp;
+      want_partials[static_cast<size_t>(2 * c + 1)] = scale[static_cast<size_t>(2 * c + 1)] = cd;
       pp += cp;
       dd += cd;
     }
     p_norm[k] = std::sqrt(pp);
     d_norm[k] = std::sqrt(dd);
   }
-  check_within("lars_norms partials", partials, want, scale, 0.0, kF32Tol);
+  check_within("lars_norms partials", partials, want_partials, scale, 0.0, kF32Tol);
 
   kernels::lars_step(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, lr, momentum, wd, eta,
                      workspace.get(), nullptr);
+  oracle::ParamSet want = mt.params();
+  oracle::lars_step(want, lr, momentum, wd, eta);
   for (size_t k = 0; k < mt.specs.size(); ++k) {
     const bool skip = mt.specs[k].excluded;
     const double w = skip ? 0.0 : wd;
+    // The terms: u = momentum v0 + (g + w p) trust, with the trust eta |p| / |d| from the sums
+    // above (for the bound only).
     const double trust = skip || p_norm[k] == 0.0 || d_norm[k] == 0.0 ? 1.0 : eta * p_norm[k] / d_norm[k];
-    Expected e;
+    Expected e{want.p[k], {}, want.state0[k], {}, {}, {}};
     for (size_t i = 0; i < mt.p[k].size(); ++i) {
       const double p = mt.p[k][i];
-      double u = (mt.g[k][i] + w * p) * trust, us = (std::fabs(mt.g[k][i]) + w * std::fabs(p)) * trust;
+      double us = (std::fabs(mt.g[k][i]) + w * std::fabs(p)) * trust;
       if (state0) {
-        u = momentum * mt.s0[k][i] + u;
         us = momentum * std::fabs(mt.s0[k][i]) + us;
-        e.s0.push_back(u);
         e.s0_scale.push_back(us);
       }
-      e.p.push_back(p - lr * u);
       e.p_scale.push_back(std::fabs(p) + lr * us);
     }
     check_slot(mt, k, e, state0, false);
@@ -188,22 +204,19 @@ void check_adamw() {
     CAPTURE(step);
     kernels::adamw_step(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, lr, beta1, beta2, eps, wd,
                         step, nullptr);
+    oracle::ParamSet want = mt.params();
+    oracle::adamw_step(want, lr, beta1, beta2, eps, wd, step);
+    // The terms: m = beta1 m0 + (1 - beta1) g; v = beta2 v0 + (1 - beta2) g^2 (positive terms: its own
+    // size); p decay - lr (m / bias1) / (sqrt(v / bias2) + eps).
     const double bias1 = 1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step));
     const double bias2 = 1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step));
     for (size_t k = 0; k < mt.specs.size(); ++k) {
-      const double decay = mt.specs[k].excluded ? 1.0 : 1.0 - static_cast<double>(lr) * wd;
-      Expected e;
+      Expected e{want.p[k], {}, want.state0[k], {}, want.state1[k], want.state1[k]};
       for (size_t i = 0; i < mt.p[k].size(); ++i) {
-        const double g = mt.g[k][i];
-        const double m = beta1 * mt.s0[k][i] + (1.0 - beta1) * g;
-        const double ms = beta1 * std::fabs(mt.s0[k][i]) + (1.0 - beta1) * std::fabs(g);
-        const double v = beta2 * mt.s1[k][i] + (1.0 - beta2) * g * g;
+        const double m = want.state0[k][i], v = want.state1[k][i];
+        const double ms = beta1 * std::fabs(mt.s0[k][i]) + (1.0 - beta1) * std::fabs(mt.g[k][i]);
         const double denom = std::sqrt(v / bias2) + eps;
-        e.s0.push_back(m);
         e.s0_scale.push_back(ms);
-        e.s1.push_back(v);
-        e.s1_scale.push_back(v);
-        e.p.push_back(mt.p[k][i] * decay - lr * (m / bias1) / denom);
         e.p_scale.push_back(std::fabs(mt.p[k][i]) + lr * (ms + std::fabs(m)) / bias1 / denom);
       }
       check_slot(mt, k, e, true, true);
@@ -224,65 +237,58 @@ double device_squared_norm(const MultiTensor& mt) {
   return out.doubles()[0];
 }
 
-double host_squared_norm(const MultiTensor& mt) {
-  double s = 0.0;
-  for (const auto& p : mt.p)
-    for (double v : p) s += v * v;
-  return s;
-}
-
 }  // namespace
 
 TEST_SUITE("emulated") {
-  TEST_CASE("optim kernels on the emulator: SGD (plain, momentum, Nesterov) matches float64") {
+  TEST_CASE("optim kernels on the emulator: SGD (plain, momentum, Nesterov) matches the CPU optimizer") {
     check_sgd(0.1f, 0.0f, 1e-4f, false);
     check_sgd(0.1f, 0.9f, 1e-4f, false);
     check_sgd(0.05f, 0.9f, 5e-4f, true);
   }
 
-  TEST_CASE("optim kernels on the emulator: LARS norms and step (with and without momentum) match float64") {
+  TEST_CASE("optim kernels on the emulator: LARS norms and step (with and without momentum) match the CPU optimizer") {
     check_lars(0.2f, 0.9f, 1e-3f, 0.001f);
     check_lars(0.2f, 0.0f, 1e-3f, 0.02f);
   }
 
-  TEST_CASE("optim kernels on the emulator: AdamW, two steps, matches float64") { check_adamw(); }
+  TEST_CASE("optim kernels on the emulator: AdamW, two steps, matches the CPU optimizer") { check_adamw(); }
 
-  TEST_CASE("multi_tensor_ops kernels on the emulator: EMA update and scale match float64") {
+  TEST_CASE("multi_tensor_ops kernels on the emulator: EMA update and scale match the CPU updates") {
     MultiTensor mt(mixed_slots(), 900, false, false);
     const float tau = 0.996f;
     kernels::ema_update(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, tau, nullptr);
+    oracle::ParamSet want = mt.params();
+    oracle::ema_update(want, tau);
     for (size_t k = 0; k < mt.specs.size(); ++k) {
       CAPTURE(k);
-      std::vector<double> want(mt.p[k].size()), scale(want.size());
-      for (size_t i = 0; i < want.size(); ++i) {
-        want[i] = tau * mt.p[k][i] + (1.0 - tau) * mt.g[k][i];
+      std::vector<double> scale(want.p[k].size());
+      for (size_t i = 0; i < scale.size(); ++i)
         scale[i] = tau * std::fabs(mt.p[k][i]) + (1.0 - tau) * std::fabs(mt.g[k][i]);
-      }
-      check_within("ema", mt.dp[k]->doubles(), want, scale, 0.0, kF32Tol);
+      check_within("ema", mt.dp[k]->doubles(), want.p[k], scale, 0.0, kF32Tol);
       mt.p[k] = mt.dp[k]->doubles();
     }
     // One f32 product of f32 values: exactly the product rounded to f32.
     const float factor = 0.37f;
     kernels::scale(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, factor, nullptr);
+    want = mt.params();
+    oracle::scale(want, factor);
     for (size_t k = 0; k < mt.specs.size(); ++k) {
       CAPTURE(k);
-      std::vector<double> want(mt.p[k].size());
-      for (size_t i = 0; i < want.size(); ++i) want[i] = mt.p[k][i] * static_cast<double>(factor);
-      check_exact("scale", mt.dp[k]->doubles(), rounded<float>(want));
+      check_exact("scale", mt.dp[k]->doubles(), want.p[k]);
     }
   }
 
-  TEST_CASE("multi_tensor_ops kernels on the emulator: squared_norm matches float64; Inf and NaN show") {
+  TEST_CASE("multi_tensor_ops kernels on the emulator: squared_norm matches the CPU gradient norm; Inf and NaN show") {
     {
       MultiTensor mt(mixed_slots(), 1000, false, false);
-      const double want = host_squared_norm(mt);
+      const double want = oracle::squared_norm(mt.params());
       check_within("squared_norm", {device_squared_norm(mt)}, {want}, want, 0.0, kF32Tol);
     }
     std::vector<SlotSpec> many;
     for (int i = 0; i < 300; ++i) many.push_back({1 + (i % 7) * 13});
     MultiTensor mt(many, 1100, false, false);
     CHECK(mt.total_chunks == 300);
-    const double want = host_squared_norm(mt);
+    const double want = oracle::squared_norm(mt.params());
     check_within("squared_norm (300 chunks)", {device_squared_norm(mt)}, {want}, want, 0.0, kF32Tol);
     mt.dp[123]->get()[5] = INFINITY;
     CHECK(std::isinf(device_squared_norm(mt)));

@@ -1,12 +1,13 @@
 // Pooling kernels (kernels/pool.cu, NHWC) on the CPU emulator (tests/emulation/simt.h) against
-// float64 loops, f32 and bf16.
+// the engine's CPU reference in float64 (tests/emulation/cpu_oracle.h), f32 and bf16.
 //   max pooling: windows with padding, overlapping (stride 1) and non-square ones, windows lying
 //     wholly in padding (y = -inf, argmax = -1), ties (values from a set of 7 integers: the first
 //     in row-major window order wins) and NaNs (a NaN wins); channel counts that are not
 //     multiples of 32. The forward is exact (a maximum), and so is the backward here: gy holds
 //     multiples of 1/4 below 2 in magnitude, whose sums over at most 9 windows need at most 7
 //     significant bits (exact in f32 accumulation and in bf16). The backward's gather is checked
-//     against a scatter of gy to the argmax.
+//     against the reference's scatter of gy to the argmax. The kernel's non-square windows, which
+//     the op and its reference do not have, are checked against a window loop (max_pool_want).
 //   global average pooling: HW = 0 (zeros), 1, and more pixels than the 8 row lanes; the forward
 //     mean within kF32Tol of sum |x| / HW, the backward's single division within kF32Tol (plus
 //     one bf16 rounding for bf16 outputs, test_emulated_checks.h); its forward's lane sums meet in
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "kernels/pool.cuh"
+#include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/test_emulated_checks.h"
 
@@ -50,26 +52,17 @@ std::vector<double> quarter_values(int64_t count, uint64_t seed) {
   return v;
 }
 
-template <typename T>
-void check_maxpool(const PoolCase& s, uint64_t seed) {
-  const bool f32 = std::is_same_v<T, float>;
+// y and argmax of the max pooling of x (N, H, W, C). Square windows (the op's): the engine's
+// reference. The kernel also takes a kh x kw window, which the op never asks of it and the
+// reference cannot run: for that one the window loop here, by the reference's rule
+// (engine/cpu/pool.cpp): the first in-bounds element of the window in row-major order, replaced
+// by a strictly larger one or by the first NaN; a window wholly in padding gives (-inf, -1).
+oracle::MaxPool max_pool_want(const PoolCase& s, const std::vector<double>& x) {
   const int P = s.P(), Q = s.Q();
-  CAPTURE(s.N);
-  CAPTURE(s.H);
-  CAPTURE(s.W);
-  CAPTURE(s.C);
-  CAPTURE(s.kh);
-  CAPTURE(s.kw);
-  CAPTURE(s.stride);
-  CAPTURE(s.pad);
-  CAPTURE(f32);
-  const int64_t in_count = static_cast<int64_t>(s.N) * s.H * s.W * s.C;
-  const int64_t out_count = static_cast<int64_t>(s.N) * P * Q * s.C;
-  const std::vector<double> x = rounded<T>(tie_values(in_count, seed));
-
-  // Forward reference: the first in-bounds element of the window in row-major order, replaced by a
-  // strictly larger one or by the first NaN; a window wholly in padding gives (-inf, -1).
-  std::vector<double> y(static_cast<size_t>(out_count)), arg(y.size());
+  if (s.kh == s.kw) return oracle::max_pool2d_forward(x, s.N, s.H, s.W, s.C, s.kh, s.stride, s.pad, P, Q);
+  oracle::MaxPool want;
+  want.y.resize(static_cast<size_t>(s.N) * P * Q * s.C);
+  want.argmax.resize(want.y.size());
   for (int n = 0; n < s.N; ++n)
     for (int p = 0; p < P; ++p)
       for (int q = 0; q < Q; ++q)
@@ -88,35 +81,48 @@ void check_maxpool(const PoolCase& s, uint64_t seed) {
               }
             }
           const auto o = static_cast<size_t>(((static_cast<int64_t>(n) * P + p) * Q + q) * s.C + c);
-          y[o] = best;
-          arg[o] = best_idx;
+          want.y[o] = best;
+          want.argmax[o] = best_idx;
         }
+  return want;
+}
+
+template <typename T>
+void check_maxpool(const PoolCase& s, uint64_t seed) {
+  const bool f32 = std::is_same_v<T, float>;
+  const int P = s.P(), Q = s.Q();
+  CAPTURE(s.N);
+  CAPTURE(s.H);
+  CAPTURE(s.W);
+  CAPTURE(s.C);
+  CAPTURE(s.kh);
+  CAPTURE(s.kw);
+  CAPTURE(s.stride);
+  CAPTURE(s.pad);
+  CAPTURE(f32);
+  const int64_t in_count = static_cast<int64_t>(s.N) * s.H * s.W * s.C;
+  const int64_t out_count = static_cast<int64_t>(s.N) * P * Q * s.C;
+  const std::vector<double> x = rounded<T>(tie_values(in_count, seed));
+
+  const oracle::MaxPool want = max_pool_want(s, x);
   DeviceArray<T> dx(x), dy(out_count);
   DeviceArray<int32_t> dargmax(out_count);
   // -1 is both a valid argmax and the poison of an int32: start from another value.
   std::fill(dargmax.get(), dargmax.get() + out_count, 0x5a5a5a5a);
   kernels::maxpool2d_forward<T>(dx.get(), dy.get(), dargmax.get(), s.N, s.H, s.W, s.C, s.kh, s.kw, s.stride, s.pad, P,
                                 Q, nullptr);
-  check_exact("maxpool y", dy.doubles(), y);
-  check_exact("maxpool argmax", dargmax.doubles(), arg);
+  check_exact("maxpool y", dy.doubles(), want.y);
+  check_exact("maxpool argmax", dargmax.doubles(), want.argmax);
 
-  // Backward: scatter gy to the reference argmax.
+  // Backward: gy summed onto the reference argmax (the kernel gathers).
   const std::vector<double> gy = rounded<T>(quarter_values(out_count, seed + 1));
-  std::vector<double> gx(static_cast<size_t>(in_count), 0.0);
-  for (int n = 0; n < s.N; ++n)
-    for (int64_t o = 0; o < static_cast<int64_t>(P) * Q * s.C; ++o) {
-      const auto i = static_cast<size_t>(static_cast<int64_t>(n) * P * Q * s.C + o);
-      if (arg[i] < 0) continue;
-      const int64_t c = o % s.C;
-      gx[static_cast<size_t>((static_cast<int64_t>(n) * s.H * s.W + static_cast<int64_t>(arg[i])) * s.C + c)] += gy[i];
-    }
-  std::vector<int32_t> arg_in(arg.begin(), arg.end());
+  const std::vector<int32_t> arg_in(want.argmax.begin(), want.argmax.end());
   DeviceArray<T> dgy(gy), dgx(in_count);
   DeviceArray<int32_t> darg_in(out_count);
   std::copy(arg_in.begin(), arg_in.end(), darg_in.get());
   kernels::maxpool2d_backward<T>(dgy.get(), darg_in.get(), dgx.get(), s.N, s.H, s.W, s.C, s.kh, s.kw, s.stride, s.pad,
                                  P, Q, nullptr);
-  check_exact("maxpool gx", dgx.doubles(), gx);
+  check_exact("maxpool gx", dgx.doubles(), oracle::max_pool2d_backward(gy, want.argmax, s.N, s.H, s.W, s.C, P, Q));
 }
 
 template <typename T>
@@ -128,24 +134,21 @@ void check_avgpool(int N, int HW, int C, uint64_t seed) {
   CAPTURE(f32);
   const int64_t in_count = static_cast<int64_t>(N) * HW * C;
   const std::vector<double> x = rounded<T>(normal_values(in_count, seed, 0.5, 1.0));
-  std::vector<double> y(static_cast<size_t>(N) * C, 0.0), y_scale(y.size(), 0.0);
+  // The op refuses images without pixels (engine/ops/pool.cpp): there the kernel writes zeros.
+  const std::vector<double> y =
+      HW > 0 ? oracle::global_avg_pool_forward(x, N, HW, C) : std::vector<double>(static_cast<size_t>(N) * C, 0.0);
+  std::vector<double> y_scale(y.size(), 0.0);
   for (int n = 0; n < N; ++n)
     for (int i = 0; i < HW; ++i)
-      for (int c = 0; c < C; ++c) {
-        const double v = x[static_cast<size_t>((static_cast<int64_t>(n) * HW + i) * C + c)];
-        y[static_cast<size_t>(n) * C + c] += v / HW;
-        y_scale[static_cast<size_t>(n) * C + c] += std::fabs(v) / HW;
-      }
+      for (int c = 0; c < C; ++c)
+        y_scale[static_cast<size_t>(n) * C + c] +=
+            std::fabs(x[static_cast<size_t>((static_cast<int64_t>(n) * HW + i) * C + c)]) / HW;
   DeviceArray<T> dx(x), dy(static_cast<int64_t>(N) * C);
   kernels::global_avgpool_forward<T>(dx.get(), dy.get(), N, HW, C, nullptr);
   check_within("avgpool y", dy.doubles(), y, y_scale, output_rounding<T>(), kF32Tol);
 
   const std::vector<double> gy = rounded<T>(normal_values(static_cast<int64_t>(N) * C, seed + 1));
-  std::vector<double> gx(static_cast<size_t>(in_count));
-  for (size_t i = 0; i < gx.size(); ++i) {
-    const size_t n = i / (static_cast<size_t>(HW) * C), c = i % static_cast<size_t>(C);
-    gx[i] = gy[n * C + c] / HW;
-  }
+  const std::vector<double> gx = oracle::global_avg_pool_backward(gy, N, HW, C);
   std::vector<double> gx_scale(gx.size());
   for (size_t i = 0; i < gx.size(); ++i) gx_scale[i] = std::fabs(gx[i]);
   DeviceArray<T> dgy(gy), dgx(in_count);

@@ -1,5 +1,6 @@
 // The deterministic reductions of kernels/reduce.cu on the CPU emulator (tests/emulation/simt.h)
-// against float64 sums, f32 and bf16:
+// against the engine's CPU reference in float64 (tests/emulation/cpu_oracle.h: the scaled sum,
+// linear's bias gradient), f32 and bf16:
 //   reduce_sum: n = 0 (writes 0), sizes around the 256-thread block, one partial pass and more
 //     than one (n > 1024 blocks x 256 threads x 4 loads: the grid-stride loop runs twice);
 //   sum_rows: rows = 0 (writes zeros), column tails of the 32-column tiles, several slabs with a
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "kernels/reduce.cuh"
+#include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/test_emulated_checks.h"
 
@@ -27,12 +29,9 @@ namespace {
 template <typename T>
 void check_reduce_sum(int64_t n, double scale, uint64_t seed) {
   const std::vector<double> x = rounded<T>(normal_values(n, seed, 0.25, 1.0));
-  double want = 0.0, magnitude = 0.0;
-  for (double v : x) {
-    want += v;
-    magnitude += std::fabs(v);
-  }
-  want *= scale;
+  double magnitude = 0.0;
+  for (double v : x) magnitude += std::fabs(v);
+  const double want = oracle::scaled_sum(x, scale);
   DeviceArray<T> dx(x), out(1);
   DeviceArray<unsigned char> workspace(static_cast<int64_t>(kernels::reduce_workspace_bytes(n)));
   kernels::reduce_sum<T>(dx.get(), out.get(), n, static_cast<float>(scale), workspace.get(), nullptr);
@@ -45,12 +44,12 @@ void check_reduce_sum(int64_t n, double scale, uint64_t seed) {
 template <typename T>
 void check_sum_rows(int64_t rows, int64_t cols, uint64_t seed) {
   const std::vector<double> x = rounded<T>(normal_values(rows * cols, seed, 0.25, 1.0));
-  std::vector<double> want(static_cast<size_t>(cols), 0.0), magnitude(static_cast<size_t>(cols), 0.0);
+  std::vector<double> magnitude(static_cast<size_t>(cols), 0.0);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      want[static_cast<size_t>(c)] += x[static_cast<size_t>(r * cols + c)];
+    for (int64_t c = 0; c < cols; ++c)
       magnitude[static_cast<size_t>(c)] += std::fabs(x[static_cast<size_t>(r * cols + c)]);
-    }
+  // sum_rows is linear's bias gradient on CUDA (engine/cuda/linear.cpp): the same reference.
+  const std::vector<double> want = oracle::column_sums(x, rows, cols);
   DeviceArray<T> dx(x), y(cols);
   DeviceArray<unsigned char> workspace(static_cast<int64_t>(kernels::sum_rows_workspace_bytes(rows, cols)));
   kernels::sum_rows<T>(dx.get(), y.get(), rows, cols, workspace.get(), nullptr);

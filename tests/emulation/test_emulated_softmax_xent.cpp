@@ -1,7 +1,8 @@
 // Softmax cross-entropy (kernels/softmax_xent.cu) on the CPU emulator (tests/emulation/simt.h)
-// against float64 loops, f32 and bf16 logits: the warp-per-row path (K < 1024: K = 1, 3, 100,
-// 1000) and the block-per-row path (K = 1024, 1500), row counts that leave warps of a block
-// idle, a row shifted by +1e4 (the max subtraction) and a row of -inf logits except the label;
+// against the engine's CPU reference in float64 (tests/emulation/cpu_oracle.h), f32 and bf16
+// logits: the warp-per-row path (K < 1024: K = 1, 3, 100, 1000) and the block-per-row path
+// (K = 1024, 1500), row counts that leave warps of a block idle, a row shifted by +1e4 (the max
+// subtraction) and a row of -inf logits except the label;
 // the row loop's second pass over a grid capped at 65536 blocks (525289 rows, backward, f32);
 // results independent of the emulator's thread order (the block path's shared-memory merges).
 //
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "kernels/softmax_xent.cuh"
+#include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/test_emulated_checks.h"
 
@@ -44,17 +46,17 @@ void check_xent(int64_t N, int64_t K, uint64_t seed, bool forward = true) {
     for (int64_t k = 0; k < K; ++k) lv[static_cast<size_t>(2 * K + k)] += 1e4;
   const std::vector<double> logits = rounded<T>(lv);
 
-  // Forward.
-  std::vector<double> lse(static_cast<size_t>(N)), loss(lse), lse_scale(lse), loss_scale(lse);
+  // Forward. The kernel writes each row's loss lse - x_label, the op only their mean: the row
+  // losses come from the reference's lse. Bounds: lse to the magnitude of the row maximum and of
+  // log of the scaled sum, lse - mx; the loss to that and its label's logit.
+  const oracle::SoftmaxCrossEntropy want = oracle::softmax_cross_entropy_forward(logits, labels, N, K);
+  std::vector<double> loss(static_cast<size_t>(N)), lse_scale(loss), loss_scale(loss);
   for (int64_t n = 0; n < N; ++n) {
     const auto row = logits.begin() + n * K;
-    const double mx = *std::max_element(row, row + K);
-    double s = 0.0;
-    for (int64_t k = 0; k < K; ++k) s += std::exp(row[k] - mx);
     const auto i = static_cast<size_t>(n);
-    lse[i] = mx + std::log(s);
-    loss[i] = lse[i] - row[labels[i]];
-    lse_scale[i] = 1.0 + std::fabs(mx) + std::fabs(std::log(s));
+    const double mx = *std::max_element(row, row + K), lse = want.row_lse[i];
+    loss[i] = lse - row[labels[i]];
+    lse_scale[i] = 1.0 + std::fabs(mx) + std::fabs(lse - mx);
     loss_scale[i] = lse_scale[i] + std::fabs(row[labels[i]]);
   }
   DeviceArray<T> dlogits(logits);
@@ -63,21 +65,23 @@ void check_xent(int64_t N, int64_t K, uint64_t seed, bool forward = true) {
   if (forward) {
     DeviceArray<float> row_loss(N), row_lse(N);
     kernels::softmax_xent_forward<T>(dlogits.get(), dlabels.get(), row_loss.get(), row_lse.get(), N, K, nullptr);
-    check_within("row_lse", row_lse.doubles(), lse, lse_scale, 0.0, kF32Tol);
+    check_within("row_lse", row_lse.doubles(), want.row_lse, lse_scale, 0.0, kF32Tol);
     check_within("row_loss", row_loss.doubles(), loss, loss_scale, 0.0, kF32Tol);
   }
 
   // Backward from the reference's lse rounded to f32 (a given input) and gloss on the device.
-  const std::vector<double> lse_in = rounded<float>(lse);
+  // g = (p - onehot) gloss / N with p = exp(x - lse) accurate relative to p (1 + |x| + |lse|);
+  // p is read back from the reference's g.
+  const std::vector<double> lse_in = rounded<float>(want.row_lse);
   const double gloss = -0.625;
-  std::vector<double> g(logits.size()), g_scale(logits.size());
+  const std::vector<double> g = oracle::softmax_cross_entropy_backward(logits, labels, lse_in, gloss, N, K);
+  const double scale = gloss / static_cast<double>(N);
+  std::vector<double> g_scale(logits.size());
   for (int64_t n = 0; n < N; ++n)
     for (int64_t k = 0; k < K; ++k) {
       const auto i = static_cast<size_t>(n * K + k);
       const double x = logits[i], l = lse_in[static_cast<size_t>(n)];
-      const double p = std::exp(x - l), onehot = k == labels[static_cast<size_t>(n)] ? 1.0 : 0.0;
-      const double scale = gloss / static_cast<double>(N);
-      g[i] = (p - onehot) * scale;
+      const double onehot = k == labels[static_cast<size_t>(n)] ? 1.0 : 0.0, p = g[i] / scale + onehot;
       g_scale[i] = std::fabs(scale) * (std::isfinite(x) ? p * (1.0 + std::fabs(x) + std::fabs(l)) + onehot : onehot);
     }
   DeviceArray<float> dlse(lse_in), dgloss(std::vector<double>{gloss});
