@@ -170,6 +170,10 @@ std::vector<double> relu(const std::vector<double>& x) { return map(cpu::relu_fo
 std::vector<double> relu_backward(const std::vector<double>& y, const std::vector<double>& gy) {
   return map(cpu::relu_backward, y, gy);
 }
+std::vector<double> gelu(const std::vector<double>& x) { return map(cpu::gelu_forward, x); }
+std::vector<double> gelu_backward(const std::vector<double>& x, const std::vector<double>& gy) {
+  return map(cpu::gelu_backward, x, gy);
+}
 std::vector<double> exp(const std::vector<double>& x) { return map(cpu::exp_forward, x); }
 std::vector<double> exp_backward(const std::vector<double>& y, const std::vector<double>& gy) {
   return map(cpu::exp_backward, y, gy);

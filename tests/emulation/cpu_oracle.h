@@ -97,6 +97,9 @@ std::vector<double> column_sums(const std::vector<double>& x, int64_t rows, int6
 std::vector<double> relu(const std::vector<double>& x);
 // gy where y > 0, else 0.
 std::vector<double> relu_backward(const std::vector<double>& y, const std::vector<double>& gy);
+// x Phi(x) (exact GELU) and its gradient gy * (Phi(x) + x phi(x)), from x.
+std::vector<double> gelu(const std::vector<double>& x);
+std::vector<double> gelu_backward(const std::vector<double>& x, const std::vector<double>& gy);
 std::vector<double> exp(const std::vector<double>& x);
 // gy * y, y = exp(x).
 std::vector<double> exp_backward(const std::vector<double>& y, const std::vector<double>& gy);

@@ -4,7 +4,7 @@
 // 16-byte packs, then the n % (16 / sizeof(T)) tail element by element) and on pointers one
 // element off (the element path), n below one pack, a few packs and a few hundred blocks; add and
 // accumulate in place (y aliases an input); relu of NaN and -0; the element path's grid-stride
-// loop (2^24 + 1001 elements, relu and add, f32).
+// loop (2^24 + 1001 elements, relu and add, f32); gelu forward and backward.
 //
 // Bounds: relu, relu_backward, fill are exact. add, scale, exp_backward and fill_from_scalar are
 // one f32 operation on exact inputs ("computed in float"), then the store: exactly
@@ -75,6 +75,21 @@ void check_elementwise(int64_t n, bool shift, uint64_t seed) {
     check_exact("relu", y.doubles(), oracle::relu(a));
     kernels::relu_backward<T>(x.get(), gy.get(), gx.get(), n, nullptr);
     check_exact("relu_backward", gx.doubles(), oracle::relu_backward(a, b));
+  }
+  {  // gelu forward and backward (from x). erff and expf are within 2 ulp, but 1 + erf(x / sqrt(2))
+     // cancels for negative x: the error is absolute, of the order of |x| (forward) and of
+     // |gy| (1 + |x|) (backward) times f32's epsilon, plus the output's rounding.
+    const std::vector<double> x = rounded<T>(normal_values(n, seed + 3, 0.0, 2.0));
+    std::vector<double> x_scale(x.size()), g_scale(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      x_scale[i] = std::fabs(x[i]);
+      g_scale[i] = std::fabs(b[i]) * (1.0 + std::fabs(x[i]));
+    }
+    Buffer<T> dx(x, shift), y(n, shift), gy(b, shift), gx(n, shift);
+    kernels::gelu_forward<T>(dx.get(), y.get(), n, nullptr);
+    check_within("gelu", y.doubles(), oracle::gelu(x), x_scale, output_rounding<T>(), kF32Tol);
+    kernels::gelu_backward<T>(dx.get(), gy.get(), gx.get(), n, nullptr);
+    check_within("gelu_backward", gx.doubles(), oracle::gelu_backward(x, b), g_scale, output_rounding<T>(), kF32Tol);
   }
   {  // exp forward; backward gx = gy * y with y = exp(x) given
     const std::vector<double> x = rounded<T>(normal_values(n, seed + 2));
