@@ -17,21 +17,21 @@
 #include <sstream>
 
 #include "data/layouts.h"
+#include "data/pack.h"
 #include "engine/npy.h"
+#include "engine/output_preflight.h"
 #include "engine/safetensors.h"
 #include "harness.h"
+#include "models/downstream/embed_chips.h"
+#include "models/downstream/embed_dense.h"
+#include "models/downstream/embed_inputs.h"
+#include "models/downstream/export_weights.h"
+#include "models/downstream/pca.h"
+#include "models/downstream/pca_eigen.h"
+#include "models/downstream/seeded_stream.h"
+#include "models/pretrain/config.h"
+#include "models/pretrain/trainer.h"
 #include "tests/test_paths.h"
-#include "tools/downstream/embed_chips.h"
-#include "tools/downstream/embed_dense.h"
-#include "tools/downstream/embed_inputs.h"
-#include "tools/downstream/export_weights.h"
-#include "tools/downstream/pca.h"
-#include "tools/downstream/pca_eigen.h"
-#include "tools/downstream/seeded_stream.h"
-#include "tools/output_preflight.h"
-#include "tools/pack.h"
-#include "tools/pretrain/config.h"
-#include "tools/pretrain/trainer.h"
 #if RSD_HAVE_GDAL
 #include "gdal_test_util.h"
 #endif
@@ -58,15 +58,16 @@ std::string tiny_checkpoint(const fs::path& out, int width, const std::string& s
               "projector_out = 16\n", "[train]\nbatch_size = 4\nsteps = 2\noptimizer = \"lars\"\nlr = 0.3\n",
               "[log]\nout_dir = \"", out.string(), "\"\nevery = 1\nprogress = false\n",
               "[checkpoint]\nevery = 2\nkeep_last = 1\n");
-  tools::PretrainRunOptions quiet;
+  pretrain::PretrainRunOptions quiet;
   quiet.quiet = true;
-  const tools::PretrainResult r = tools::run_pretrain(tools::parse_pretrain_config(text, "<test_embed>"), quiet);
+  const pretrain::PretrainResult r =
+      pretrain::run_pretrain(pretrain::parse_pretrain_config(text, "<test_embed>"), quiet);
   REQUIRE(!r.checkpoint.empty());
   return r.checkpoint;
 }
 
-tools::EmbedOptions embed_options(const fs::path& input, const fs::path& out) {
-  tools::EmbedOptions o;
+downstream::EmbedOptions embed_options(const fs::path& input, const fs::path& out) {
+  downstream::EmbedOptions o;
   o.input = input.string();
   o.out_dir = out.string();
   o.progress = false;
@@ -109,10 +110,10 @@ std::vector<std::string> split_csv(const std::string& line) {
 }
 
 // The encoder inputs of every sample of a dataset folder, stacked: (N, H, W, C).
-Tensor stacked_inputs(const data::Dataset& ds, const tools::PretrainedEncoder& enc) {
+Tensor stacked_inputs(const data::Dataset& ds, const downstream::PretrainedEncoder& enc) {
   std::vector<data::Raster> inputs;
   for (const data::SampleRef& ref : ds.samples)
-    inputs.push_back(tools::encoder_input(data::load_sample(ref), enc, nullptr));
+    inputs.push_back(downstream::encoder_input(data::load_sample(ref), enc, nullptr));
   const data::Raster& first = inputs.at(0);
   Tensor x =
       Tensor::empty({static_cast<int64_t>(inputs.size()), first.height, first.width, first.channels()}, DType::f32);
@@ -209,7 +210,7 @@ std::pair<int, std::string> run_command(const std::string& command) {
 
 // A seeded random orthogonal matrix (n, n), rows orthonormal: Gram-Schmidt (twice) of uniform rows.
 std::vector<double> random_orthogonal(int64_t n, uint64_t seed) {
-  tools::SeededStream rng(seed);
+  downstream::SeededStream rng(seed);
   std::vector<double> q(static_cast<size_t>(n * n));
   for (double& x : q) x = static_cast<double>(rng.next() >> 11) / 9007199254740992.0 - 0.5;
   for (int64_t i = 0; i < n; ++i) {
@@ -253,8 +254,8 @@ double orthonormality_error(const std::vector<double>& v, int64_t m, int64_t n) 
 
 // Checks an eigensolver's result against the known eigenpairs (q's rows, values descending and
 // distinct): eigenvalues to rel_tol of the largest, each vector parallel to its q row.
-void check_eigenpairs(const tools::SymmetricEigen& e, const std::vector<double>& q, const std::vector<double>& values,
-                      int64_t n, double rel_tol) {
+void check_eigenpairs(const downstream::SymmetricEigen& e, const std::vector<double>& q,
+                      const std::vector<double>& values, int64_t n, double rel_tol) {
   REQUIRE(e.count() <= static_cast<int64_t>(values.size()));
   const double scale = std::fabs(values[0]);
   for (int64_t i = 0; i < e.count(); ++i) {
@@ -275,9 +276,9 @@ TEST_SUITE("downstream") {
             doctest::skip(kNoGdal)) {
     TempDir dir;
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 8, "small-patch");
-    const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
+    const downstream::PretrainedEncoder enc = downstream::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
     const fs::path eurosat = samples_dir() / "eurosat-ms-subset";
-    const tools::EmbedResult r = tools::embed_chips(enc, embed_options(eurosat, dir.path() / "emb"));
+    const downstream::EmbedResult r = downstream::embed_chips(enc, embed_options(eurosat, dir.path() / "emb"));
     const data::Dataset ds = data::discover(eurosat.string());
     const auto n = static_cast<int64_t>(ds.samples.size());
     CHECK(r.rows == n);
@@ -325,15 +326,16 @@ TEST_SUITE("downstream") {
   TEST_CASE("embed: a packed shard dataset gives the same rows as its source folder" * doctest::skip(kNoGdal)) {
     TempDir dir;
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 8, "small-patch");
-    const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
+    const downstream::PretrainedEncoder enc = downstream::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
     const fs::path places = samples_dir() / "terramind-s1s2";
-    tools::PackCommand pack;
+    data::PackCommand pack;
     pack.src = places.string();
     pack.out = (dir.path() / "shards").string();
     pack.progress = false;
-    tools::pack_dataset(pack);
-    const tools::EmbedResult folder = tools::embed_chips(enc, embed_options(places, dir.path() / "folder"));
-    const tools::EmbedResult shards = tools::embed_chips(enc, embed_options(pack.out, dir.path() / "from_shards"));
+    data::pack_dataset(pack);
+    const downstream::EmbedResult folder = downstream::embed_chips(enc, embed_options(places, dir.path() / "folder"));
+    const downstream::EmbedResult shards =
+        downstream::embed_chips(enc, embed_options(pack.out, dir.path() / "from_shards"));
     REQUIRE(shards.rows == folder.rows);
     CHECK(max_relative_error(read_npy(folder.embeddings).to_host_doubles(),
                              read_npy(shards.embeddings).to_host_doubles()) < 1e-6);
@@ -357,13 +359,13 @@ TEST_SUITE("downstream") {
             doctest::skip(kNoGdal)) {
     TempDir dir;
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 8, "small-patch");
-    const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
+    const downstream::PretrainedEncoder enc = downstream::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
 
     // The Sen1Floods11 S2 chip: band names from its band descriptions.
-    tools::EmbedOptions half =
+    downstream::EmbedOptions half =
         embed_options(samples_dir() / "sen1floods11" / "Spain_7370579_S2Hand.tif", dir.path() / "f16");
     half.dtype = DType::f16;
-    const tools::EmbedResult h = tools::embed_chips(enc, half);
+    const downstream::EmbedResult h = downstream::embed_chips(enc, half);
     const Tensor e16 = read_npy(h.embeddings);
     CHECK(e16.dtype() == DType::f16);
     CHECK(e16.shape() == Shape{1, 64});
@@ -378,10 +380,10 @@ TEST_SUITE("downstream") {
     spec.value = [](int b, int y, int x) { return 800.0 + 300.0 * b + 7.0 * ((y * 5 + x * 3) % 11); };
     test::write_tif(tif, spec);
     const std::vector<std::string> four = {"B02", "B03", "B04", "B08"};
-    tools::EmbedOptions partial = embed_options(tif, dir.path() / "partial");
+    downstream::EmbedOptions partial = embed_options(tif, dir.path() / "partial");
     partial.raster_bands = four;
     partial.warnings = false;
-    const tools::EmbedResult p = tools::embed_chips(enc, partial);
+    const downstream::EmbedResult p = downstream::embed_chips(enc, partial);
     CHECK(p.rows == 1);
     CHECK(p.missing_bands.size() == enc.bands.size() - 4);
     for (const std::string& b : four)
@@ -392,7 +394,7 @@ TEST_SUITE("downstream") {
     s.id = "four";
     s.s2 = data::read_raster(tif.string(), four);
     std::vector<std::string> missing;
-    const data::Raster in = tools::encoder_input(s, enc, &missing);
+    const data::Raster in = downstream::encoder_input(s, enc, &missing);
     CHECK(missing == p.missing_bands);
     data::Raster four_normalized = data::read_raster(tif.string(), four);
     data::normalize(four_normalized, enc.statistics);
@@ -411,32 +413,33 @@ TEST_SUITE("downstream") {
     TempDir dir;
     const fs::path bad = dir.path() / "not_a_checkpoint.safetensors";
     std::ofstream(bad) << "this is not a safetensors file";
-    const std::string not_ckpt = error_of([&] { tools::load_pretrained_encoder(bad.string(), "", {}, Device::cpu()); });
+    const std::string not_ckpt =
+        error_of([&] { downstream::load_pretrained_encoder(bad.string(), "", {}, Device::cpu()); });
     CHECK(not_ckpt.find(bad.string()) != std::string::npos);
     CHECK(error_of([&] {
-            tools::export_weights(bad.string(), (dir.path() / "w.safetensors").string(), "", {});
+            downstream::export_weights(bad.string(), (dir.path() / "w.safetensors").string(), "", {});
           }).find(bad.string()) != std::string::npos);
 
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 8, "small-patch");
-    const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
+    const downstream::PretrainedEncoder enc = downstream::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
     const fs::path sar = dir.path() / "sar.tif";
     test::TifSpec spec;
     spec.bands = 2;
     spec.type = GDT_Float32;
     spec.value = [](int b, int y, int x) { return -12.0 - 5.0 * b + 0.1 * (y + x); };
     test::write_tif(sar, spec);
-    tools::EmbedOptions o = embed_options(sar, dir.path() / "none");
+    downstream::EmbedOptions o = embed_options(sar, dir.path() / "none");
     o.raster_bands = {"VV", "VH"};
-    const std::string none = error_of([&] { tools::embed_chips(enc, o); });
+    const std::string none = error_of([&] { downstream::embed_chips(enc, o); });
     CHECK(none.find(sar.string()) != std::string::npos);
     CHECK(none.find("none of the encoder's bands") != std::string::npos);
     // Its band descriptions are empty: without --raster-bands the error asks for them.
     o.raster_bands.clear();
-    const std::string unnamed = error_of([&] { tools::embed_chips(enc, o); });
+    const std::string unnamed = error_of([&] { downstream::embed_chips(enc, o); });
     CHECK(unnamed.find(sar.string()) != std::string::npos);
     CHECK(unnamed.find("--raster-bands") != std::string::npos);
     o.input = (dir.path() / "absent").string();
-    CHECK(error_of([&] { tools::embed_chips(enc, o); }).find(o.input) != std::string::npos);
+    CHECK(error_of([&] { downstream::embed_chips(enc, o); }).find(o.input) != std::string::npos);
   }
 
   TEST_CASE("embed --dense: a GeoTIFF on the source's grid, blended tiles, int8 64-d PCA within its bound" *
@@ -444,17 +447,17 @@ TEST_SUITE("downstream") {
     TempDir dir;
     // Width 16: D = 128 features, more than the 64 dimensions int8 keeps, so int8 goes through PCA.
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 16, "small-patch");
-    const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
+    const downstream::PretrainedEncoder enc = downstream::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
     constexpr int kD = 128;
     const fs::path chip = samples_dir() / "sen1floods11" / "Spain_7370579_S2Hand.tif";
-    tools::DenseOptions o;
+    downstream::DenseOptions o;
     o.input = chip.string();
     o.out = (dir.path() / "dense.tif").string();
     o.tile = 128;
     o.overlap = 32;
     o.progress = false;
     o.pca_tiles = 9;  // of 25: the sample is drawn, not the whole raster
-    const tools::DenseResult r = tools::embed_dense(enc, o);
+    const downstream::DenseResult r = downstream::embed_dense(enc, o);
     CHECK(r.tiles == 25);  // origins 0, 96, 192, 288, 384 on each axis
     CHECK(r.dim == kD);
     CHECK(r.bands == kD);  // float32 keeps every feature
@@ -476,8 +479,9 @@ TEST_SUITE("downstream") {
     // Pixel (10, 13) lies in tile (0, 0) alone: the bilinear upsampling of that tile's feature map
     // (stride 8: row 10 -> cell 0.8125, column 13 -> cell 1.1875).
     data::Sample s;
-    s.s2 = data::read_raster(chip.string(), tools::geotiff_band_names(chip.string(), {}), data::Window{0, 0, 128, 128});
-    const data::Raster in = tools::encoder_input(s, enc, nullptr);
+    s.s2 = data::read_raster(chip.string(), downstream::geotiff_band_names(chip.string(), {}),
+                             data::Window{0, 0, 128, 128});
+    const data::Raster in = downstream::encoder_input(s, enc, nullptr);
     Tensor x = Tensor::empty({1, 128, 128, in.channels()}, DType::f32);
     std::copy(in.pixels.begin(), in.pixels.end(), x.data<float>());
     const std::vector<double> fmap = enc.net->feature_map(x, false).to_host_doubles();  // (1, 16, 16, D)
@@ -494,9 +498,9 @@ TEST_SUITE("downstream") {
 
     // int8: 64 bands, the PCA projection of each pixel normalized, |y - q / 127| <= 0.5 / 127;
     // -128 exactly where float32 is NaN. The sidecar opens in NumPy: (1 + 64, D) float64.
-    o.format = tools::DenseFormat::int8;
+    o.format = downstream::DenseFormat::int8;
     o.out = (dir.path() / "dense_int8.tif").string();
-    const tools::DenseResult qr = tools::embed_dense(enc, o);
+    const downstream::DenseResult qr = downstream::embed_dense(enc, o);
     CHECK(qr.bands == 64);
     CHECK(qr.pca_path == (dir.path() / "dense_int8.pca.npy").string());
     CHECK(qr.pca_tiles == 9);
@@ -543,10 +547,10 @@ TEST_SUITE("downstream") {
 
     // float32 --dims 64: the projection itself, equal to the one computed here from the full-D file
     // and the sidecar (the same seed draws the same sample, so the same components).
-    o.format = tools::DenseFormat::float32;
+    o.format = downstream::DenseFormat::float32;
     o.dims = 64;
     o.out = (dir.path() / "dense_64.tif").string();
-    const tools::DenseResult pr = tools::embed_dense(enc, o);
+    const downstream::DenseResult pr = downstream::embed_dense(enc, o);
     CHECK(pr.bands == 64);
     const DenseFile p64 = read_dense(o.out, false);
     REQUIRE(p64.bands == 64);
@@ -569,7 +573,7 @@ TEST_SUITE("downstream") {
             doctest::skip(kNoGdal)) {
     TempDir dir;
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 8, "small-patch");  // D = 64
-    const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
+    const downstream::PretrainedEncoder enc = downstream::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
     // 300 rows: 19 rows of tiles, and more than one row of the GeoTIFF's 256-pixel blocks.
     const fs::path tif = dir.path() / "tall.tif";
     test::TifSpec spec;
@@ -581,22 +585,22 @@ TEST_SUITE("downstream") {
       return (y == 150 && x == 7) ? 0.0 : 600.0 + 150.0 * b + 11.0 * ((3 * x + 5 * y + b * y / 7) % 13) + y;
     };
     test::write_tif(tif, spec);
-    tools::DenseOptions o;
+    downstream::DenseOptions o;
     o.input = tif.string();
     o.raster_bands = {"B02", "B03", "B04", "B08"};
     o.tile = 24;
     o.overlap = 8;
     o.progress = false;
     o.warnings = false;
-    const auto run = [&](int64_t strip_tile_rows, tools::DenseFormat format, const std::string& name) {
+    const auto run = [&](int64_t strip_tile_rows, downstream::DenseFormat format, const std::string& name) {
       o.strip_tile_rows = strip_tile_rows;
       o.format = format;
       o.out = (dir.path() / name).string();
-      return tools::embed_dense(enc, o);
+      return downstream::embed_dense(enc, o);
     };
-    const tools::DenseResult whole = run(0, tools::DenseFormat::float32, "whole.tif");
-    const tools::DenseResult strips = run(1, tools::DenseFormat::float32, "strips.tif");
-    const tools::DenseResult three = run(3, tools::DenseFormat::float32, "three.tif");
+    const downstream::DenseResult whole = run(0, downstream::DenseFormat::float32, "whole.tif");
+    const downstream::DenseResult strips = run(1, downstream::DenseFormat::float32, "strips.tif");
+    const downstream::DenseResult three = run(3, downstream::DenseFormat::float32, "three.tif");
     CHECK(whole.invalid_pixels == 1);
     CHECK(strips.invalid_pixels == 1);
     CHECK(whole.peak_accumulator_values == 300 * 40 * 64);            // H x W x D: everything at once
@@ -625,8 +629,8 @@ TEST_SUITE("downstream") {
     // int8 reduced to 16 dimensions: the PCA is fitted before the first strip, so the codes and the
     // sidecar do not depend on the strips either.
     o.dims = 16;
-    const tools::DenseResult q_whole = run(0, tools::DenseFormat::int8, "q_whole.tif");
-    const tools::DenseResult q_strips = run(1, tools::DenseFormat::int8, "q_strips.tif");
+    const downstream::DenseResult q_whole = run(0, downstream::DenseFormat::int8, "q_whole.tif");
+    const downstream::DenseResult q_strips = run(1, downstream::DenseFormat::int8, "q_strips.tif");
     CHECK(q_strips.bands == 16);
     CHECK(q_strips.peak_accumulator_values == 24 * 40 * 64);
     CHECK(read_npy(q_whole.pca_path).to_host_doubles() == read_npy(q_strips.pca_path).to_host_doubles());
@@ -642,8 +646,8 @@ TEST_SUITE("downstream") {
     test::write_tif(empty, spec);
     o.input = empty.string();
     o.out = (dir.path() / "empty_q.tif").string();
-    o.format = tools::DenseFormat::int8;
-    const std::string no_sample = error_of([&] { tools::embed_dense(enc, o); });
+    o.format = downstream::DenseFormat::int8;
+    const std::string no_sample = error_of([&] { downstream::embed_dense(enc, o); });
     CHECK(no_sample.find(empty.string()) != std::string::npos);
     CHECK(no_sample.find("--pca-tiles") != std::string::npos);
     CHECK(!fs::exists(o.out));
@@ -652,7 +656,7 @@ TEST_SUITE("downstream") {
   TEST_CASE("embed --dense: nodata pixels of the input are -128 in int8 and NaN in float32" * doctest::skip(kNoGdal)) {
     TempDir dir;
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 8, "small-patch");
-    const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
+    const downstream::PretrainedEncoder enc = downstream::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
     const fs::path tif = dir.path() / "holes.tif";
     test::TifSpec spec;
     spec.width = 40;
@@ -663,18 +667,18 @@ TEST_SUITE("downstream") {
       return (y == 3 && x == 4 && b == 2) ? 0.0 : 700.0 + 200.0 * b + 9.0 * ((x + 2 * y) % 7);
     };
     test::write_tif(tif, spec);
-    tools::DenseOptions o;
+    downstream::DenseOptions o;
     o.input = tif.string();
     o.raster_bands = {"B02", "B03", "B04", "B08"};
     o.tile = 24;
     o.overlap = 8;
     o.progress = false;
     o.warnings = false;
-    for (const tools::DenseFormat format : {tools::DenseFormat::int8, tools::DenseFormat::float32}) {
-      const bool int8 = format == tools::DenseFormat::int8;
+    for (const downstream::DenseFormat format : {downstream::DenseFormat::int8, downstream::DenseFormat::float32}) {
+      const bool int8 = format == downstream::DenseFormat::int8;
       o.format = format;
       o.out = (dir.path() / (int8 ? "q.tif" : "f.tif")).string();
-      const tools::DenseResult r = tools::embed_dense(enc, o);
+      const downstream::DenseResult r = downstream::embed_dense(enc, o);
       CHECK(r.invalid_pixels == 1);
       CHECK(r.missing_bands.size() == enc.bands.size() - 4);
       const DenseFile f = read_dense(o.out, int8);
@@ -696,15 +700,14 @@ TEST_SUITE("downstream") {
     TempDir dir;
     const fs::path file = dir.path() / "file.txt";
     std::ofstream(file) << "a regular file";
-    const std::string under = error_of([&] {
-      tools::check_output_dir((file / "sub").string(), "the output", {"a.npy"}, 0, {});
-    });
+    const std::string under =
+        error_of([&] { check_output_dir((file / "sub").string(), "the output", {"a.npy"}, 0, {}); });
     CHECK(under.find(file.string()) != std::string::npos);
     CHECK(under.find("regular file") != std::string::npos);
     CHECK(error_of([&] {
-            tools::check_output_file((file / "sub" / "x.tif").string(), "the output", 0, {});
+            check_output_file((file / "sub" / "x.tif").string(), "the output", 0, {});
           }).find("regular file") != std::string::npos);
-    CHECK(error_of([&] { tools::check_output_dir(file.string(), "the output", {}, 0, {}); }).find("not a folder") !=
+    CHECK(error_of([&] { check_output_dir(file.string(), "the output", {}, 0, {}); }).find("not a folder") !=
           std::string::npos);
 
     // The input under another spelling, a symlink, a hard link.
@@ -713,46 +716,43 @@ TEST_SUITE("downstream") {
     fs::create_directories(dir.path() / "sub");
     fs::create_symlink(in, dir.path() / "link.tif");
     fs::create_hard_link(in, dir.path() / "hard.tif");
-    const std::vector<tools::ProtectedInput> raster = {{in.string(), "the input raster", false}};
+    const std::vector<ProtectedInput> raster = {{in.string(), "the input raster", false}};
     for (const fs::path& p : {in, dir.path() / "." / "in.tif", dir.path() / "sub" / ".." / "in.tif",
                               dir.path() / "link.tif", dir.path() / "hard.tif"}) {
       CAPTURE(p);
-      const std::string e = error_of([&] { tools::check_output_file(p.string(), "the output", 0, raster); });
+      const std::string e = error_of([&] { check_output_file(p.string(), "the output", 0, raster); });
       CHECK(e.find("overwrite") != std::string::npos);
       CHECK(e.find(in.string()) != std::string::npos);
     }
-    CHECK(error_of([&] { tools::check_output_file((dir.path() / "out.tif").string(), "the output", 0, raster); })
-              .empty());
+    CHECK(error_of([&] { check_output_file((dir.path() / "out.tif").string(), "the output", 0, raster); }).empty());
     // A folder's files against the input.
     CHECK(error_of([&] {
-            tools::check_output_dir(dir.path().string(), "the output", {"in.tif"}, 0, raster);
+            check_output_dir(dir.path().string(), "the output", {"in.tif"}, 0, raster);
           }).find("overwrite") != std::string::npos);
 
     // Inside a dataset folder, also through a symlinked folder; beside it is fine.
     fs::create_directories(dir.path() / "ds" / "train");
     fs::create_directory_symlink(dir.path() / "ds", dir.path() / "alias");
-    const std::vector<tools::ProtectedInput> ds = {{(dir.path() / "ds").string(), "the dataset folder", true}};
+    const std::vector<ProtectedInput> ds = {{(dir.path() / "ds").string(), "the dataset folder", true}};
     for (const fs::path& p : {dir.path() / "ds", dir.path() / "ds" / "emb", dir.path() / "ds" / "train" / "new" / "x",
                               dir.path() / "alias" / "emb"}) {
       CAPTURE(p);
-      CHECK(error_of([&] { tools::check_output_dir(p.string(), "the output", {}, 0, ds); }).find("the dataset folder") !=
+      CHECK(error_of([&] { check_output_dir(p.string(), "the output", {}, 0, ds); }).find("the dataset folder") !=
             std::string::npos);
     }
-    CHECK(error_of([&] { tools::check_output_dir((dir.path() / "dsx").string(), "the output", {}, 0, ds); }).empty());
-    CHECK(error_of([&] { tools::check_output_dir((dir.path() / "a" / "b").string(), "the output", {}, 0, ds); })
-              .empty());
+    CHECK(error_of([&] { check_output_dir((dir.path() / "dsx").string(), "the output", {}, 0, ds); }).empty());
+    CHECK(error_of([&] { check_output_dir((dir.path() / "a" / "b").string(), "the output", {}, 0, ds); }).empty());
 
     // Too little space: the need, the free space, the note.
-    const std::string full = error_of([&] {
-      tools::check_output_file((dir.path() / "big.tif").string(), "the output", uint64_t{1} << 60, {}, "a lot");
-    });
+    const std::string full = error_of(
+        [&] { check_output_file((dir.path() / "big.tif").string(), "the output", uint64_t{1} << 60, {}, "a lot"); });
     CHECK(full.find("needs about 1024.0 PiB (a lot)") != std::string::npos);
     CHECK(full.find("free") != std::string::npos);
     CHECK(!fs::exists(dir.path() / "a"));
     CHECK(!fs::exists(dir.path() / "big.tif"));
-    CHECK(tools::byte_size_text(512) == "512 bytes");
-    CHECK(tools::byte_size_text(1536) == "1.5 KiB");
-    CHECK(tools::byte_size_text(uint64_t{3} << 30) == "3.0 GiB");
+    CHECK(byte_size_text(512) == "512 bytes");
+    CHECK(byte_size_text(1536) == "1.5 KiB");
+    CHECK(byte_size_text(uint64_t{3} << 30) == "3.0 GiB");
   }
 
   TEST_CASE("embed --dense PCA: the eigensolvers find known eigenpairs") {
@@ -761,7 +761,7 @@ TEST_SUITE("downstream") {
     const std::vector<double> q = random_orthogonal(n, 11);
     std::vector<double> values;
     for (int64_t i = 0; i < n; ++i) values.push_back(9.0 - 0.7 * static_cast<double>(i));  // 9 .. -7.1
-    const tools::SymmetricEigen all = tools::jacobi_eigen(with_eigenpairs(q, values, n), n);
+    const downstream::SymmetricEigen all = downstream::jacobi_eigen(with_eigenpairs(q, values, n), n);
     CHECK(all.count() == n);
     check_eigenpairs(all, q, values, n, 1e-12);
 
@@ -771,25 +771,25 @@ TEST_SUITE("downstream") {
     std::vector<double> spectrum;
     for (int64_t i = 0; i < big; ++i) spectrum.push_back(50.0 * std::pow(0.9, static_cast<double>(i)));
     const std::vector<double> a = with_eigenpairs(qb, spectrum, big);
-    const tools::SymmetricEigen top = tools::top_eigen(a, big, 12, 3);
+    const downstream::SymmetricEigen top = downstream::top_eigen(a, big, 12, 3);
     CHECK(top.count() == 12);
     MESSAGE("top_eigen: ", top.steps, " steps, residual ", top.residual);
     check_eigenpairs(top, qb, spectrum, big, 1e-9);
     // The same through the Jacobi path of top_eigen (n <= 256) on the leading block.
-    const tools::SymmetricEigen small = tools::top_eigen(with_eigenpairs(q, values, n), n, 5, 3);
+    const downstream::SymmetricEigen small = downstream::top_eigen(with_eigenpairs(q, values, n), n, 5, 3);
     CHECK(small.count() == 5);
     check_eigenpairs(small, q, values, n, 1e-12);
 
     // Rank 3 < the block: the block's other vectors are re-drawn, the top 3 still exact, the rest 0.
     const std::vector<double> rank3 = with_eigenpairs(qb, {7.0, 5.0, 2.0}, big);
-    const tools::SymmetricEigen low = tools::top_eigen(rank3, big, 6, 4);
+    const downstream::SymmetricEigen low = downstream::top_eigen(rank3, big, 6, 4);
     REQUIRE(low.count() == 6);
-    check_eigenpairs(tools::SymmetricEigen{big,
-                                           {low.values.begin(), low.values.begin() + 3},
-                                           {low.vectors.begin(), low.vectors.begin() + 3 * big},
-                                           0,
-                                           0,
-                                           true},
+    check_eigenpairs(downstream::SymmetricEigen{big,
+                                                {low.values.begin(), low.values.begin() + 3},
+                                                {low.vectors.begin(), low.vectors.begin() + 3 * big},
+                                                0,
+                                                0,
+                                                true},
                      qb, {7.0, 5.0, 2.0}, big, 1e-9);
     for (int64_t i = 3; i < 6; ++i) CHECK(std::fabs(low.values[static_cast<size_t>(i)]) <= 1e-9);
     CHECK(orthonormality_error(low.vectors, 6, big) <= 1e-12);
@@ -798,7 +798,7 @@ TEST_SUITE("downstream") {
   TEST_CASE("embed --dense PCA: the streamed covariance equals a two-pass float64 one; components, projection") {
     // 500 rows of D = 20 with a large common offset (as features have), added in 3 batches.
     const int64_t rows = 500, d = 20;
-    tools::SeededStream rng(21);
+    downstream::SeededStream rng(21);
     std::vector<float> x(static_cast<size_t>(rows * d));
     const auto uniform = [&] { return static_cast<double>(rng.next() >> 11) / 9007199254740992.0 - 0.5; };
     for (int64_t r = 0; r < rows; ++r) {
@@ -807,7 +807,7 @@ TEST_SUITE("downstream") {
         x[static_cast<size_t>(r * d + k)] =
             static_cast<float>(1000.0 + uniform() * (1.0 + static_cast<double>(k)) + (k % 3 == 0 ? 2.0 * shared : 0.0));
     }
-    tools::CovarianceSum sum(d);
+    downstream::CovarianceSum sum(d);
     sum.add(x.data(), 120);
     sum.add(x.data() + 120 * d, 1);
     sum.add(x.data() + 121 * d, rows - 121);
@@ -825,7 +825,7 @@ TEST_SUITE("downstream") {
     CHECK(max_relative_error(mean, sum.mean(), 1e-12) < 1e-12);
     CHECK(max_relative_error(cov, sum.covariance(), 1e-6) < 1e-9);
 
-    const tools::Pca pca = tools::fit_pca(sum, 5, 1);
+    const downstream::Pca pca = downstream::fit_pca(sum, 5, 1);
     CHECK(pca.components == 5);
     CHECK(orthonormality_error(pca.basis, 5, d) <= 1e-12);
     double trace = 0, kept = 0;
@@ -864,13 +864,13 @@ TEST_SUITE("downstream") {
     TempDir dir;
     // Width 64: torchvision's ResNet has no base-width parameter.
     const std::string ckpt = tiny_checkpoint(dir.path() / "run", 64, "standard");
-    const tools::PretrainedEncoder enc = tools::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
+    const downstream::PretrainedEncoder enc = downstream::load_pretrained_encoder(ckpt, "s2", {}, Device::cpu());
     const fs::path places = samples_dir() / "terramind-s1s2";
-    const tools::EmbedResult r = tools::embed_chips(enc, embed_options(places, dir.path() / "emb"));
+    const downstream::EmbedResult r = downstream::embed_chips(enc, embed_options(places, dir.path() / "emb"));
     CHECK(r.dim == 512);
 
     const fs::path weights = dir.path() / "encoder.safetensors";
-    const int64_t written = tools::export_weights(ckpt, weights.string(), "s2", {});
+    const int64_t written = downstream::export_weights(ckpt, weights.string(), "s2", {});
     const SafetensorsFile file = SafetensorsFile::open(weights.string());
     CHECK(written == static_cast<int64_t>(file.names().size()));
     CHECK(file.shape("conv1.weight") == Shape{64, 13, 7, 7});  // (K, C, R, S)
