@@ -168,12 +168,7 @@ Pca fit_raster_pca(TileEmbedder& embedder, const TileGrid& grid, int64_t stride,
   RSD_CHECK(sum.count() >= 2, options.input, ": the PCA sample (", chosen, " tiles) holds ", sum.count(),
             " valid pixel(s), too few to reduce ", dim, "-dimensional features to ", k,
             "; sample more tiles (--pca-tiles) or keep all dimensions (--format float32 without --dims)");
-  Pca pca = fit_pca(sum, k, options.seed ^ 0x5CA1AB1EULL);
-  if (!pca.converged && options.warnings)
-    std::fprintf(stderr,
-                 "warning: %s: the PCA's eigensolver stopped before its tolerance; the components are "
-                 "orthonormal but may not be exactly the top %lld\n",
-                 options.input.c_str(), static_cast<long long>(k));
+  Pca pca = fit_pca(sum, k);
   result.pca_samples = pca.samples;
   result.pca_tiles = static_cast<int64_t>(chosen);
   result.pca_explained = pca.explained;

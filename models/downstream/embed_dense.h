@@ -68,7 +68,7 @@ struct DenseOptions {
   int64_t dims = 0;             // output dimensions; 0: 64 for int8, D (no PCA) for float32
   int64_t pca_pixels = 50000;   // PCA sample: at most this many valid pixels
   int64_t pca_tiles = 64;       // from at most this many tiles
-  uint64_t seed = 0;            // of the PCA sample and the eigensolver's start
+  uint64_t seed = 0;            // of the PCA sample
   int64_t strip_tile_rows = 1;  // rows of tiles per strip; 0: the whole raster in one strip
   bool progress = true;
   bool warnings = true;

@@ -74,10 +74,10 @@ void Pca::project_rows(const float* rows, int64_t n, double* out) const {
   cpu::gemm<double>(false, true, n, components, dim, 1.0, centred.data(), dim, basis.data(), dim, 0.0, out, components);
 }
 
-Pca fit_pca(const CovarianceSum& sum, int64_t k, uint64_t seed) {
+Pca fit_pca(const CovarianceSum& sum, int64_t k) {
   RSD_CHECK(k >= 1 && k <= sum.dim(), "fit_pca: ", k, " components asked of ", sum.dim(), "-dimensional features");
   const std::vector<double> cov = sum.covariance();
-  const SymmetricEigen eig = top_eigen(cov, sum.dim(), k, seed);
+  const SymmetricEigen eig = top_eigenpairs(cov, sum.dim(), k);
   Pca p;
   p.dim = sum.dim();
   p.components = k;
@@ -85,7 +85,6 @@ Pca fit_pca(const CovarianceSum& sum, int64_t k, uint64_t seed) {
   p.basis = eig.vectors;
   p.variances = eig.values;
   p.samples = sum.count();
-  p.converged = eig.converged;
   double trace = 0, kept = 0;
   for (int64_t i = 0; i < p.dim; ++i) trace += cov[static_cast<size_t>(i * p.dim + i)];
   for (double v : p.variances) kept += std::max(v, 0.0);

@@ -3,7 +3,7 @@
 //
 //   CovarianceSum sum(D);
 //   sum.add(rows, n);                          // (n, D) float32 rows, any number of calls
-//   Pca pca = fit_pca(sum, 64, seed);          // mean (D), components (64, D), explained ratio
+//   Pca pca = fit_pca(sum, 64);                // mean (D), components (64, D), explained ratio
 //   pca.project(v, out);                       // out_j = components_j . (v - mean), j < 64
 //   write_pca_npy("x.pca.npy", pca);           // (1 + 64, D) float64: row 0 the mean, then components
 //
@@ -12,8 +12,8 @@
 // (x - shift) and S = sum of (x - shift)(x - shift)^T over N rows, mean = shift + s / N and the
 // covariance is (S - s s^T / N) / (N - 1) (NumPy's np.cov). S is updated with one GEMM per batch
 // (engine/cpu/gemm.h), so 50k rows of D = 2048 take seconds, and memory is D x D doubles.
-// The components are the eigenvectors of the k largest eigenvalues (models/downstream/pca_eigen.h),
-// unit length and mutually orthogonal, signs fixed (largest-magnitude entry positive); the
+// The components are the eigenvectors of the k largest eigenvalues (models/downstream/pca_eigen.h:
+// LAPACK's dsyevr), unit length and mutually orthogonal, signs fixed (largest-magnitude entry positive); the
 // explained variance ratio is the sum of those eigenvalues over the covariance's trace.
 #pragma once
 #include <cstdint>
@@ -47,7 +47,6 @@ struct Pca {
   std::vector<double> variances;  // (k,): eigenvalue of each component
   double explained = 0;           // sum of variances / total variance
   int64_t samples = 0;            // rows the fit saw
-  bool converged = true;          // the eigensolver's report (pca_eigen.h)
 
   // out[j] = basis_j . (v - mean) for j < k; v holds D floats.
   void project(const float* v, double* out) const;
@@ -56,7 +55,7 @@ struct Pca {
 };
 
 // The top k principal components of what `sum` saw (2 <= count, 1 <= k <= D).
-Pca fit_pca(const CovarianceSum& sum, int64_t k, uint64_t seed);
+Pca fit_pca(const CovarianceSum& sum, int64_t k);
 
 // The sidecar for users: (1 + k, D) float64, row 0 the mean, rows 1..k the components.
 void write_pca_npy(const std::string& path, const Pca& pca);
