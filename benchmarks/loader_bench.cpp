@@ -32,9 +32,9 @@
 #include "data/layout_source.h"
 #include "data/loader.h"
 #include "data/shard_source.h"
+#include "data/synthetic_shards.h"
 #include "engine/atomic_file.h"
 #include "kernels/philox.h"
-#include "tools/synthetic_shards.h"
 
 using namespace rsd;
 using namespace rsd::data;
@@ -286,7 +286,7 @@ int main(int argc, char** argv) {
         made = data_dir.empty() ? std::filesystem::temp_directory_path() /
                                       ("rsd_loader_bench_" + std::to_string(Clock::now().time_since_epoch().count()))
                                 : std::filesystem::path(data_dir);
-        tools::SyntheticShardsConfig sc;
+        data::SyntheticShardsConfig sc;
         sc.out = made.string();
         sc.samples = samples;
         sc.bands = bands;
@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
         std::printf("making %lld SYNTHETIC samples (%d bands, %d x %d, random values) in %s ...\n",
                     static_cast<long long>(samples), bands, size, size, sc.out.c_str());
         std::fflush(stdout);
-        tools::make_synthetic_shards(sc);
+        data::make_synthetic_shards(sc);
         shards = sc.out;
       }
       auto dataset = std::make_shared<const ShardDataset>(shards);

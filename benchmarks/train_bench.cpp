@@ -1,6 +1,6 @@
 // train_bench: samples/s of one self-supervised training step (forward, backward, optimizer,
 // BYOL's EMA) per method and encoder, at a given batch and patch size, on the CPU or a GPU.
-// The step is TrainStep (tools/pretrain/train_step.h), the one `rsd pretrain` runs, on random
+// The step is TrainStep (models/pretrain/train_step.h), the one `rsd pretrain` runs, on random
 // views already on the device (the loader is measured by loader_bench). Same models, losses and
 // optimizer as benchmarks/torch_ref/train_ref.py (SGD with momentum on both sides); bf16 compute
 // on a GPU (fp32 master weights), fp32 on the CPU. Prints a table and writes JSON;
@@ -19,8 +19,8 @@
 #include "engine/ops/convert.h"
 #include "engine/optim/sgd.h"
 #include "engine/rng.h"
-#include "tools/pretrain/method_factory.h"
-#include "tools/pretrain/train_step.h"
+#include "models/pretrain/method_factory.h"
+#include "models/pretrain/train_step.h"
 
 using namespace rsd;
 
@@ -52,22 +52,22 @@ std::vector<int64_t> view_channels(const std::string& method) {
   return {13, 13};
 }
 
-tools::PretrainConfig config_for(const Args& a, const std::string& method, const std::string& arch) {
-  tools::PretrainConfig c = tools::parse_pretrain_config(
-      str_cat("method = \"", method, "\"\n[data]\npath = \".\"\n[model]\narch = \"", arch, "\"\nstem = \"", a.stem,
-              "\"\nwidth = ", a.width, "\n"),
-      "<train_bench>");
+pretrain::PretrainConfig config_for(const Args& a, const std::string& method, const std::string& arch) {
+  pretrain::PretrainConfig c =
+      pretrain::parse_pretrain_config(str_cat("method = \"", method, "\"\n[data]\npath = \".\"\n[model]\narch = \"",
+                                              arch, "\"\nstem = \"", a.stem, "\"\nwidth = ", a.width, "\n"),
+                                      "<train_bench>");
   return c;
 }
 
 nlohmann::json bench_one(const Args& a, const std::string& method, const std::string& arch, Device device) {
-  const tools::PretrainConfig c = config_for(a, method, arch);
+  const pretrain::PretrainConfig c = config_for(a, method, arch);
   const DType dtype = device.is_cuda() ? DType::bf16 : DType::f32;
-  auto m = tools::make_method(c, view_channels(method), device, 1000);
+  auto m = pretrain::make_method(c, view_channels(method), device, 1000);
   SgdOptions so;
   so.momentum = 0.9;
   SGD opt(m->params().parameters(), so);
-  tools::TrainStep step(*m, opt, tools::StepOptions{});
+  pretrain::TrainStep step(*m, opt, pretrain::StepOptions{});
   // Random f32 views made once, outside the arena; each step casts them as the loader's would be.
   std::vector<Tensor> views;
   Generator gen(1);

@@ -13,8 +13,8 @@
 #include "engine/checkpoint.h"
 #include "engine/error.h"
 #include "engine/optim/sgd.h"
+#include "models/pretrain/run_checkpoint.h"
 #include "models/ssl_method.h"
-#include "tools/pretrain/run_checkpoint.h"
 
 namespace rsd::fuzz {
 
@@ -98,8 +98,8 @@ class TinyMethod final : public models::SslMethod {
 struct TinyCheckpoint {
   TinyMethod method;
   std::unique_ptr<SGD> optimizer;
-  tools::PretrainConfig config;  // of the run that wrote it (and resumes it)
-  tools::PretrainData data;
+  pretrain::PretrainConfig config;  // of the run that wrote it (and resumes it)
+  pretrain::PretrainData data;
   std::string weights;  // <folder>/step-<step>.safetensors
   std::string sidecar;  // <folder>/step-<step>.json
 
@@ -110,11 +110,11 @@ struct TinyCheckpoint {
     data.view_channels = {3, 3};
     data.patch = 8;
     data.statistics = data::BandStatistics::from_json(fixture_statistics_json());
-    tools::RunCounters counters;
+    pretrain::RunCounters counters;
     counters.step = step;
     counters.skipped_total = 2;
     CheckpointDir dir(folder, 1);
-    weights = dir.save(tools::make_run_checkpoint(method, *optimizer, counters, config, data));
+    weights = dir.save(pretrain::make_run_checkpoint(method, *optimizer, counters, config, data));
     sidecar = checkpoint_sidecar_path(weights);
   }
 };

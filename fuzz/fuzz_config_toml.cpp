@@ -1,4 +1,4 @@
-// Pretraining configs (tools/pretrain/config.h): the input is a TOML file, parsed through rsd's
+// Pretraining configs (models/pretrain/config.h): the input is a TOML file, parsed through rsd's
 // schema with parse_pretrain_config. Its lines starting "#set " are taken out of the file (left
 // empty, so line numbers hold) and given as --set overrides, so the override parser is fuzzed
 // with the file, with any bytes (a comment would have to be valid UTF-8). A config that parses must
@@ -10,7 +10,7 @@
 
 #include "engine/error.h"
 #include "fuzz/fuzz_target.h"
-#include "tools/pretrain/config.h"
+#include "models/pretrain/config.h"
 
 namespace {
 
@@ -40,19 +40,21 @@ RSD_FUZZ_TARGET(config_toml) {
   using namespace rsd;
   std::string text(reinterpret_cast<const char*>(data), size);
   const std::vector<std::string> overrides = take_overrides(text);
-  tools::PretrainConfig config;
-  if (!fuzz::expect_clean(kTarget, {kOrigin}, [&] { config = tools::parse_pretrain_config(text, kOrigin, overrides); }))
+  pretrain::PretrainConfig config;
+  if (!fuzz::expect_clean(kTarget, {kOrigin},
+                          [&] { config = pretrain::parse_pretrain_config(text, kOrigin, overrides); }))
     return;
   std::string toml;
   try {
-    toml = tools::to_toml(config);
-    const tools::PretrainConfig again = tools::parse_pretrain_config(toml, "round-trip.toml");
-    fuzz::require(tools::to_toml(again) == toml, kTarget, "parse_pretrain_config(to_toml(c)) differs from c:\n" + toml);
+    toml = pretrain::to_toml(config);
+    const pretrain::PretrainConfig again = pretrain::parse_pretrain_config(toml, "round-trip.toml");
+    fuzz::require(pretrain::to_toml(again) == toml, kTarget,
+                  "parse_pretrain_config(to_toml(c)) differs from c:\n" + toml);
   } catch (const std::exception& e) {
     fuzz::finding(kTarget, str_cat("a parsed config does not survive to_toml and parsing again: ", e.what(), "\n", toml));
   }
   try {
-    fuzz::require(nlohmann::json::parse(tools::to_json_text(config)).is_object(), kTarget,
+    fuzz::require(nlohmann::json::parse(pretrain::to_json_text(config)).is_object(), kTarget,
                   "to_json_text did not give a JSON object");
   } catch (const std::exception& e) {
     fuzz::finding(kTarget, str_cat("a parsed config does not convert to JSON (checkpoint sidecars store it): ",

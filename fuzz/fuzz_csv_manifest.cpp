@@ -1,10 +1,10 @@
 // CSV manifests (data/layouts.h, data/layouts_csv.cpp): the input is the .csv file. It is detected
 // and discovered as `rsd pack` and `rsd info` do (band names from its comment lines), then again
 // with band names given as options. Discovery reads no raster, so none is needed.
+#include "data/inspect.h"
 #include "data/layouts.h"
 #include "engine/error.h"
 #include "fuzz/fuzz_target.h"
-#include "tools/info.h"
 
 namespace {
 
@@ -39,7 +39,7 @@ RSD_FUZZ_TARGET(csv_manifest) {
     options.s2_bands = {"B02", "B03", "B04", "B08"};
     check_dataset(data::discover(path, data::Layout::csv_manifest, options), path);
   });
-  tools::InfoOptions options;
+  data::InfoOptions options;
   options.progress = false;
-  fuzz::expect_clean(kTarget, {path}, [&] { (void)tools::describe_path(path, options); });
+  fuzz::expect_clean(kTarget, {path}, [&] { (void)data::describe_path(path, options); });
 }

@@ -15,7 +15,7 @@
 #include "engine/safetensors.h"
 #include "fuzz/fixtures.h"
 #include "fuzz/fuzz_target.h"
-#include "tools/pretrain/config.h"
+#include "models/pretrain/config.h"
 
 namespace {
 
@@ -142,9 +142,9 @@ void config_seeds(const fs::path& repo) {
       }
     }
   }
-  tools::PretrainConfig c;
+  pretrain::PretrainConfig c;
   c.data.path = "data/samples/terramind-s1s2";
-  seed("config_toml", "every-key.toml", tools::to_toml(c));
+  seed("config_toml", "every-key.toml", pretrain::to_toml(c));
   seed("config_toml", "overrides.toml",
        "#set train.lr=0.05\n#set method=simclr\n#set data.path=/x/y z\n#set device=cuda:1\n"
        "[data]\npath = \"d\"\n[train]\nbatch_size = 8\n");

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "data/inspect.h"
 #include "data/shard.h"
 #include "data/shard_source.h"
 #include "engine/error.h"
 #include "fuzz/fuzz_target.h"
-#include "tools/info.h"
 
 namespace rsd::fuzz {
 
@@ -61,10 +61,10 @@ inline void read_everything(const char* target, const std::vector<std::string>& 
   expect_clean(target, names, [&] {
     for (int64_t i = 0; i < verifying.size(); ++i) verifying.read(i, sample);
   });
-  tools::InfoOptions options;
+  data::InfoOptions options;
   options.verify = true;
   options.progress = false;
-  expect_clean(target, names, [&] { (void)tools::describe_path(ds->path(), options); });
+  expect_clean(target, names, [&] { (void)data::describe_path(ds->path(), options); });
 }
 
 }  // namespace rsd::fuzz

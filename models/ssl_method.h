@@ -1,6 +1,6 @@
 // A self-supervised method: its networks (parameters in one trainable registry), the loss of a
 // batch of views, and what happens after each optimizer step. The training loop
-// (tools/pretrain/) is the same for every method:
+// (models/pretrain/) is the same for every method:
 //
 //   SslOutput out = method.forward(views);   // records the tape
 //   backward(out.loss);  optimizer.step(lr);  method.after_step(step);
@@ -52,7 +52,7 @@ class SslMethod {
   // network: parameters and buffers), by name.
   virtual std::vector<std::pair<std::string, Tensor>> extra_state() const { return {}; }
 
-  // Data-parallel training (tools/pretrain/trainer): the communicator of the job, or nullptr for
+  // Data-parallel training (models/pretrain/trainer): the communicator of the job, or nullptr for
   // one process. The contrastive methods use it to contrast their rows against the projections
   // of every rank (models/contrastive_loss.h); BYOL's loss is per sample and needs only the
   // gradient all-reduce the trainer does.

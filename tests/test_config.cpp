@@ -1,4 +1,4 @@
-// The pretraining config (tools/pretrain/config.h): the shipped configs/ parse and point at data
+// The pretraining config (models/pretrain/config.h): the shipped configs/ parse and point at data
 // that exists; defaults and method-dependent defaults; --set overrides; every error names the
 // origin, the key and the problem; to_toml round-trips; to_json_text is JSON.
 #include <doctest/doctest.h>
@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "tools/pretrain/config.h"
-#include "tools/pretrain/config_schema.h"
+#include "models/pretrain/config.h"
+#include "models/pretrain/config_schema.h"
 
 namespace fs = std::filesystem;
-using namespace rsd::tools;
+using namespace rsd::pretrain;
 
 namespace {
 

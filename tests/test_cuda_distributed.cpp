@@ -12,8 +12,8 @@
 #include "engine/comm/communicator.h"
 #include "engine/device.h"
 #include "engine/optim/lars.h"
+#include "models/pretrain/train_step.h"
 #include "tests/ssl_test_models.h"
-#include "tools/pretrain/train_step.h"
 
 using namespace rsd;
 
@@ -22,7 +22,7 @@ namespace {
 struct Trained {
   std::unique_ptr<models::SslMethod> method;
   std::unique_ptr<Optimizer> optimizer;
-  tools::StepResult result;
+  pretrain::StepResult result;
 };
 
 Trained train_on_gpu(test::SslKind kind, comm::Communicator* comm) {
@@ -31,12 +31,12 @@ Trained train_on_gpu(test::SslKind kind, comm::Communicator* comm) {
   t.method = test::make_tiny_method(kind, 7, gpu);
   if (comm != nullptr) t.method->set_communicator(comm);
   t.optimizer = std::make_unique<LARS>(t.method->params().parameters(), LarsOptions{});
-  tools::StepOptions so;
+  pretrain::StepOptions so;
   so.grad_accum = 2;
   so.comm = comm;
   so.sync_bn = false;  // SyncBN's CUDA kernels have their own test (test_cuda_sync_batchnorm.cpp)
   so.bucket_bytes = 4096;
-  tools::TrainStep runner(*t.method, *t.optimizer, so);
+  pretrain::TrainStep runner(*t.method, *t.optimizer, so);
   for (int step = 0; step < 2; ++step) {
     uint64_t seed = 300 + 40 * static_cast<uint64_t>(step);
     t.result = runner.run([&] { return test::random_ssl_views(kind, DType::f32, seed += 10, 6, 12, gpu); }, step,

@@ -17,9 +17,9 @@
 #include "kernels/optim.cuh"
 #include "models/byol.h"
 #include "models/dual_contrastive.h"
+#include "models/pretrain/train_step.h"
 #include "models/simclr.h"
 #include "tests/harness.h"
-#include "tools/pretrain/train_step.h"
 
 using namespace rsd;
 
@@ -137,13 +137,13 @@ TEST_SUITE("cuda_pretrain") {
       struct Run {
         std::unique_ptr<models::SslMethod> m;
         std::unique_ptr<LARS> opt;
-        tools::StepResult r;
+        pretrain::StepResult r;
       };
       auto run = [&](Device d, DType dtype) {
         Run out;
         out.m = make(kind, d);
         out.opt = std::make_unique<LARS>(out.m->params().parameters(), LarsOptions{});
-        tools::TrainStep step(*out.m, *out.opt, {});
+        pretrain::TrainStep step(*out.m, *out.opt, {});
         out.r = step.run([&] { return views(kind, d, dtype, 77); }, 0, 0.5);
         return out;
       };

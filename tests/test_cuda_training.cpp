@@ -7,7 +7,7 @@
 #include <cstdio>
 
 #include "engine/rng.h"
-#include "tools/toy_training.h"
+#include "models/demo/toy_training.h"
 
 using namespace rsd;
 
@@ -29,13 +29,13 @@ TEST_CASE("Philox fills are the same on the CPU and the GPU") {
 }
 
 TEST_CASE("the toy training step on CUDA starts like the CPU and reaches the stated loss") {
-  tools::ToyTrainingConfig config;
+  demo::ToyTrainingConfig config;
   config.steps = 150;
   config.device = Device::cuda(0);
-  const tools::ToyTrainingResult gpu = tools::train_toy_classifier(config);
+  const demo::ToyTrainingResult gpu = demo::train_toy_classifier(config);
   config.device = Device::cpu();
   config.steps = 1;
-  const tools::ToyTrainingResult cpu = tools::train_toy_classifier(config);
+  const demo::ToyTrainingResult cpu = demo::train_toy_classifier(config);
   std::printf("toy training on CUDA: first loss %.5f (CPU %.5f), final %.4f, accuracy %.3f\n", gpu.losses.front(),
               cpu.losses.front(), gpu.final_loss, gpu.eval_accuracy);
   CHECK(std::fabs(gpu.losses.front() - cpu.losses.front()) <= 1e-4 * std::fabs(cpu.losses.front()));

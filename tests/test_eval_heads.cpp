@@ -7,13 +7,13 @@
 
 #include "engine/error.h"
 #include "engine/rng.h"
-#include "tools/downstream/classification_metrics.h"
-#include "tools/downstream/knn_probe.h"
-#include "tools/downstream/lbfgs.h"
-#include "tools/downstream/logistic_regression.h"
+#include "models/downstream/classification_metrics.h"
+#include "models/downstream/knn_probe.h"
+#include "models/downstream/lbfgs.h"
+#include "models/downstream/logistic_regression.h"
 
 using namespace rsd;
-using namespace rsd::tools;
+using namespace rsd::downstream;
 
 namespace {
 

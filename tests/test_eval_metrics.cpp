@@ -7,11 +7,11 @@
 #include <fstream>
 
 #include "engine/error.h"
-#include "tools/downstream/classification_metrics.h"
-#include "tools/downstream/confusion_plot.h"
+#include "models/downstream/classification_metrics.h"
+#include "models/downstream/confusion_plot.h"
 
 using namespace rsd;
-using namespace rsd::tools;
+using namespace rsd::downstream;
 namespace fs = std::filesystem;
 
 namespace {
@@ -90,7 +90,7 @@ TEST_SUITE("downstream") {
     CHECK(confusion_cell_colour(0.0) == 0xFFFFFFu);
     CHECK(confusion_cell_colour(1.0) == 0x08306Bu);
     const ConfusionMatrix cm = matrix({{4, 0}, {1, 3}});
-    const Canvas c = draw_confusion_matrix(cm, {"AnnualCrop", "SeaLake"}, "test");
+    const plot::Canvas c = draw_confusion_matrix(cm, {"AnnualCrop", "SeaLake"}, "test");
     int darkest = 0;
     for (int y = 0; y < c.height(); ++y)
       for (int x = 0; x < c.width(); ++x) darkest += c.pixel(x, y) == 0x08306Bu ? 1 : 0;

@@ -9,11 +9,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "tests/test_paths.h"
 #include "engine/error.h"
-#include "tools/downstream/linear_probe.h"
-#include "tools/pretrain/config.h"
-#include "tools/pretrain/trainer.h"
+#include "models/downstream/linear_probe.h"
+#include "models/pretrain/config.h"
+#include "models/pretrain/trainer.h"
+#include "tests/test_paths.h"
 
 using namespace rsd;
 namespace fs = std::filesystem;
@@ -40,12 +40,12 @@ fs::path tiny_checkpoint(const std::string& method, const std::string& extra, co
       "[train]\nbatch_size = 4\nsteps = 2\noptimizer = \"lars\"\nlr = 0.3\nwarmup_fraction = 0.5\n",
       "[log]\nout_dir = \"", out.string(), "\"\nevery = 1\nprogress = false\n",
       "[checkpoint]\nevery = 2\nkeep_last = 1\n");
-  tools::PretrainRunOptions quiet;
+  pretrain::PretrainRunOptions quiet;
   quiet.quiet = true;
-  return tools::run_pretrain(tools::parse_pretrain_config(text, "<test_eval_probe>"), quiet).checkpoint;
+  return pretrain::run_pretrain(pretrain::parse_pretrain_config(text, "<test_eval_probe>"), quiet).checkpoint;
 }
 
-void check_result(const tools::ProbeResult& r, int64_t test_rows) {
+void check_result(const downstream::ProbeResult& r, int64_t test_rows) {
   CAPTURE(r.features);
   CAPTURE(r.band);
   CHECK(r.confusion.total() == test_rows);
@@ -63,20 +63,20 @@ TEST_SUITE("downstream") {
             doctest::skip(kNoGdal)) {
     TempDir dir;
     const fs::path run = tiny_checkpoint("simclr", "", dir.path() / "run");
-    tools::ProbeOptions o;
+    downstream::ProbeOptions o;
     o.checkpoint = run.string();
     o.data = eurosat().string();
     o.out_dir = (dir.path() / "linear").string();
     o.quiet = true;
     o.logistic.steps = 200;
-    const tools::ProbeReport linear = tools::run_classification_probe(o, tools::ProbeHead::logistic);
+    const downstream::ProbeReport linear = downstream::run_classification_probe(o, downstream::ProbeHead::logistic);
     REQUIRE(linear.results.size() == 3);
     CHECK(linear.results[0].features == "pretrained");
     CHECK(linear.results[1].features == "random-init");
     CHECK(linear.results[2].features == "band-statistics");
     CHECK(linear.results[2].dim == 2 * static_cast<int64_t>(linear.bands.size()));
     CHECK(linear.classes.size() == 10);
-    for (const tools::ProbeResult& r : linear.results) {
+    for (const downstream::ProbeResult& r : linear.results) {
       check_result(r, 54);
       CHECK(r.chosen_l2 > 0);
     }
@@ -93,9 +93,9 @@ TEST_SUITE("downstream") {
 
     o.out_dir = (dir.path() / "knn").string();
     o.knn_k = 5;
-    const tools::ProbeReport knn = tools::run_classification_probe(o, tools::ProbeHead::knn);
+    const downstream::ProbeReport knn = downstream::run_classification_probe(o, downstream::ProbeHead::knn);
     REQUIRE(knn.results.size() == 3);
-    for (const tools::ProbeResult& r : knn.results) check_result(r, 54);
+    for (const downstream::ProbeResult& r : knn.results) check_result(r, 54);
     CHECK(fs::exists(fs::path(o.out_dir) / "results.json"));
   }
 
@@ -103,7 +103,7 @@ TEST_SUITE("downstream") {
             doctest::skip(kNoGdal)) {
     TempDir dir;
     const fs::path run = tiny_checkpoint("byol", "[byol]\nmodality = \"ms\"\n", dir.path() / "run");
-    tools::ProbeOptions o;
+    downstream::ProbeOptions o;
     o.checkpoint = run.string();
     o.data = eurosat().string();
     o.per_band = true;
@@ -111,25 +111,25 @@ TEST_SUITE("downstream") {
     o.quiet = true;
     o.logistic.steps = 100;
     o.logistic.l2_grid = {1e-3, 1e-1};
-    const tools::ProbeReport r = tools::run_classification_probe(o, tools::ProbeHead::logistic);
+    const downstream::ProbeReport r = downstream::run_classification_probe(o, downstream::ProbeHead::logistic);
     REQUIRE(r.results.size() == 6);
     CHECK(r.results[0].band == "B04");
     CHECK(r.results[3].band == "B08");
     CHECK(r.results[2].dim == 2);  // one band: its mean and std
-    for (const tools::ProbeResult& p : r.results) check_result(p, 54);
+    for (const downstream::ProbeResult& p : r.results) check_result(p, 54);
     CHECK(r.text.find("macro-F1 by band") != std::string::npos);
 
     // A band the data lacks is an error.
     o.bands = {"NOPE"};
-    CHECK_THROWS_AS(tools::run_classification_probe(o, tools::ProbeHead::logistic), Error);
+    CHECK_THROWS_AS(downstream::run_classification_probe(o, downstream::ProbeHead::logistic), Error);
   }
 
   TEST_CASE("eval reports a dataset without train/ and test/ splits" * doctest::skip(kNoGdal)) {
     TempDir dir;
-    tools::ProbeOptions o;
+    downstream::ProbeOptions o;
     o.checkpoint = (dir.path() / "missing").string();
     o.data = (samples_dir() / "terramind-s1s2").string();
     o.quiet = true;
-    CHECK_THROWS_AS(tools::run_classification_probe(o, tools::ProbeHead::logistic), Error);
+    CHECK_THROWS_AS(downstream::run_classification_probe(o, downstream::ProbeHead::logistic), Error);
   }
 }

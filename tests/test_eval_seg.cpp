@@ -7,10 +7,10 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "models/downstream/seg_probe.h"
+#include "models/pretrain/config.h"
+#include "models/pretrain/trainer.h"
 #include "tests/test_paths.h"
-#include "tools/downstream/seg_probe.h"
-#include "tools/pretrain/config.h"
-#include "tools/pretrain/trainer.h"
 
 using namespace rsd;
 namespace fs = std::filesystem;
@@ -30,9 +30,9 @@ fs::path tiny_dual_checkpoint(const fs::path& out) {
       "[train]\nbatch_size = 4\nsteps = 2\noptimizer = \"lars\"\nlr = 0.3\nwarmup_fraction = 0.5\n",
       "[log]\nout_dir = \"", out.string(), "\"\nevery = 1\nprogress = false\n",
       "[checkpoint]\nevery = 2\nkeep_last = 1\n");
-  tools::PretrainRunOptions quiet;
+  pretrain::PretrainRunOptions quiet;
   quiet.quiet = true;
-  return tools::run_pretrain(tools::parse_pretrain_config(text, "<test_eval_seg>"), quiet).checkpoint;
+  return pretrain::run_pretrain(pretrain::parse_pretrain_config(text, "<test_eval_seg>"), quiet).checkpoint;
 }
 
 }  // namespace
@@ -42,7 +42,7 @@ TEST_SUITE("downstream") {
     // A 2 x 2 map, one channel, stride 2: pixel centres 0.5 / 2 - 0.5 = -0.25 (clamped to 0),
     // 0.25, 0.75, 1.25 (clamped to 1).
     const std::vector<float> map = {0, 1, 2, 3};  // (y, x): (0,0)=0 (0,1)=1 (1,0)=2 (1,1)=3
-    const std::vector<float> up = tools::upsample_bilinear(map, 2, 2, 1, 2, 4, 4);
+    const std::vector<float> up = downstream::upsample_bilinear(map, 2, 2, 1, 2, 4, 4);
     CHECK(up[0] == doctest::Approx(0.0));
     CHECK(up[1] == doctest::Approx(0.25));
     CHECK(up[2] == doctest::Approx(0.75));
@@ -50,14 +50,14 @@ TEST_SUITE("downstream") {
     CHECK(up[4 * 1 + 0] == doctest::Approx(0.5));  // y 0.25: 0 + 0.25 * 2
     CHECK(up[4 * 3 + 3] == doctest::Approx(3.0));
     CHECK(up[4 * 2 + 1] == doctest::Approx(0.75 * 2 + 0.25));
-    CHECK_THROWS_AS(tools::upsample_bilinear(map, 3, 2, 1, 2, 4, 4), Error);
+    CHECK_THROWS_AS(downstream::upsample_bilinear(map, 3, 2, 1, 2, 4, 4), Error);
   }
 
   TEST_CASE("eval seg on Sen1Floods11 (water IoU) and TerraMesh LULC with baselines" * doctest::skip(kNoGdal)) {
     const test::TempDir tmp("rsd_eval_seg");  // removed even when a check throws
     const fs::path dir = tmp.path();
     const fs::path run = tiny_dual_checkpoint(dir / "run");
-    tools::SegOptions o;
+    downstream::SegOptions o;
     o.checkpoint = run.string();
     o.data = (samples_dir() / "sen1floods11").string();
     o.encoder = "s1";
@@ -66,10 +66,10 @@ TEST_SUITE("downstream") {
     o.logistic.steps = 100;
     o.logistic.l2_grid = {1e-3, 1e-1};
     o.out_dir = (dir / "seg").string();
-    const tools::SegReport floods = tools::run_segmentation_probe(o);
+    const downstream::SegReport floods = downstream::run_segmentation_probe(o);
     CHECK(floods.class_values == std::vector<int32_t>{0, 1});  // -1 ignored
     REQUIRE(floods.results.size() == 3);
-    for (const tools::SegResult& r : floods.results) {
+    for (const downstream::SegResult& r : floods.results) {
       CAPTURE(r.features);
       CHECK(r.train_pixels <= 2000);
       CHECK(r.test_pixels > 0);
@@ -84,10 +84,10 @@ TEST_SUITE("downstream") {
     o.encoder = "s2";
     o.tile = 56;
     o.out_dir.clear();
-    const tools::SegReport lulc = tools::run_segmentation_probe(o);
+    const downstream::SegReport lulc = downstream::run_segmentation_probe(o);
     CHECK(lulc.class_values.size() >= 2);
     REQUIRE(lulc.results.size() == 3);
     o.tile = 60;  // not a multiple of the stride 8
-    CHECK_THROWS_AS(tools::run_segmentation_probe(o), Error);
+    CHECK_THROWS_AS(downstream::run_segmentation_probe(o), Error);
   }
 }

@@ -2,7 +2,6 @@
 // installed, Pillow; the canvas (lines, dashes, text); nice axis ticks; line plots with gaps,
 // single points, constant and empty series, and a log axis.
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,17 +15,17 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "tools/bitmap_font.h"
-#include "tools/canvas.h"
-#include "tools/line_plot.h"
-#include "tools/png_writer.h"
+#include "models/plot/bitmap_font.h"
+#include "models/plot/canvas.h"
+#include "models/plot/line_plot.h"
+#include "models/plot/png_writer.h"
 
 #if RSD_HAVE_GDAL
 #include <gdal.h>
 #endif
 
 namespace fs = std::filesystem;
-using namespace rsd::tools;
+using namespace rsd::plot;
 
 namespace {
 

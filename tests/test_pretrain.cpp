@@ -14,12 +14,12 @@
 #include "engine/optim/schedule.h"
 #include "models/byol.h"
 #include "models/dual_contrastive.h"
+#include "models/pretrain/config.h"
+#include "models/pretrain/train_step.h"
+#include "models/pretrain/trainer.h"
 #include "models/simclr.h"
 #include "tests/harness.h"
 #include "tests/ssl_test_models.h"
-#include "tools/pretrain/config.h"
-#include "tools/pretrain/trainer.h"
-#include "tools/pretrain/train_step.h"
 
 using namespace rsd;
 namespace fs = std::filesystem;
@@ -50,17 +50,17 @@ double scaled_error(const Tensor& ref, const Tensor& got, double floor = 1e-30) 
 struct StepRun {
   std::unique_ptr<models::SslMethod> method;
   std::unique_ptr<Optimizer> optimizer;
-  std::unique_ptr<tools::TrainStep> step;
-  tools::StepResult result;
+  std::unique_ptr<pretrain::TrainStep> step;
+  pretrain::StepResult result;
 };
 
-StepRun one_step(Kind kind, DType dtype, const tools::StepOptions& so = {}, double lr = 0.5) {
+StepRun one_step(Kind kind, DType dtype, const pretrain::StepOptions& so = {}, double lr = 0.5) {
   StepRun run;
   run.method = make(kind, 7);
   LarsOptions lo;
   lo.weight_decay = 1e-4;
   run.optimizer = std::make_unique<LARS>(run.method->params().parameters(), lo);
-  run.step = std::make_unique<tools::TrainStep>(*run.method, *run.optimizer, so);
+  run.step = std::make_unique<pretrain::TrainStep>(*run.method, *run.optimizer, so);
   uint64_t seed = 100;
   run.result = run.step->run([&] { return views(kind, dtype, seed += 10); }, 0, lr);
   return run;
@@ -124,7 +124,7 @@ TEST_SUITE("pretrain") {
     std::map<std::string, std::vector<double>> before;
     for (const Parameter* t : byol.target_params().parameters()) before[t->name] = t->value.to_host_doubles();
     LARS opt(byol.params().parameters(), LarsOptions{});
-    tools::TrainStep step(byol, opt, {});
+    pretrain::TrainStep step(byol, opt, {});
     uint64_t seed = 1;
     step.run([&] { return views(Kind::byol, DType::f32, seed += 2); }, 0, 0.5);
     const float keep = static_cast<float>(schedule.tau(0)), take = 1.0f - keep;
@@ -148,9 +148,9 @@ TEST_SUITE("pretrain") {
     auto grads_of = [](Kind kind, int accum, uint64_t first_seed) {
       auto method = make(kind, 7);
       LARS opt(method->params().parameters(), LarsOptions{});
-      tools::StepOptions so;
+      pretrain::StepOptions so;
       so.grad_accum = accum;
-      tools::TrainStep step(*method, opt, so);
+      pretrain::TrainStep step(*method, opt, so);
       uint64_t seed = first_seed;
       step.run([&] { return views(kind, DType::f32, seed += 10); }, 0, 0.0);
       std::vector<std::vector<double>> g;
@@ -167,7 +167,7 @@ TEST_SUITE("pretrain") {
       for (double v : mean) scale = std::max(scale, std::fabs(v));
       CHECK(test::max_relative_error(mean, both[i], scale) <= 1e-5);
     }
-    tools::StepOptions clip;
+    pretrain::StepOptions clip;
     clip.grad_clip = 1e-3;
     StepRun clipped = one_step(Kind::simclr, DType::f32, clip, 0.0);
     CHECK(clipped.result.clipped);
@@ -179,16 +179,16 @@ TEST_SUITE("pretrain") {
   TEST_CASE("the NaN/Inf guard skips bad steps and stops after max_bad_steps in a row") {
     auto method = make(Kind::simclr, 7);
     LARS opt(method->params().parameters(), LarsOptions{});
-    tools::StepOptions so;
+    pretrain::StepOptions so;
     so.max_bad_steps = 3;
-    tools::TrainStep step(*method, opt, so);
+    pretrain::TrainStep step(*method, opt, so);
     const std::vector<double> before = method->params().parameters().front()->value.to_host_doubles();
     auto poisoned = [] {
       std::vector<Tensor> v = views(Kind::simclr, DType::f32, 5);
       v[0].data<float>()[3] = std::nanf("");
       return v;
     };
-    tools::StepResult r = step.run(poisoned, 0, 0.5);
+    pretrain::StepResult r = step.run(poisoned, 0, 0.5);
     CHECK(r.skipped);
     CHECK(step.bad_in_a_row() == 1);
     CHECK(method->params().parameters().front()->value.to_host_doubles() == before);  // no update

@@ -2,7 +2,6 @@
 // method runs, writes its checkpoint, metrics and plot; a run stopped and resumed gives
 // bit-identical losses to an uninterrupted one on the CPU; bad setups fail with clear errors.
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <cmath>
@@ -11,13 +10,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "tests/test_paths.h"
 #include "engine/checkpoint.h"
 #include "engine/safetensors.h"
-#include "tools/pretrain/method_factory.h"
-#include "tools/pretrain/run_checkpoint.h"
-#include "tools/pretrain/config.h"
-#include "tools/pretrain/trainer.h"
+#include "models/pretrain/config.h"
+#include "models/pretrain/method_factory.h"
+#include "models/pretrain/run_checkpoint.h"
+#include "models/pretrain/trainer.h"
+#include "tests/test_paths.h"
 
 using namespace rsd;
 namespace fs = std::filesystem;
@@ -32,7 +31,7 @@ constexpr bool kNoGdal = !RSD_HAVE_GDAL;
 
 
 // A tiny run of `method` on data/samples/terramind-s1s2 in `out`.
-tools::PretrainConfig tiny_config(const std::string& method, const fs::path& out, int64_t steps) {
+pretrain::PretrainConfig tiny_config(const std::string& method, const fs::path& out, int64_t steps) {
   const std::string text = str_cat(
       "method = \"", method, "\"\nseed = 3\ndevice = \"cpu\"\n",
       "[data]\npath = \"", (samples_dir() / "terramind-s1s2").string(), "\"\npatch_size = 16\nrepeat = 4\nworkers = 2\n",
@@ -41,11 +40,11 @@ tools::PretrainConfig tiny_config(const std::string& method, const fs::path& out
       "[train]\nbatch_size = 4\nsteps = ", steps, "\noptimizer = \"lars\"\nlr = 0.3\nwarmup_fraction = 0.2\n",
       "[log]\nout_dir = \"", out.string(), "\"\nevery = 2\nprogress = false\n",
       "[checkpoint]\nevery = 3\nkeep_last = 2\n");
-  return tools::parse_pretrain_config(text, "<test>");
+  return pretrain::parse_pretrain_config(text, "<test>");
 }
 
-tools::PretrainRunOptions quiet() {
-  tools::PretrainRunOptions o;
+pretrain::PretrainRunOptions quiet() {
+  pretrain::PretrainRunOptions o;
   o.quiet = true;
   return o;
 }
@@ -58,7 +57,7 @@ TEST_SUITE("pretrain") {
     for (const char* method : {"byol", "dual-contrastive", "simclr"}) {
       CAPTURE(method);
       TempDir dir;
-      const tools::PretrainResult r = tools::run_pretrain(tiny_config(method, dir.path(), 4), quiet());
+      const pretrain::PretrainResult r = pretrain::run_pretrain(tiny_config(method, dir.path(), 4), quiet());
       REQUIRE(r.losses.size() == 4);
       for (double l : r.losses) CHECK(std::isfinite(l));
       CHECK(fs::exists(r.checkpoint));
@@ -82,14 +81,15 @@ TEST_SUITE("pretrain") {
     for (const char* method : {"byol", "dual-contrastive"}) {
       CAPTURE(method);
       TempDir straight_dir, resumed_dir;
-      const tools::PretrainResult straight = tools::run_pretrain(tiny_config(method, straight_dir.path(), 6), quiet());
-      tools::PretrainRunOptions first = quiet();
+      const pretrain::PretrainResult straight =
+          pretrain::run_pretrain(tiny_config(method, straight_dir.path(), 6), quiet());
+      pretrain::PretrainRunOptions first = quiet();
       first.stop_after = 3;  // the checkpoint of step 3 is the last thing it writes
-      const tools::PretrainResult part1 = tools::run_pretrain(tiny_config(method, resumed_dir.path(), 6), first);
+      const pretrain::PretrainResult part1 = pretrain::run_pretrain(tiny_config(method, resumed_dir.path(), 6), first);
       REQUIRE(part1.losses.size() == 3);
-      tools::PretrainRunOptions again = quiet();
+      pretrain::PretrainRunOptions again = quiet();
       again.resume = (resumed_dir.path() / "checkpoints").string();
-      const tools::PretrainResult part2 = tools::run_pretrain(tiny_config(method, resumed_dir.path(), 6), again);
+      const pretrain::PretrainResult part2 = pretrain::run_pretrain(tiny_config(method, resumed_dir.path(), 6), again);
       REQUIRE(part2.first_step == 3);
       std::vector<double> joined = part1.losses;
       joined.insert(joined.end(), part2.losses.begin(), part2.losses.end());
@@ -105,31 +105,31 @@ TEST_SUITE("pretrain") {
 
   TEST_CASE("bad setups fail with errors that say what to do" * doctest::skip(kNoGdal)) {
     TempDir dir;
-    tools::PretrainConfig c = tiny_config("byol", dir.path(), 2);
+    pretrain::PretrainConfig c = tiny_config("byol", dir.path(), 2);
     c.train.batch_size = 64;
     c.data.repeat = 1;
-    CHECK_THROWS_WITH_AS(tools::run_pretrain(c, quiet()), doctest::Contains("raise data.repeat"), Error);
+    CHECK_THROWS_WITH_AS(pretrain::run_pretrain(c, quiet()), doctest::Contains("raise data.repeat"), Error);
     c = tiny_config("byol", dir.path(), 2);
     c.data.patch_size = 512;
-    CHECK_THROWS_WITH_AS(tools::run_pretrain(c, quiet()), doctest::Contains("patch_size"), Error);
+    CHECK_THROWS_WITH_AS(pretrain::run_pretrain(c, quiet()), doctest::Contains("patch_size"), Error);
     c = tiny_config("byol", dir.path(), 2);
     c.data.path = (dir.path() / "missing").string();
-    CHECK_THROWS_AS(tools::run_pretrain(c, quiet()), Error);
+    CHECK_THROWS_AS(pretrain::run_pretrain(c, quiet()), Error);
     // A checkpoint of another method cannot be resumed.
-    const tools::PretrainResult r = tools::run_pretrain(tiny_config("simclr", dir.path() / "a", 2), quiet());
-    tools::PretrainRunOptions o = quiet();
+    const pretrain::PretrainResult r = pretrain::run_pretrain(tiny_config("simclr", dir.path() / "a", 2), quiet());
+    pretrain::PretrainRunOptions o = quiet();
     o.resume = r.checkpoint;
-    CHECK_THROWS_WITH_AS(tools::run_pretrain(tiny_config("byol", dir.path() / "b", 2), o),
+    CHECK_THROWS_WITH_AS(pretrain::run_pretrain(tiny_config("byol", dir.path() / "b", 2), o),
                          doctest::Contains("simclr"), Error);
   }
 
   TEST_CASE("--init loads weights by name, from a checkpoint or a torchvision-layout file" * doctest::skip(kNoGdal)) {
     TempDir dir;
-    const tools::PretrainConfig c = tiny_config("simclr", dir.path() / "run", 2);
-    const tools::PretrainResult r = tools::run_pretrain(c, quiet());
+    const pretrain::PretrainConfig c = tiny_config("simclr", dir.path() / "run", 2);
+    const pretrain::PretrainResult r = pretrain::run_pretrain(c, quiet());
     const SafetensorsFile ckpt = SafetensorsFile::open(r.checkpoint);
-    auto fresh = tools::make_method(c, {13, 13}, Device::cpu(), 2);
-    CHECK(tools::load_initial_weights(r.checkpoint, *fresh).loaded > 0);
+    auto fresh = pretrain::make_method(c, {13, 13}, Device::cpu(), 2);
+    CHECK(pretrain::load_initial_weights(r.checkpoint, *fresh).loaded > 0);
     for (const Parameter* p : fresh->params().parameters()) {
       CAPTURE(p->name);
       CHECK(p->value.to_host_doubles() == ckpt.read(p->name).to_host_doubles());
@@ -143,10 +143,11 @@ TEST_SUITE("pretrain") {
     for (size_t i = 0; i < tv.size(); ++i) tv[i] = 0.001 * static_cast<double>(i);
     const fs::path file = dir.path() / "torchvision.safetensors";
     write_safetensors(file.string(), {{"conv1.weight", Tensor::from_vector(tv, {K, C, R, S}, DType::f32)}});
-    auto other = tools::make_method(c, {13, 13}, Device::cpu(), 2);
+    auto other = pretrain::make_method(c, {13, 13}, Device::cpu(), 2);
     // One tensor of the encoder: a module loaded in part is refused unless asked for.
-    CHECK_THROWS_WITH_AS(tools::load_initial_weights(file.string(), *other), doctest::Contains("--init-partial"), Error);
-    const tools::InitReport report = tools::load_initial_weights(file.string(), *other, true);
+    CHECK_THROWS_WITH_AS(pretrain::load_initial_weights(file.string(), *other), doctest::Contains("--init-partial"),
+                         Error);
+    const pretrain::InitReport report = pretrain::load_initial_weights(file.string(), *other, true);
     CHECK(report.loaded == 1);
     CHECK(report.partial_module);
     const std::vector<double> got = other->params().find("encoder.conv1.weight")->value.to_host_doubles();
@@ -158,7 +159,7 @@ TEST_SUITE("pretrain") {
                     doctest::Approx(tv[static_cast<size_t>(((k * C + ch) * R + y) * S + x)]));
     // Nothing matching is an error that names the file.
     write_safetensors((dir.path() / "unrelated.safetensors").string(), {{"x", Tensor::zeros({2}, DType::f32)}});
-    CHECK_THROWS_WITH_AS(tools::load_initial_weights((dir.path() / "unrelated.safetensors").string(), *other),
+    CHECK_THROWS_WITH_AS(pretrain::load_initial_weights((dir.path() / "unrelated.safetensors").string(), *other),
                          doctest::Contains("unrelated.safetensors"), Error);
   }
 
@@ -169,10 +170,10 @@ TEST_SUITE("pretrain") {
         CAPTURE(mode);
         CAPTURE(modality);
         TempDir dir;
-        tools::PretrainConfig c = tiny_config("byol", dir.path(), 2);
+        pretrain::PretrainConfig c = tiny_config("byol", dir.path(), 2);
         c.byol.view_mode = mode;
         c.byol.modality = modality;
-        const tools::PretrainResult r = tools::run_pretrain(c, quiet());
+        const pretrain::PretrainResult r = pretrain::run_pretrain(c, quiet());
         REQUIRE(r.losses.size() == 2);
         for (double l : r.losses) CHECK(std::isfinite(l));
         const int64_t channels = std::string(mode) == "three-channel" ? 3 : 1;

@@ -1,5 +1,5 @@
-// `rsd pack`, `rsd info` and `rsd make-synthetic` through their functions (tools/pack.h,
-// tools/info.h, tools/synthetic_shards.h): packing in-memory samples (no GDAL) with several
+// `rsd pack`, `rsd info` and `rsd make-synthetic` through their functions (data/pack.h,
+// data/inspect.h, data/synthetic_shards.h): packing in-memory samples (no GDAL) with several
 // threads gives the same bytes as one thread; bad samples abort (leaving nothing) or are skipped
 // and reported; info summarizes and verifies. With GDAL, every shipped sample set is packed,
 // verified, and read back equal to the reader's own loading of the source files.
@@ -14,14 +14,14 @@
 #include <string>
 #include <vector>
 
+#include "data/inspect.h"
 #include "data/layouts.h"
+#include "data/pack.h"
 #include "data/shard.h"
 #include "data/shard_dataset.h"
+#include "data/synthetic_shards.h"
 #include "engine/error.h"
 #include "tests/shard_test_util.h"
-#include "tools/info.h"
-#include "tools/pack.h"
-#include "tools/synthetic_shards.h"
 
 namespace fs = std::filesystem;
 using namespace rsd::data;
@@ -32,7 +32,7 @@ namespace {
 
 // Samples built in memory; `bad` indices fail to load with an error naming a file, and
 // `throw_at` throws a non-rsd exception (an interruption).
-class MemorySource final : public rsd::tools::PackSource {
+class MemorySource final : public rsd::data::PackSource {
  public:
   explicit MemorySource(int n, int64_t h = 6, int64_t w = 5) {
     for (int i = 0; i < n; ++i) samples.push_back(make_sample("m/" + std::to_string(i), static_cast<uint64_t>(i), h, w));
@@ -56,8 +56,8 @@ class MemorySource final : public rsd::tools::PackSource {
   int64_t throw_at = -1;
 };
 
-rsd::tools::PackOptions quiet_options(int threads, int64_t per_shard) {
-  rsd::tools::PackOptions o;
+rsd::data::PackOptions quiet_options(int threads, int64_t per_shard) {
+  rsd::data::PackOptions o;
   o.layout_name = "memory";
   o.class_names = {"a", "b", "c"};
   o.records_per_shard = per_shard;
@@ -93,8 +93,8 @@ TEST_SUITE("shards") {
   TEST_CASE("pack: several threads write the same bytes as one, in source order, with statistics") {
     ScratchDir dir;
     const MemorySource source(11);
-    const auto one = rsd::tools::pack_samples(source, (dir.path / "t1").string(), quiet_options(1, 4));
-    const auto three = rsd::tools::pack_samples(source, (dir.path / "t3").string(), quiet_options(3, 4));
+    const auto one = rsd::data::pack_samples(source, (dir.path / "t1").string(), quiet_options(1, 4));
+    const auto three = rsd::data::pack_samples(source, (dir.path / "t3").string(), quiet_options(3, 4));
     CHECK(one.packed == 11);
     REQUIRE(one.shards.size() == 3);
     REQUIRE(three.shards.size() == 3);
@@ -135,9 +135,9 @@ TEST_SUITE("shards") {
     MemorySource source(9);
     source.bad = {2, 5};
     source.samples[7] = make_sample("m/7", 7, 4, 4);  // another size than the first sample's
-    rsd::tools::PackOptions o = quiet_options(2, 100);
+    rsd::data::PackOptions o = quiet_options(2, 100);
     o.skip_bad = true;
-    const auto r = rsd::tools::pack_samples(source, (dir.path / "out").string(), o);
+    const auto r = rsd::data::pack_samples(source, (dir.path / "out").string(), o);
     CHECK(r.packed == 6);
     REQUIRE(r.skipped.size() == 3);
     CHECK(r.skipped[0].id == "m/2");
@@ -158,11 +158,11 @@ TEST_SUITE("shards") {
   TEST_CASE("info: summary of a dataset and a shard, and --verify naming corrupted records") {
     ScratchDir dir;
     const MemorySource source(7);
-    const auto r = rsd::tools::pack_samples(source, (dir.path / "ds").string(), quiet_options(1, 3));
-    rsd::tools::InfoOptions verify;
+    const auto r = rsd::data::pack_samples(source, (dir.path / "ds").string(), quiet_options(1, 3));
+    rsd::data::InfoOptions verify;
     verify.verify = true;
     verify.progress = false;
-    rsd::tools::InfoResult info = rsd::tools::describe_path((dir.path / "ds").string(), verify);
+    rsd::data::InfoResult info = rsd::data::describe_path((dir.path / "ds").string(), verify);
     CHECK(info.ok());
     CHECK(info.verified);
     CHECK(contains(info.text, "layout: memory"));
@@ -170,7 +170,7 @@ TEST_SUITE("shards") {
     CHECK(contains(info.text, "s2: 6 x 5, 13 bands"));
     CHECK(contains(info.text, "VV"));
     CHECK(contains(info.text, "verify: OK"));
-    CHECK(contains(rsd::tools::describe_path(r.shards[1]).text, "shard: " + r.shards[1]));
+    CHECK(contains(rsd::data::describe_path(r.shards[1]).text, "shard: " + r.shards[1]));
 
     // Corrupt record 1 of the last shard (global 7 - 1 = 6).
     const ShardReader last(r.shards[2]);
@@ -180,7 +180,7 @@ TEST_SUITE("shards") {
       f.seekp(offset);
       f.put('\x7f');
     }
-    info = rsd::tools::describe_path(r.index_path, verify);
+    info = rsd::data::describe_path(r.index_path, verify);
     CHECK_FALSE(info.ok());
     REQUIRE(info.corrupted.size() == 1);
     CHECK(info.corrupted[0].global == 6);
@@ -189,14 +189,14 @@ TEST_SUITE("shards") {
 
   TEST_CASE("make-synthetic: shards labelled synthetic everywhere") {
     ScratchDir dir;
-    rsd::tools::SyntheticShardsConfig c;
+    rsd::data::SyntheticShardsConfig c;
     c.out = (dir.path / "syn").string();
     c.samples = 5;
     c.size = 8;
     c.records_per_shard = 2;
     c.threads = 2;
     c.progress = false;
-    const auto r = rsd::tools::make_synthetic_shards(c);
+    const auto r = rsd::data::make_synthetic_shards(c);
     REQUIRE(r.shards.size() == 3);
     const ShardDataset ds(c.out);
     CHECK(ds.synthetic());
@@ -206,9 +206,9 @@ TEST_SUITE("shards") {
     CHECK(ds.meta(3).id == "synthetic/000003");
     CHECK(contains(slurp(r.shards[0]), "\"synthetic\":true"));
     CHECK(contains(slurp(r.index_path), "\"synthetic\": true"));
-    CHECK(contains(rsd::tools::describe_path(c.out).text, "SYNTHETIC"));
+    CHECK(contains(rsd::data::describe_path(c.out).text, "SYNTHETIC"));
     // A pure function of (seed, index).
-    const Sample a = rsd::tools::synthetic_sample(15, 8, 0, 3);
+    const Sample a = rsd::data::synthetic_sample(15, 8, 0, 3);
     CHECK(ds.read_sample(3).s2->pixels == a.s2->pixels);
   }
 
@@ -222,18 +222,18 @@ TEST_SUITE("shards") {
       ++sets;
       const std::string name = entry.path().filename().string();
       CAPTURE(name);
-      rsd::tools::PackCommand cmd;
+      rsd::data::PackCommand cmd;
       cmd.src = entry.path().string();
       cmd.out = (dir.path / name).string();
       cmd.threads = 2;
       cmd.records_per_shard = 100;
       cmd.progress = false;
-      const auto r = rsd::tools::pack_dataset(cmd);
+      const auto r = rsd::data::pack_dataset(cmd);
       CHECK(r.packed > 0);
-      rsd::tools::InfoOptions verify;
+      rsd::data::InfoOptions verify;
       verify.verify = true;
       verify.progress = false;
-      CHECK(rsd::tools::describe_path(cmd.out, verify).ok());
+      CHECK(rsd::data::describe_path(cmd.out, verify).ok());
 
       // The records equal the reader's loading of the source files, bit for bit.
       const Dataset source = discover(cmd.src);
@@ -266,7 +266,7 @@ TEST_SUITE("errors") {
     MemorySource source(8);
     source.bad = {5};
     const fs::path out = dir.path / "out";
-    const std::string e = error_of([&] { rsd::tools::pack_samples(source, out.string(), quiet_options(2, 2)); });
+    const std::string e = error_of([&] { rsd::data::pack_samples(source, out.string(), quiet_options(2, 2)); });
     CHECK(contains(e, "mem/5.tif"));
     CHECK(contains(e, "m/5"));
     CHECK(contains(e, "--skip-bad"));
@@ -276,22 +276,22 @@ TEST_SUITE("errors") {
     MemorySource interrupted(8);
     interrupted.throw_at = 6;
     fs::create_directories(out);
-    CHECK_THROWS_AS(rsd::tools::pack_samples(interrupted, out.string(), quiet_options(3, 2)), std::runtime_error);
+    CHECK_THROWS_AS(rsd::data::pack_samples(interrupted, out.string(), quiet_options(3, 2)), std::runtime_error);
     CHECK(fs::is_empty(out));
 
     // Every sample bad, even with --skip-bad: an error, nothing written.
     MemorySource all_bad(3);
     all_bad.bad = {0, 1, 2};
-    rsd::tools::PackOptions o = quiet_options(1, 2);
+    rsd::data::PackOptions o = quiet_options(1, 2);
     o.skip_bad = true;
     fs::remove(out);
-    CHECK(contains(error_of([&] { rsd::tools::pack_samples(all_bad, out.string(), o); }), "all 3 samples are bad"));
+    CHECK(contains(error_of([&] { rsd::data::pack_samples(all_bad, out.string(), o); }), "all 3 samples are bad"));
     CHECK_FALSE(fs::exists(out));
   }
 
   TEST_CASE("info: a missing path, a truncated shard, --verify on a source folder") {
     ScratchDir dir;
-    CHECK(contains(error_of([&] { rsd::tools::describe_path((dir.path / "nope").string()); }), "does not exist"));
+    CHECK(contains(error_of([&] { rsd::data::describe_path((dir.path / "nope").string()); }), "does not exist"));
     const fs::path shard = dir.path / "a.rsd";
     {
       ShardWriter w(shard.string(), layout_of(make_sample("x", 1, 3, 3), "t"));
@@ -299,13 +299,13 @@ TEST_SUITE("errors") {
       w.finish();
     }
     fs::resize_file(shard, fs::file_size(shard) - 10);
-    const std::string e = error_of([&] { rsd::tools::describe_path(shard.string()); });
+    const std::string e = error_of([&] { rsd::data::describe_path(shard.string()); });
     CHECK(contains(e, shard.string()));
     CHECK(contains(e, "truncated"));
-    rsd::tools::InfoOptions verify;
+    rsd::data::InfoOptions verify;
     verify.verify = true;
     fs::create_directories(dir.path / "empty");
-    CHECK(contains(error_of([&] { rsd::tools::describe_path((dir.path / "empty").string(), verify); }),
+    CHECK(contains(error_of([&] { rsd::data::describe_path((dir.path / "empty").string(), verify); }),
                    "no checksums to verify"));
   }
 
@@ -322,16 +322,16 @@ TEST_SUITE("errors") {
     for (const auto& f : fs::directory_iterator(src / "train" / "River")) victim = f.path();
     fs::resize_file(victim, 3000);
 
-    rsd::tools::PackCommand cmd;
+    rsd::data::PackCommand cmd;
     cmd.src = src.string();
     cmd.out = (dir.path / "out").string();
     cmd.progress = false;
-    const std::string e = error_of([&] { rsd::tools::pack_dataset(cmd); });
+    const std::string e = error_of([&] { rsd::data::pack_dataset(cmd); });
     CHECK(contains(e, victim.string()));
     CHECK_FALSE(fs::exists(cmd.out));
 
     cmd.skip_bad = true;
-    const auto r = rsd::tools::pack_dataset(cmd);
+    const auto r = rsd::data::pack_dataset(cmd);
     REQUIRE(r.skipped.size() == 1);
     CHECK(r.skipped[0].file == victim.string());
     CHECK(contains(slurp(r.skipped_report), victim.string()));

@@ -6,13 +6,13 @@
 #include <cmath>
 #include <cstdio>
 
-#include "tools/toy_training.h"
+#include "models/demo/toy_training.h"
 
 TEST_SUITE("training") {
   TEST_CASE("a small CNN trained on CPU reaches the stated loss") {
-    rsd::tools::ToyTrainingConfig config;
+    rsd::demo::ToyTrainingConfig config;
     config.steps = 150;
-    const rsd::tools::ToyTrainingResult r = rsd::tools::train_toy_classifier(config);
+    const rsd::demo::ToyTrainingResult r = rsd::demo::train_toy_classifier(config);
     std::printf("toy training: first loss %.4f, final loss %.4f, held-out accuracy %.3f, %lld parameters\n",
                 r.losses.front(), r.final_loss, r.eval_accuracy, static_cast<long long>(r.parameters));
     CHECK(r.losses.front() > 1.0);
@@ -23,11 +23,11 @@ TEST_SUITE("training") {
   }
 
   TEST_CASE("training is reproducible for a seed") {
-    rsd::tools::ToyTrainingConfig config;
+    rsd::demo::ToyTrainingConfig config;
     config.steps = 5;
     config.seed = 3;
-    const auto a = rsd::tools::train_toy_classifier(config);
-    const auto b = rsd::tools::train_toy_classifier(config);
+    const auto a = rsd::demo::train_toy_classifier(config);
+    const auto b = rsd::demo::train_toy_classifier(config);
     CHECK(a.losses == b.losses);
   }
 }

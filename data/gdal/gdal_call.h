@@ -1,6 +1,6 @@
 // GDAL plumbing: registering GDAL once, capturing its messages on the calling thread, and opening
 // GeoTIFFs with errors that name the file. For the .cpp files that call GDAL directly (data/gdal
-// and the dense GeoTIFF writer, tools/downstream/dense_writer.cpp); nothing else should.
+// and the dense GeoTIFF writer, models/downstream/dense_writer.cpp); nothing else should.
 #pragma once
 #include <gdal.h>
 

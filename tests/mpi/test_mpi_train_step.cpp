@@ -14,9 +14,9 @@
 #include "engine/ops/info_nce.h"
 #include "engine/optim/lars.h"
 #include "models/contrastive_loss.h"
+#include "models/pretrain/train_step.h"
 #include "tests/mpi/mpi_world.h"
 #include "tests/ssl_test_models.h"
-#include "tools/pretrain/train_step.h"
 
 using namespace rsd;
 
@@ -35,7 +35,7 @@ Tensor rows_of(const Tensor& x, int64_t begin, int64_t n) {
 struct Trained {
   std::unique_ptr<models::SslMethod> method;
   std::unique_ptr<Optimizer> optimizer;
-  tools::StepResult result;
+  pretrain::StepResult result;
   size_t buckets_during_backward = 0;
 };
 
@@ -60,12 +60,12 @@ Trained train(test::SslKind kind, DType dtype, comm::Communicator* comm, int wor
   lo.weight_decay = 1e-4;
   t.optimizer = std::make_unique<LARS>(t.method->params().parameters(), lo);
   const int rank = comm != nullptr ? comm->rank() : 0;
-  tools::StepOptions so;
+  pretrain::StepOptions so;
   so.grad_accum = 2;
   so.comm = comm;
   so.sync_bn = true;
   so.bucket_bytes = 4096;  // many buckets, so some launch while the backward still runs
-  tools::TrainStep runner(*t.method, *t.optimizer, so);
+  pretrain::TrainStep runner(*t.method, *t.optimizer, so);
   for (int step = 0; step < 2; ++step) {
     uint64_t seed = 100 + 50 * static_cast<uint64_t>(step);
     t.result = runner.run(

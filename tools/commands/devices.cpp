@@ -1,0 +1,22 @@
+// `rsd devices`: whether this build has CUDA and which GPUs it sees.
+#include <cstdio>
+
+#include "engine/device.h"
+#include "tools/commands/commands.h"
+
+namespace rsd::commands {
+
+void add_devices_command(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand("devices", "Show whether this build has CUDA and which GPUs it sees");
+  cmd->callback([] {
+    std::printf("CUDA backend compiled: %s\n", cuda_compiled() ? "yes" : "no");
+    const int n = cuda_device_count();
+    if (n == 0) {
+      std::printf("GPUs: none (%s); everything runs on the CPU backend\n", cuda_unavailable_reason().c_str());
+    } else {
+      std::printf("GPUs: %d (use --device cuda:N)\n", n);
+    }
+  });
+}
+
+}  // namespace rsd::commands
