@@ -161,8 +161,8 @@ for t in "${targets[@]}"; do
   cov=$(nice -n 19 "$bin" "${limits[@]}" -runs=0 "$corpus" 2>&1 | grep -oE 'INITED cov: [0-9]+ ft: [0-9]+' |
         awk '{print $3 "/" $5}' || true)
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
-  if [[ -z $execs ]]; then  # fork mode prints no final stats: the last status line's count
-    execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
+  if [[ -z $execs ]]; then  # fork mode prints no final stats: its last "#N: cov:" status line (not the merge's)
+    execs=$(grep -oE '^#[0-9]+: cov:' "$log" | tail -1 | grep -oE '[0-9]+' || true)
   fi
   execs=${execs:-0}
   rate=$(( elapsed > 0 ? execs / elapsed : execs ))
