@@ -1,6 +1,6 @@
-// The GPU suite's entry point: without a usable GPU it says why, lists the ops whose CUDA parity
-// is therefore unverified on this machine, and exits 77, which ctest reports as skipped
-// (SKIP_RETURN_CODE) rather than passed.
+// The GPU suite's entry point, and the one place it is skipped: without a usable GPU it says why,
+// lists the ops whose CUDA parity is therefore unverified on this machine, and exits 77, which
+// ctest reports as skipped (SKIP_RETURN_CODE) rather than passed. The test files assume a GPU.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 

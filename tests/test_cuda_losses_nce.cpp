@@ -23,11 +23,6 @@ using namespace rsd::test;
 
 namespace {
 
-bool skip_without_gpu() {
-  if (cuda_device_count() > 0) return false;
-  MESSAGE("skipped: the CUDA InfoNCE checks need a GPU: " << cuda_unavailable_reason());
-  return true;
-}
 
 struct Run {
   double loss;
@@ -103,7 +98,6 @@ std::vector<double> random_values(int64_t rows, int64_t d, uint64_t seed) {
 
 TEST_SUITE("losses") {
   TEST_CASE("info_nce_loss on CUDA (fused and plain, f32 and bf16) matches the float64 reference") {
-    if (skip_without_gpu()) return;
     uint64_t seed = 9100;
     for (const NceConfig& c : nce_sizes()) {
       const std::vector<double> av = random_values(c.n, c.d, seed++);
@@ -113,7 +107,6 @@ TEST_SUITE("losses") {
   }
 
   TEST_CASE("info_nce_loss on CUDA: zero vectors, duplicate rows, identical positive pairs") {
-    if (skip_without_gpu()) return;
     for (const NceConfig& c : nce_special_sizes()) {
       std::vector<double> av = random_values(c.n, c.d, 31), bv = random_values(c.m, c.d, 32);
       make_special_rows(c, av, bv);
@@ -122,7 +115,6 @@ TEST_SUITE("losses") {
   }
 
   TEST_CASE("info_nce_loss on CUDA: the fused path's peak memory is O((N + M) D)") {
-    if (skip_without_gpu()) return;
     const int64_t N = 8192, M = 8192, D = 128;
     for (DType dtype : {DType::f32, DType::bf16}) {
       CAPTURE(dtype_name(dtype));
@@ -147,7 +139,6 @@ TEST_SUITE("losses") {
   }
 
   TEST_CASE("info_nce_loss on CUDA: the fused path is deterministic") {
-    if (skip_without_gpu()) return;
     const NceConfig c{300, 2000, 500, 256, 0.1, true};
     const Tensor a = leaf_on_gpu(random_values(c.n, c.d, 51), {c.n, c.d}, DType::bf16);
     const Tensor b = leaf_on_gpu(random_values(c.m, c.d, 52), {c.m, c.d}, DType::bf16);
@@ -161,7 +152,6 @@ TEST_SUITE("losses") {
   }
 
   TEST_CASE("info_nce_loss on CUDA: N = M = 1 has exactly zero loss and gradients") {
-    if (skip_without_gpu()) return;
     const NceConfig c{1, 1, 0, 37, 0.1, true};
     for (DType dtype : {DType::f32, DType::bf16})
       for (Variant variant : {Variant::fused, Variant::plain}) {
@@ -181,7 +171,6 @@ TEST_SUITE("losses") {
 
 TEST_SUITE("errors") {
   TEST_CASE("info_nce_loss on CUDA: tau must be f32, tensors on one device") {
-    if (skip_without_gpu()) return;
     const Tensor a = Tensor::zeros({3, 4}, DType::bf16, Device::cuda(0));
     const Tensor b = Tensor::zeros({5, 4}, DType::bf16, Device::cuda(0));
     CHECK_THROWS_WITH_AS(info_nce_loss(a, b, Tensor::full({1}, 0.1, DType::bf16, Device::cuda(0))),

@@ -27,11 +27,6 @@ using namespace rsd::test;
 
 namespace {
 
-bool skip_without_gpu() {
-  if (cuda_device_count() > 0) return false;
-  MESSAGE("skipped: the CUDA optimizer checks need a GPU: " << cuda_unavailable_reason());
-  return true;
-}
 
 struct ParamSpec {
   const char* name;
@@ -158,25 +153,21 @@ const MakeOptimizer kAdamW = [](ParameterRegistry& r) -> std::unique_ptr<Optimiz
 TEST_SUITE("optim") {
 
 TEST_CASE("SGD on CUDA matches the CPU step (momentum, Nesterov, none)") {
-  if (skip_without_gpu()) return;
   compare_with_cpu(kSgd);
   compare_with_cpu(kSgdNesterov);
   compare_with_cpu(kSgdPlain);
 }
 
 TEST_CASE("LARS on CUDA matches the CPU step (with and without momentum)") {
-  if (skip_without_gpu()) return;
   compare_with_cpu(kLars);
   compare_with_cpu(kLarsNoMomentum);
 }
 
 TEST_CASE("AdamW on CUDA matches the CPU step") {
-  if (skip_without_gpu()) return;
   compare_with_cpu(kAdamW);
 }
 
 TEST_CASE("a steady-state CUDA optimizer step allocates nothing") {
-  if (skip_without_gpu()) return;
   check_steady_state(kSgd);
   check_steady_state(kLars);
   check_steady_state(kAdamW);
@@ -187,7 +178,6 @@ TEST_CASE("a steady-state CUDA optimizer step allocates nothing") {
 TEST_SUITE("errors") {
 
 TEST_CASE("parameters on two devices are refused by the registry and the optimizers") {
-  if (skip_without_gpu()) return;
   ParameterRegistry cpu_reg, gpu_reg;
   cpu_reg.add("host.weight", Tensor::zeros({3}, DType::f32), false);
   gpu_reg.add("gpu.weight", Tensor::zeros({3}, DType::f32, Device::cuda(0)), false);

@@ -2,7 +2,7 @@
 // the global gradient norm and its scaling), the strided view split (copy_columns), and one full
 // training step of each method in f32 (cuDNN runs FMA math without TF32, so f32 agrees with the
 // CPU to rounding) and in bf16 (the mixed-precision path `rsd pretrain` takes on a GPU: checked
-// against the CPU f32 step with a bf16-sized bound). Without a GPU every case says it was skipped.
+// against the CPU f32 step with a bf16-sized bound). Part of rsd_cuda_tests (skipped without a GPU).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -25,11 +25,6 @@ using namespace rsd;
 
 namespace {
 
-bool skip_without_gpu() {
-  if (cuda_device_count() > 0) return false;
-  MESSAGE("skipped: the CUDA pretraining checks need a GPU: " << cuda_unavailable_reason());
-  return true;
-}
 
 double scaled_error(const std::vector<double>& ref, const std::vector<double>& got, double floor = 1e-30) {
   double scale = floor;
@@ -85,7 +80,6 @@ std::vector<Tensor> views(const std::string& kind, Device d, DType dtype, uint64
 
 TEST_SUITE("cuda_pretrain") {
   TEST_CASE("EMA, gradient norm and scaling: CUDA equals the CPU") {
-    if (skip_without_gpu()) return;
     std::vector<Tensor> t_cpu, s_cpu, t_gpu, s_gpu;
     uint64_t seed = 40;
     for (const Shape& s : kShapes) {
@@ -121,7 +115,6 @@ TEST_SUITE("cuda_pretrain") {
   }
 
   TEST_CASE("copy_columns on CUDA equals the CPU") {
-    if (skip_without_gpu()) return;
     Tensor x = test::random_tensor({37, 19}, DType::f32, Device::cpu(), 3);
     Tensor xg = Tensor::empty(x.shape(), DType::f32, Device::cuda(0));
     xg.copy_from(x);
@@ -131,7 +124,6 @@ TEST_SUITE("cuda_pretrain") {
   }
 
   TEST_CASE("one training step of each method: CUDA f32 and bf16 against the CPU") {
-    if (skip_without_gpu()) return;
     for (const std::string kind : {"byol", "dual-contrastive", "simclr"}) {
       CAPTURE(kind);
       struct Run {
