@@ -20,6 +20,7 @@
 #include "models/downstream/pretrained_encoder.h"
 #include "models/pretrain/config.h"
 #include "models/pretrain/trainer.h"
+#include "tests/harness.h"
 #include "tests/test_paths.h"
 
 namespace rsd::test {
@@ -85,15 +86,6 @@ inline Tensor stacked_inputs(const data::Dataset& ds, const downstream::Pretrain
   return x;
 }
 
-template <typename F>
-inline std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // max |V V^T - I| over the rows of v (m, n).
 inline double orthonormality_error(const std::vector<double>& v, int64_t m, int64_t n) {

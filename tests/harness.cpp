@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/error.h"
 #include "kernels/philox.h"
 
 namespace rsd::test {
@@ -108,6 +109,15 @@ GradCheckReport check_gradients(const OpFunction& f, const std::vector<Tensor>& 
     }
   }
   return report;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace rsd::test

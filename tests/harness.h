@@ -26,6 +26,10 @@ double max_relative_error(const std::vector<double>& ref, const std::vector<doub
 // measured against a scale the caller knows). Both are read on the host.
 double scaled_max_error(const Tensor& ref, const Tensor& got, double floor = 1e-30);
 
+// The message of the rsd::Error that f throws; empty when it throws none (so a check for a part of
+// the expected message fails, and `.empty()` asserts success). Other exceptions pass through.
+std::string error_of(const std::function<void()>& f);
+
 using OpFunction = std::function<Tensor(const std::vector<Tensor>&)>;
 
 struct GradCheckReport {

@@ -24,9 +24,11 @@
 #include "engine/checkpoint.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
+#include "tests/harness.h"
 
 namespace fs = std::filesystem;
 using namespace rsd;
+using rsd::test::error_of;
 
 namespace {
 
@@ -77,15 +79,6 @@ bool any_temp_file(const fs::path& dir) {
 }
 
 // The message of the rsd::Error `f` throws; FAILs when it throws nothing.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL("no rsd::Error was thrown");
-  return {};
-}
 
 // Element i of a test tensor: the same formula as pattern_value in tests/python/check_safetensors.py.
 // The float values are multiples of 1/8 below 8 in magnitude: exact in every float dtype.

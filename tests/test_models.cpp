@@ -31,6 +31,7 @@ using models::LayerContext;
 using models::ResNet;
 using models::ResNetConfig;
 using models::ResNetStem;
+using rsd::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -213,14 +214,6 @@ void check_same_function_as_torchvision(const ResNetConfig& cfg, const Shape& in
           " (torchvision's own f32: ", torch_train32_error, "), running stats vs torchvision f32 ", buffers32_error);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

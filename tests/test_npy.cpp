@@ -13,6 +13,7 @@
 #include "tests/shard_test_util.h"
 
 using namespace rsd;
+using rsd::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -26,14 +27,6 @@ void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // A version 1.0 file with the given header dict (padded to 64 bytes) and data bytes.
 std::string npy_file(std::string dict, const std::string& data) {

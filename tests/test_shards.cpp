@@ -20,12 +20,14 @@
 #include "data/shard_dataset.h"
 #include "engine/error.h"
 #include "tests/shard_test_util.h"
+#include "tests/harness.h"
 
 namespace fs = std::filesystem;
 using namespace rsd;
 using namespace rsd::data;
 using rsd::test::make_sample;
 using rsd::test::ScratchDir;
+using rsd::test::error_of;
 
 namespace {
 
@@ -89,14 +91,6 @@ std::vector<Sample> write_shard(const std::string& path, int n, const std::strin
   return samples;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const rsd::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 

@@ -22,11 +22,13 @@
 #include "data/synthetic_shards.h"
 #include "engine/error.h"
 #include "tests/shard_test_util.h"
+#include "tests/harness.h"
 
 namespace fs = std::filesystem;
 using namespace rsd::data;
 using rsd::test::make_sample;
 using rsd::test::ScratchDir;
+using rsd::test::error_of;
 
 namespace {
 
@@ -71,14 +73,6 @@ std::string slurp(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const rsd::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
