@@ -16,7 +16,7 @@
 #include "engine/allocator.h"
 #include "engine/atomic_file.h"
 #include "engine/autograd.h"
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 using namespace rsd;
 using rsd::test::OpCase;

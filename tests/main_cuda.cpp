@@ -9,7 +9,7 @@
 #include <string>
 
 #include "engine/device.h"
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 int main(int argc, char** argv) {
   if (rsd::cuda_device_count() == 0) {

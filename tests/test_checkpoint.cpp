@@ -24,7 +24,7 @@
 #include "engine/checkpoint.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 namespace fs = std::filesystem;
 using namespace rsd;

@@ -13,7 +13,7 @@
 #include "engine/device.h"
 #include "engine/optim/lars.h"
 #include "models/pretrain/train_step.h"
-#include "tests/ssl_test_models.h"
+#include "tests/support/ssl_test_models.h"
 
 using namespace rsd;
 

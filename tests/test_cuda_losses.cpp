@@ -9,7 +9,7 @@
 //        gradient NMSE 1e-4, the bf16 bound of the op test matrix (the fused kernel rounds dp
 //        once, ~1e-6; the plain path rounds three intermediates, a few 1e-6).
 // Rows with a zero vector, p = z or p = -z are checked row by row relative to the size of
-// their gradient terms (cosine_row_error, tests/cosine_loss_cases.h): 1e-5 in f32, 1e-2 in bf16.
+// their gradient terms (cosine_row_error, tests/support/cosine_loss_cases.h): 1e-5 in f32, 1e-2 in bf16.
 // Without a GPU every case says it was skipped and why.
 #include <doctest/doctest.h>
 
@@ -22,8 +22,8 @@
 #include "engine/autograd.h"
 #include "engine/device.h"
 #include "engine/ops/cosine_loss.h"
-#include "tests/cosine_loss_cases.h"
-#include "tests/harness.h"
+#include "tests/support/cosine_loss_cases.h"
+#include "tests/support/harness.h"
 
 using namespace rsd;
 using namespace rsd::test;

@@ -1,7 +1,7 @@
 // info_nce_loss on CUDA, fused and plain, against the float64 oracle, the CPU op run in f64 on the
 // values the GPU sees (inputs rounded to f32 or bf16, tau to f32), every output poisoned (NaN)
 // before each run. Sizes and bounds:
-// tests/info_nce_cases.h (at D = 3 and tau = 0.01 the plain path would miss 1e-2 in bf16, so the
+// tests/support/info_nce_cases.h (at D = 3 and tau = 0.01 the plain path would miss 1e-2 in bf16, so the
 // small-tau case uses D = 64). Plus the fused path's peak memory and its determinism. Without a
 // GPU each case says it was skipped and why.
 #include <doctest/doctest.h>
@@ -15,8 +15,8 @@
 #include "engine/autograd.h"
 #include "engine/device.h"
 #include "engine/ops/info_nce.h"
-#include "tests/harness.h"
-#include "tests/info_nce_cases.h"
+#include "tests/support/harness.h"
+#include "tests/support/info_nce_cases.h"
 
 using namespace rsd;
 using namespace rsd::test;

@@ -20,7 +20,7 @@
 #include "engine/optim/sgd.h"
 #include "engine/params.h"
 #include "kernels/optim.cuh"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 using namespace rsd;
 using namespace rsd::test;

@@ -8,7 +8,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops/convert.h"
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 using namespace rsd;
 using namespace rsd::test;

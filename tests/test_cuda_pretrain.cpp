@@ -19,7 +19,7 @@
 #include "models/dual_contrastive.h"
 #include "models/pretrain/train_step.h"
 #include "models/simclr.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 using namespace rsd;
 

@@ -15,7 +15,7 @@
 #include "engine/device.h"
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/batchnorm.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 using namespace rsd;
 using namespace rsd::test;

@@ -5,7 +5,7 @@
 
 #include "data/layouts.h"
 #include "engine/error.h"
-#include "tests/gdal_test_util.h"
+#include "tests/support/gdal_test_util.h"
 
 namespace rsd::data {
 namespace {

@@ -4,7 +4,7 @@
 #include <functional>
 #include <random>
 
-#include "tests/raster_test_util.h"
+#include "tests/support/raster_test_util.h"
 #include "data/normalization.h"
 #include "engine/error.h"
 

@@ -10,7 +10,7 @@
 #include "data/gdal/raster_reader.h"
 #include "data/layouts.h"
 #include "engine/error.h"
-#include "tests/gdal_test_util.h"
+#include "tests/support/gdal_test_util.h"
 
 #if RSD_HAVE_GDAL
 #include <fcntl.h>

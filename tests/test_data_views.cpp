@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "tests/raster_test_util.h"
+#include "tests/support/raster_test_util.h"
 #include "data/views.h"
 #include "engine/error.h"
 

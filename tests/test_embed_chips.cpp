@@ -16,13 +16,13 @@
 #include "data/layouts.h"
 #include "data/pack.h"
 #include "engine/npy.h"
-#include "harness.h"
+#include "tests/support/harness.h"
 #include "models/downstream/embed_chips.h"
 #include "models/downstream/export_weights.h"
-#include "tests/embed_test_util.h"
-#include "tests/test_paths.h"
+#include "tests/support/embed_test_util.h"
+#include "tests/support/test_paths.h"
 #if RSD_HAVE_GDAL
-#include "gdal_test_util.h"
+#include "tests/support/gdal_test_util.h"
 #endif
 
 using namespace rsd;
@@ -143,7 +143,7 @@ TEST_SUITE("downstream") {
     }
   }
 
-#if RSD_HAVE_GDAL  // GeoTIFFs written with GDAL (tests/gdal_test_util.h)
+#if RSD_HAVE_GDAL  // GeoTIFFs written with GDAL (tests/support/gdal_test_util.h)
   TEST_CASE("embed: float16 output, and a raster lacking some bands is embedded with them filled" *
             doctest::skip(kNoGdal)) {
     TempDir dir;

@@ -13,14 +13,14 @@
 #include <vector>
 
 #include "engine/npy.h"
-#include "harness.h"
+#include "tests/support/harness.h"
 #include "models/downstream/embed_chips.h"
 #include "models/downstream/embed_dense.h"
 #include "models/downstream/embed_inputs.h"
-#include "tests/embed_test_util.h"
-#include "tests/test_paths.h"
+#include "tests/support/embed_test_util.h"
+#include "tests/support/test_paths.h"
 #if RSD_HAVE_GDAL
-#include "gdal_test_util.h"
+#include "tests/support/gdal_test_util.h"
 #endif
 
 using namespace rsd;
@@ -112,7 +112,7 @@ std::pair<int, std::string> run_command(const std::string& command) {
 }  // namespace
 
 TEST_SUITE("downstream") {
-#if RSD_HAVE_GDAL  // GeoTIFFs written with GDAL (tests/gdal_test_util.h)
+#if RSD_HAVE_GDAL  // GeoTIFFs written with GDAL (tests/support/gdal_test_util.h)
   TEST_CASE("embed --dense: a GeoTIFF on the source's grid, blended tiles, int8 64-d PCA within its bound" *
             doctest::skip(kNoGdal)) {
     TempDir dir;

@@ -13,7 +13,7 @@
 #include "models/downstream/linear_probe.h"
 #include "models/pretrain/config.h"
 #include "models/pretrain/trainer.h"
-#include "tests/test_paths.h"
+#include "tests/support/test_paths.h"
 
 using namespace rsd;
 namespace fs = std::filesystem;

@@ -10,7 +10,7 @@
 #include "models/downstream/seg_probe.h"
 #include "models/pretrain/config.h"
 #include "models/pretrain/trainer.h"
-#include "tests/test_paths.h"
+#include "tests/support/test_paths.h"
 
 using namespace rsd;
 namespace fs = std::filesystem;

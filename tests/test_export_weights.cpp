@@ -9,11 +9,11 @@
 #include "data/layouts.h"
 #include "engine/npy.h"
 #include "engine/safetensors.h"
-#include "harness.h"
+#include "tests/support/harness.h"
 #include "models/downstream/embed_chips.h"
 #include "models/downstream/export_weights.h"
-#include "tests/embed_test_util.h"
-#include "tests/test_paths.h"
+#include "tests/support/embed_test_util.h"
+#include "tests/support/test_paths.h"
 
 using namespace rsd;
 using test::embed_options;

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "engine/autograd.h"
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 using namespace rsd;
 using namespace rsd::test;

@@ -15,8 +15,8 @@
 #include "engine/autograd.h"
 #include "engine/device.h"
 #include "engine/ops/cosine_loss.h"
-#include "tests/cosine_loss_cases.h"
-#include "tests/harness.h"
+#include "tests/support/cosine_loss_cases.h"
+#include "tests/support/harness.h"
 
 using namespace rsd;
 using namespace rsd::test;

@@ -4,7 +4,7 @@
 // relative (sums in double on both sides); f32 1e-5 relative at tau >= 0.1. Below that the bound
 // grows as 0.1 / tau: S (up to 1/tau in size) is stored in f32, so its own rounding, ~6e-8 / tau,
 // moves every probability by that much relative. Gradients are compared by relative L2 error over
-// the whole tensor (relative_l2, tests/info_nce_cases.h), the loss and dtau by relative error.
+// the whole tensor (relative_l2, tests/support/info_nce_cases.h), the loss and dtau by relative error.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -15,8 +15,8 @@
 
 #include "engine/autograd.h"
 #include "engine/ops/info_nce.h"
-#include "tests/harness.h"
-#include "tests/info_nce_cases.h"
+#include "tests/support/harness.h"
+#include "tests/support/info_nce_cases.h"
 
 using namespace rsd;
 using namespace rsd::test;

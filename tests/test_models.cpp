@@ -23,8 +23,8 @@
 #include "engine/params.h"
 #include "models/mlp_head.h"
 #include "models/resnet.h"
-#include "tests/harness.h"
-#include "tests/shard_test_util.h"
+#include "tests/support/harness.h"
+#include "tests/support/shard_test_util.h"
 
 using namespace rsd;
 using models::LayerContext;

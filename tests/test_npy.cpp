@@ -9,8 +9,8 @@
 #include <string>
 
 #include "engine/npy.h"
-#include "tests/harness.h"
-#include "tests/shard_test_util.h"
+#include "tests/support/harness.h"
+#include "tests/support/shard_test_util.h"
 
 using namespace rsd;
 using rsd::test::error_of;

@@ -14,7 +14,7 @@
 #include "engine/cpu/gemm.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/linear.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 using namespace rsd;
 

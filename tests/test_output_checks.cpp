@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "engine/output_preflight.h"
-#include "tests/embed_test_util.h"
-#include "tests/test_paths.h"
+#include "tests/support/embed_test_util.h"
+#include "tests/support/test_paths.h"
 
 using namespace rsd;
 using test::error_of;

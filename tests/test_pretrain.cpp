@@ -18,8 +18,8 @@
 #include "models/pretrain/train_step.h"
 #include "models/pretrain/trainer.h"
 #include "models/simclr.h"
-#include "tests/harness.h"
-#include "tests/ssl_test_models.h"
+#include "tests/support/harness.h"
+#include "tests/support/ssl_test_models.h"
 
 using namespace rsd;
 namespace fs = std::filesystem;

@@ -16,7 +16,7 @@
 #include "models/pretrain/method_factory.h"
 #include "models/pretrain/run_checkpoint.h"
 #include "models/pretrain/trainer.h"
-#include "tests/test_paths.h"
+#include "tests/support/test_paths.h"
 
 using namespace rsd;
 namespace fs = std::filesystem;

@@ -12,7 +12,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/params.h"
 #include "models/basic_block.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 using namespace rsd;
 

@@ -19,8 +19,8 @@
 #include "data/shard.h"
 #include "data/shard_dataset.h"
 #include "engine/error.h"
-#include "tests/shard_test_util.h"
-#include "tests/harness.h"
+#include "tests/support/shard_test_util.h"
+#include "tests/support/harness.h"
 
 namespace fs = std::filesystem;
 using namespace rsd;

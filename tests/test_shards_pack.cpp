@@ -21,8 +21,8 @@
 #include "data/shard_dataset.h"
 #include "data/synthetic_shards.h"
 #include "engine/error.h"
-#include "tests/shard_test_util.h"
-#include "tests/harness.h"
+#include "tests/support/shard_test_util.h"
+#include "tests/support/harness.h"
 
 namespace fs = std::filesystem;
 using namespace rsd::data;

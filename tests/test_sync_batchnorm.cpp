@@ -17,7 +17,7 @@
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/batchnorm.h"
 #include "models/layers.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 using namespace rsd;
 using namespace rsd::test;

@@ -7,7 +7,7 @@
 // outputs (2e-7 for the 33x33 case at 1e-6) far below the 1e-6 bound.
 #include "engine/ops/conv2d.h"
 #include "engine/ops/linear.h"
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 using rsd::Shape;
 using rsd::Tensor;

@@ -9,7 +9,7 @@
 // relative, an NMSE near 1e-6). The plain path rounds phat, zhat and dphat to bf16 as well: a few
 // 1e-6, still well inside.
 #include "engine/ops/cosine_loss.h"
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 using rsd::Variant;
 using rsd::Tensor;

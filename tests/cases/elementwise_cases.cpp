@@ -2,7 +2,7 @@
 #include "engine/ops/convert.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 using rsd::Shape;
 using rsd::Tensor;

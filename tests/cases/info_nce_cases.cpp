@@ -2,7 +2,7 @@
 // row-only, tau differentiable (kept f32 in bf16 runs) or constant, both CUDA kernels. Sizes stay
 // small: the gradient check runs the op twice per input element.
 #include "engine/ops/info_nce.h"
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 using rsd::Tensor;
 using rsd::test::InputSpec;

@@ -5,7 +5,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/l2norm.h"
 #include "engine/ops/pool.h"
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 using rsd::Shape;
 using rsd::Tensor;

@@ -1,6 +1,6 @@
 // The fused CUDA loss kernels (kernels/info_nce.cu, kernels/cosine_loss.cu), compiled for and run
 // on the CPU emulator (tests/emulation/simt.h), against the float64 oracle, the CPU ops in f64
-// (tests/emulation/cpu_oracle.h): the sizes and bounds of the GPU suite (tests/info_nce_cases.h,
+// (tests/emulation/cpu_oracle.h): the sizes and bounds of the GPU suite (tests/support/info_nce_cases.h,
 // tests/test_cuda_losses.cpp), less the cosine case of 4.2 million rows (the grid-stride loop;
 // minutes on the emulator). This checks the kernels' index arithmetic, tile tails, split merges,
 // pipelines, fragment layouts and barriers without a GPU; it says nothing about their speed, and
@@ -16,12 +16,12 @@
 #include "kernels/cosine_loss.cuh"
 #include "kernels/info_nce.cuh"
 #include "kernels/reduce.cuh"
-#include "tests/cosine_loss_cases.h"
+#include "tests/support/cosine_loss_cases.h"
 #include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
 #include "tests/emulation/simt.h"
 #include "tests/emulation/test_emulated_checks.h"
-#include "tests/info_nce_cases.h"
+#include "tests/support/info_nce_cases.h"
 
 using namespace rsd;
 using namespace rsd::test;

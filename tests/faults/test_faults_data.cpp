@@ -18,9 +18,9 @@
 #include "data/shard.h"
 #include "data/shard_dataset.h"
 #include "tests/faults/fault_harness.h"
-#include "tests/test_paths.h"
+#include "tests/support/test_paths.h"
 #if RSD_HAVE_GDAL
-#include "tests/gdal_test_util.h"
+#include "tests/support/gdal_test_util.h"
 #endif
 
 using namespace rsd;

@@ -16,7 +16,7 @@
 #include "engine/checkpoint.h"
 #include "engine/safetensors.h"
 #include "tests/faults/fault_harness.h"
-#include "tests/test_paths.h"
+#include "tests/support/test_paths.h"
 
 using namespace rsd;
 using namespace rsd::test;

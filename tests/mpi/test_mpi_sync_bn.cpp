@@ -12,7 +12,7 @@
 #include "engine/comm/communicator.h"
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/batchnorm.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/mpi/mpi_world.h"
 
 using namespace rsd;

@@ -16,7 +16,7 @@
 #include "models/contrastive_loss.h"
 #include "models/pretrain/train_step.h"
 #include "tests/mpi/mpi_world.h"
-#include "tests/ssl_test_models.h"
+#include "tests/support/ssl_test_models.h"
 
 using namespace rsd;
 

@@ -8,7 +8,7 @@
 #include "models/byol.h"
 #include "models/dual_contrastive.h"
 #include "models/simclr.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 namespace rsd::test {
 

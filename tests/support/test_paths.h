@@ -34,7 +34,7 @@ class TempDir {
 // The shipped real samples: $RSD_SAMPLES_DIR, else data/samples beside this source tree.
 inline fs::path samples_dir() {
   if (const char* env = std::getenv("RSD_SAMPLES_DIR")) return env;
-  return fs::path(__FILE__).parent_path().parent_path() / "data" / "samples";
+  return fs::path(__FILE__).parent_path().parent_path().parent_path() / "data" / "samples";  // tests/support/../..
 }
 
 }  // namespace rsd::test

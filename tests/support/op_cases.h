@@ -17,7 +17,7 @@
 
 #include "engine/op.h"
 #include "engine/tensor.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 namespace rsd::test {
 

@@ -1,4 +1,4 @@
-#include "tests/op_cases.h"
+#include "tests/support/op_cases.h"
 
 #include <nlohmann/json.hpp>
 

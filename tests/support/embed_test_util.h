@@ -20,8 +20,8 @@
 #include "models/downstream/pretrained_encoder.h"
 #include "models/pretrain/config.h"
 #include "models/pretrain/trainer.h"
-#include "tests/harness.h"
-#include "tests/test_paths.h"
+#include "tests/support/harness.h"
+#include "tests/support/test_paths.h"
 
 namespace rsd::test {
 
@@ -58,7 +58,7 @@ inline downstream::EmbedOptions embed_options(const fs::path& input, const fs::p
 // Runs the Python client; returns its output. A failure fails the test with that output.
 inline std::string run_python(const std::string& args) {
   REQUIRE_MESSAGE(fs::exists(kPython), kPython, " is missing: run tools/setup.sh (it installs python3-torchvision)");
-  const fs::path script = fs::path(__FILE__).parent_path() / "python" / "torchvision_embed.py";
+  const fs::path script = fs::path(__FILE__).parent_path().parent_path() / "python" / "torchvision_embed.py";
   const std::string command = str_cat(kPython, " '", script.string(), "' ", args, " 2>&1");
   std::FILE* pipe = popen(command.c_str(), "r");
   REQUIRE_MESSAGE(pipe != nullptr, "cannot run ", command);

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "tests/test_paths.h"
+#include "tests/support/test_paths.h"
 
 namespace rsd::test {
 
