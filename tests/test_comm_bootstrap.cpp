@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
+#include <string>
 
 #include "engine/autograd.h"
 #include "engine/comm/bootstrap.h"
@@ -12,10 +14,12 @@
 #include "engine/comm/communicator.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
+#include "tests/support/checks.h"
+#include "tests/support/runner.h"
 
 using namespace rsd;
+using namespace rsd::test;
 using namespace rsd::comm;
-
 namespace {
 
 using Env = std::map<std::string, std::string>;
@@ -45,12 +49,6 @@ const Env kOpenMpiRank1Of3 = {{"OMPI_COMM_WORLD_RANK", "1"},       {"OMPI_COMM_W
 Env with(Env env, const Env& more) {
   for (const auto& [k, v] : more) env[k] = v;
   return env;
-}
-
-Tensor leaf(const std::vector<double>& v, const Shape& shape) {
-  Tensor t = Tensor::from_vector(v, shape, DType::f64);
-  t.set_requires_grad(true);
-  return t;
 }
 
 }  // namespace
@@ -370,13 +368,14 @@ TEST_SUITE("comm") {
     CHECK_FALSE(z.requires_grad());
     CHECK(tape().size() == 0);
   }
+}
 
+TEST_SUITE("comm" * rsd::test::on_gpu()) {
   // The GPU test of issue 7 runs whole training steps on an NCCL world of one; this checks the
-  // communicator itself wherever a GPU and NCCL are present (the GPU machine), and says so elsewhere.
+  // communicator itself wherever NCCL is in the build.
   TEST_CASE("nccl with one rank: identity collectives on CUDA tensors, autograd included") {
-    if (!backend_available("nccl") || cuda_device_count() == 0) {
-      MESSAGE("not run here: needs NCCL in the build and a GPU (",
-              backend_available("nccl") ? cuda_unavailable_reason() : std::string("no NCCL"), ")");
+    if (!backend_available("nccl")) {
+      MESSAGE("not run here: this build has no NCCL");
       return;
     }
     CommOptions options;
@@ -413,5 +412,41 @@ TEST_SUITE("comm") {
     backward(sum(exp(all_gather_rows(x, *c))));
     const std::vector<double> gx = x.grad().to_host_doubles();
     for (size_t i = 0; i < v.size(); ++i) CHECK(gx[i] == doctest::Approx(std::exp(v[i])).epsilon(1e-6));
+  }
+}
+
+// The launch as mpirun describes it, and the ctest entry that also sets the torchrun-style
+// variables (mpi_env_np2): both sources are read and must agree with MPI's own view.
+using rsd::test::mpi_world;
+
+namespace {
+int env_int(const char* name) { return std::atoi(std::getenv(name)); }
+}  // namespace
+
+TEST_SUITE("comm" * rsd::test::on_mpi()) {
+  TEST_CASE("detect_launch under mpirun agrees with MPI and with RANK / WORLD_SIZE when set") {
+    const comm::LaunchInfo launch = comm::detect_launch();
+    comm::Communicator& c = mpi_world();
+    CHECK(launch.source == "mpi");
+    CHECK(launch.under_mpi);
+    CHECK(launch.rank == c.rank());
+    CHECK(launch.world_size == c.world_size());
+    CHECK(launch.local_rank == env_int("OMPI_COMM_WORLD_LOCAL_RANK"));
+    CHECK(launch.local_world_size == env_int("OMPI_COMM_WORLD_LOCAL_SIZE"));
+    if (std::getenv("RANK")) {
+      MESSAGE("RANK=" << std::string(std::getenv("RANK")) << " WORLD_SIZE=" << std::string(std::getenv("WORLD_SIZE"))
+                      << " read together with mpirun's variables");
+      CHECK(env_int("RANK") == c.rank());
+      CHECK(env_int("WORLD_SIZE") == c.world_size());
+      CHECK(launch.master_addr == "127.0.0.1");
+      CHECK(launch.master_port == 29517);
+    }
+  }
+
+  // Run by the mpi_failure_exit ctest entry (skipped otherwise): a failure on one rank only must
+  // make the whole run exit non-zero.
+  TEST_CASE("a failure on the last rank only fails the run" * doctest::skip()) {
+    comm::Communicator& c = mpi_world();
+    CHECK_MESSAGE(c.rank() != c.world_size() - 1, "deliberate failure on rank ", c.rank());
   }
 }

@@ -245,9 +245,7 @@ TEST_CASE("single-modality folder and Sen1Floods11 sub-folders (synthetic)" * do
 #endif
 }
 
-}  // TEST_SUITE("data")
 
-TEST_SUITE("errors") {
 
 TEST_CASE("layouts: no known structure, a folder without band names, a CSV row without bands" *
           doctest::skip(kNoGdal)) {
@@ -380,6 +378,6 @@ TEST_CASE("without GDAL, reading a GeoTIFF says rsd was built without it" * doct
   CHECK(error.find("built without GDAL") != std::string::npos);
 }
 
-}  // TEST_SUITE("errors")
+}
 
 }  // namespace rsd::data

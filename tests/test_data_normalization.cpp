@@ -4,9 +4,9 @@
 #include <functional>
 #include <random>
 
-#include "tests/support/raster_test_util.h"
 #include "data/normalization.h"
 #include "engine/error.h"
+#include "tests/support/raster_test_util.h"
 
 using namespace rsd;
 using namespace rsd::data;
@@ -241,9 +241,7 @@ TEST_SUITE("data") {
     changed.bands["B04"].mean = std::nextafter(changed.bands["B04"].mean, 1e9);
     CHECK(changed != stats);
   }
-}
 
-TEST_SUITE("errors") {
   TEST_CASE("normalize with a band missing from the statistics names the band") {
     Raster r = make_raster({"B02", "VH"}, 2, 2, [](int64_t, int64_t, int64_t) { return 1.0f; });
     BandStatistics stats;

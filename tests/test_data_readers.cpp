@@ -453,9 +453,7 @@ TEST_CASE("GDAL errors are captured per thread: concurrent readers, no stderr ou
 #endif
 }
 
-}  // TEST_SUITE("data")
 
-TEST_SUITE("errors") {
 
 TEST_CASE("reader: a missing file names the file" * doctest::skip(kNoGdal)) {
 #if RSD_HAVE_GDAL
@@ -540,6 +538,6 @@ TEST_CASE("reader: a window outside the raster, stacked files of different footp
 #endif
 }
 
-}  // TEST_SUITE("errors")
+}
 
 }  // namespace rsd::data

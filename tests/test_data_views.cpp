@@ -5,9 +5,9 @@
 #include <map>
 #include <set>
 
-#include "tests/support/raster_test_util.h"
 #include "data/views.h"
 #include "engine/error.h"
+#include "tests/support/raster_test_util.h"
 
 using namespace rsd;
 using namespace rsd::data;
@@ -340,9 +340,7 @@ TEST_SUITE("data") {
       for (float x : v.pixels) CHECK(std::isfinite(x));
     }
   }
-}
 
-TEST_SUITE("errors") {
   TEST_CASE("a random crop larger than the image is refused with both sizes") {
     GeometricSpec spec;
     spec.crop = CropMode::random;

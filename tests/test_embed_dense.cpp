@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "engine/npy.h"
-#include "tests/support/harness.h"
 #include "models/downstream/embed_chips.h"
 #include "models/downstream/embed_dense.h"
 #include "models/downstream/embed_inputs.h"
 #include "tests/support/embed_test_util.h"
+#include "tests/support/harness.h"
 #include "tests/support/test_paths.h"
 #if RSD_HAVE_GDAL
 #include "tests/support/gdal_test_util.h"

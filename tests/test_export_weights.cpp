@@ -9,10 +9,10 @@
 #include "data/layouts.h"
 #include "engine/npy.h"
 #include "engine/safetensors.h"
-#include "tests/support/harness.h"
 #include "models/downstream/embed_chips.h"
 #include "models/downstream/export_weights.h"
 #include "tests/support/embed_test_util.h"
+#include "tests/support/harness.h"
 #include "tests/support/test_paths.h"
 
 using namespace rsd;

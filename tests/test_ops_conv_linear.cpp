@@ -238,9 +238,7 @@ TEST_SUITE("ops") {
     const Tensor y_plain = linear(x, w);
     CHECK(y_plain.to_host_doubles() == std::vector<double>{1, 2, 3, 3, 4, 7, 5, 6, 11});
   }
-}
 
-TEST_SUITE("errors") {
   TEST_CASE("conv2d refuses bad arguments, naming the op and the shapes") {
     const Tensor x = Tensor::zeros({2, 7, 7, 3}, DType::f32);
     const Tensor w = Tensor::zeros({5, 3, 3, 3}, DType::f32);

@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "tests/support/harness.h"
 #include "models/downstream/pca.h"
 #include "models/downstream/pca_eigen.h"
 #include "models/downstream/seeded_stream.h"
 #include "tests/support/embed_test_util.h"
+#include "tests/support/harness.h"
 
 using namespace rsd;
 using test::max_relative_error;

@@ -113,7 +113,7 @@ std::pair<std::string, int> run_command(const std::string& command) {
 
 }  // namespace
 
-TEST_SUITE("config") {
+TEST_SUITE("plot") {
 
 TEST_CASE("bitmap font: the characters plots need all have glyphs") {
   const std::string needed = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-+e%/():_ ";

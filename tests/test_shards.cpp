@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/crc32c.h"
 #include "data/shard.h"
 #include "data/shard_dataset.h"
+#include "engine/crc32c.h"
 #include "engine/error.h"
-#include "tests/support/shard_test_util.h"
 #include "tests/support/harness.h"
+#include "tests/support/shard_test_util.h"
 
 namespace fs = std::filesystem;
 using namespace rsd;
@@ -318,9 +318,7 @@ TEST_SUITE("shards") {
     for (const auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file() ? 1 : 0;
     CHECK(files == 1);
   }
-}
 
-TEST_SUITE("errors") {
   TEST_CASE("a truncated shard names the file and says it is truncated") {
     ScratchDir dir;
     const fs::path path = dir.path / "a.rsd";

@@ -21,8 +21,8 @@
 #include "data/shard_dataset.h"
 #include "data/synthetic_shards.h"
 #include "engine/error.h"
-#include "tests/support/shard_test_util.h"
 #include "tests/support/harness.h"
+#include "tests/support/shard_test_util.h"
 
 namespace fs = std::filesystem;
 using namespace rsd::data;
@@ -252,9 +252,7 @@ TEST_SUITE("shards") {
     }
     CHECK(sets >= 4);
   }
-}
 
-TEST_SUITE("errors") {
   TEST_CASE("pack: a bad sample aborts with its error and leaves nothing behind") {
     ScratchDir dir;
     MemorySource source(8);

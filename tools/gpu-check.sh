@@ -39,7 +39,7 @@ ctest_rc=$?
 tail -25 "$out/ctest.log"
 grep -E "tests passed|tests failed" "$out/ctest.log" | tee -a "$out/summary.txt"
 # The coverage table the parity suite prints (op, cuda f32 cases, cuda bf16 cases).
-"$build/tests/rsd_cuda_tests" --force-colors=0 > "$out/cuda_parity.log" 2>&1
+"$build/tests/rsd_tests" --runner=gpu --test-suite=ops:gpu --force-colors=0 > "$out/cuda_parity.log" 2>&1
 sed -n '/^op /,/^$/p' "$out/cuda_parity.log" | tee -a "$out/summary.txt"
 
 # Each benchmark beside its PyTorch reference (PyTorch is on the GPU machine), then side by side.

@@ -1,7 +1,7 @@
 // The fused CUDA loss kernels (kernels/info_nce.cu, kernels/cosine_loss.cu), compiled for and run
 // on the CPU emulator (tests/emulation/simt.h), against the float64 oracle, the CPU ops in f64
 // (tests/emulation/cpu_oracle.h): the sizes and bounds of the GPU suite (tests/support/info_nce_cases.h,
-// tests/test_cuda_losses.cpp), less the cosine case of 4.2 million rows (the grid-stride loop;
+// tests/test_loss_cosine.cpp, :gpu), less the cosine case of 4.2 million rows (the grid-stride loop;
 // minutes on the emulator). This checks the kernels' index arithmetic, tile tails, split merges,
 // pipelines, fragment layouts and barriers without a GPU; it says nothing about their speed, and
 // the GPU suite stays the check of the real hardware and compiler.
@@ -137,7 +137,7 @@ double nmse(const std::vector<double>& want, const std::vector<double>& got) {
   return e * e;
 }
 
-// Bounds of tests/test_cuda_losses.cpp: loss (relative), NMSE of dp over the batch, worst row.
+// Bounds of the :gpu cases in tests/test_loss_cosine.cpp: loss (relative), NMSE of dp over the batch, worst row.
 template <typename T>
 void check_cosine(const std::vector<double>& pv, const std::vector<double>& zv, int64_t R, int64_t D, double g,
                   bool misalign, bool whole_batch) {

@@ -1,5 +1,5 @@
 // Cosine-loss test rows, and the row-by-row measure of a gradient's error, shared by the CPU
-// suite (tests/test_loss_cosine.cpp), the CUDA suite (tests/test_cuda_losses.cpp) and the emulated
+// and CUDA cases (tests/test_loss_cosine.cpp, suites losses and losses:gpu) and the emulated
 // kernels (tests/emulation/test_emulated_losses.cpp). Plain C++.
 #pragma once
 #include <algorithm>

@@ -1,5 +1,5 @@
-// The InfoNCE test cases shared by the CUDA suite (tests/test_cuda_losses_nce.cpp, on a GPU) and
-// the emulated-kernel suite (tests/emulation/test_emulated_losses.cpp, on the CPU): the sizes,
+// The InfoNCE test cases shared by the CUDA cases (tests/test_loss_info_nce.cpp, suite
+// losses:gpu) and the emulated-kernel suite (tests/emulation/test_emulated_losses.cpp, on the CPU): the sizes,
 // the rows made special, and the accuracy bounds against the float64 oracle (the CPU op in f64);
 // the error measure of the gradients (relative_l2) also serves the CPU op's own test
 // (tests/test_loss_info_nce.cpp). Plain C++.

@@ -1,7 +1,7 @@
 // The op matrix, in the spirit of ggml's test-backend-ops: every op contributes cases (op name,
 // input shapes, a function from inputs to one output), in ONE file per op family in tests/cases/.
-// The same list drives the float64 gradient checks on the CPU (test_gradcheck.cpp), the parity of
-// every non-reference backend against the CPU reference (test_cuda_parity.cpp), the benchmark
+// The same list drives the float64 gradient checks on the CPU and the parity of
+// every non-reference backend against the CPU reference (both in tests/test_op_cases.cpp), the benchmark
 // benchmarks/ops_bench, and its PyTorch twin (benchmarks/torch_ref/ops_ref.py reads the benchmark
 // cases that ops_bench --cases-json exports). Test sizes include odd ones (1, 3, 7, 33) so no
 // tile size divides them; benchmark sizes are the network's (a function of the batch).

@@ -12,7 +12,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/linear.h"
 #include "engine/ops/reduce.h"
-#include "tests/mpi/mpi_world.h"
+#include "tests/support/runner.h"
 
 using namespace rsd;
 using namespace rsd::comm;
@@ -50,7 +50,7 @@ const Shape kOddShapes[] = {{1}, {7}, {3, 5, 7}, {1001}};
 
 }  // namespace
 
-TEST_SUITE("mpi") {
+TEST_SUITE("comm" * rsd::test::on_mpi()) {
   TEST_CASE("the world matches the launch") {
     Communicator& c = mpi_world();
     REQUIRE(c.world_size() >= 2);
