@@ -25,10 +25,12 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "tests/support/harness.h"
+#include "tests/support/subprocess.h"
 
 namespace fs = std::filesystem;
 using namespace rsd;
 using rsd::test::error_of;
+using rsd::test::run_python_client;
 
 namespace {
 
@@ -130,24 +132,6 @@ std::string with_header_length(std::string bytes, uint64_t n) {
 // One F32 tensor of 2 elements, "a", whose header entry is `entry`, plus `data`.
 std::string one_tensor_file(const std::string& entry, const std::string& data = std::string(8, '\1')) {
   return raw_safetensors("{\"a\":" + entry + "}", data);
-}
-
-// Runs the Python client; returns its exit status, its output in `output`.
-int run_python_client(const std::string& args, std::string& output) {
-  const fs::path script = fs::path(__FILE__).parent_path() / "python" / "check_safetensors.py";
-  const std::string command = "/usr/bin/python3 '" + script.string() + "' " + args + " 2>&1";
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(pipe != nullptr, "cannot run ", command);
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-void require_python_client_ran(int status, const std::string& output) {
-  if (status == 3 || status == 127) FAIL("the Python safetensors client is missing: run tools/setup.sh\n", output);
-  REQUIRE_MESSAGE(status == 0, output);
 }
 
 CheckpointContent content_for_step(int64_t step) {
@@ -273,17 +257,14 @@ TEST_SUITE("checkpoint") {
     write_safetensors(path, tensors, spec["metadata"].get<std::map<std::string, std::string>>());
     write_bytes(dir / "spec.json", spec.dump());
 
-    std::string output;
-    const int status = run_python_client("read '" + path + "' '" + (dir / "spec.json") + "'", output);
-    require_python_client_ran(status, output);
+    const std::string output = run_python_client("check_safetensors.py", "read '" + path + "' '" + (dir / "spec.json") + "'");
     CHECK(output.find("8 tensors and 3 metadata entries as expected") != std::string::npos);
   }
 
   TEST_CASE("safetensors: we read what the Python client writes; its I64 tensor is refused by name") {
     ScratchDir dir;
     const std::string path = dir / "theirs.safetensors";
-    std::string output;
-    require_python_client_ran(run_python_client("write '" + path + "'", output), output);
+    run_python_client("check_safetensors.py", "write '" + path + "'");
 
     const SafetensorsFile f = SafetensorsFile::open(path);
     CHECK(f.metadata() == std::map<std::string, std::string>{{"format", "pt"}, {"written_by", "safetensors.torch"}});

@@ -6,14 +6,14 @@
 #include "data/layouts.h"
 #include "engine/error.h"
 #include "tests/support/gdal_test_util.h"
+#include "tests/support/test_paths.h"
 
 namespace rsd::data {
 namespace {
 
-constexpr bool kNoGdal = !RSD_HAVE_GDAL;
-
 #if RSD_HAVE_GDAL
 using test::fs::path;
+using test::kNoGdal;
 
 // A w x h raster of `bands` bands with `px` m pixels whose top-left corner is (x0, y0).
 test::TifSpec grid(int w, int h, int bands, GDALDataType type = GDT_UInt16, double px = 10.0,

@@ -11,6 +11,7 @@
 #include "data/layouts.h"
 #include "engine/error.h"
 #include "tests/support/gdal_test_util.h"
+#include "tests/support/test_paths.h"
 
 #if RSD_HAVE_GDAL
 #include <fcntl.h>
@@ -20,10 +21,9 @@
 namespace rsd::data {
 namespace {
 
-constexpr bool kNoGdal = !RSD_HAVE_GDAL;
-
 #if RSD_HAVE_GDAL
 using test::fs::path;
+using test::kNoGdal;
 
 path sample(const std::string& rel) { return test::samples_dir() / rel; }
 

@@ -19,22 +19,12 @@
 #include "models/downstream/embed_chips.h"
 #include "models/downstream/export_weights.h"
 #include "tests/support/embed_test_util.h"
+#include "tests/support/gdal_test_util.h"
 #include "tests/support/harness.h"
 #include "tests/support/test_paths.h"
-#if RSD_HAVE_GDAL
-#include "tests/support/gdal_test_util.h"
-#endif
 
 using namespace rsd;
-using test::embed_options;
-using test::error_of;
-using test::kNoGdal;
-using test::max_relative_error;
-using test::run_python;
-using test::samples_dir;
-using test::stacked_inputs;
-using test::TempDir;
-using test::tiny_checkpoint;
+using namespace rsd::test;
 namespace fs = std::filesystem;
 
 namespace {

@@ -17,21 +17,13 @@
 #include "models/downstream/embed_dense.h"
 #include "models/downstream/embed_inputs.h"
 #include "tests/support/embed_test_util.h"
-#include "tests/support/harness.h"
-#include "tests/support/test_paths.h"
-#if RSD_HAVE_GDAL
 #include "tests/support/gdal_test_util.h"
-#endif
+#include "tests/support/harness.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_paths.h"
 
 using namespace rsd;
-using test::error_of;
-using test::kNoGdal;
-using test::kPython;
-using test::max_relative_error;
-using test::orthonormality_error;
-using test::samples_dir;
-using test::TempDir;
-using test::tiny_checkpoint;
+using namespace rsd::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -98,15 +90,6 @@ std::vector<double> project_file(const DenseFile& f, const Tensor& table) {
   return out;
 }
 
-// Runs a shell command; returns its status and output (stdout and stderr).
-std::pair<int, std::string> run_command(const std::string& command) {
-  std::FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE_MESSAGE(pipe != nullptr, "cannot run ", command);
-  std::string output;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
-  return {pclose(pipe), output};
-}
 #endif
 
 }  // namespace
@@ -188,11 +171,11 @@ TEST_SUITE("downstream") {
     CHECK(table.dtype() == DType::f64);
     const std::vector<double> t = table.to_host_doubles();
     CHECK(orthonormality_error(std::vector<double>(t.begin() + kD, t.end()), 64, kD) <= 1e-5);
-    const auto [status, numpy] = run_command(str_cat(kPython, " -c 'import numpy as np; t = np.load(\"", qr.pca_path,
+    const test::ShellResult numpy = test::run_shell(str_cat(kPython, " -c 'import numpy as np; t = np.load(\"", qr.pca_path,
                                                      "\"); mean, c = t[0], t[1:]; print(t.dtype, mean.shape, c.shape, "
                                                      "bool(np.abs(c @ c.T - np.eye(64)).max() < 1e-5))'"));
-    CHECK_MESSAGE(status == 0, numpy);
-    CHECK(numpy == str_cat("float64 (", kD, ",) (64, ", kD, ") True\n"));
+    CHECK_MESSAGE(numpy.exit_code == 0, numpy.output);
+    CHECK(numpy.output == str_cat("float64 (", kD, ",) (64, ", kD, ") True\n"));
 
     const std::vector<double> y = project_file(f, table);  // (64, H, W)
     double worst = 0;

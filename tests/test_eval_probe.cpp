@@ -16,16 +16,10 @@
 #include "tests/support/test_paths.h"
 
 using namespace rsd;
+using namespace rsd::test;
 namespace fs = std::filesystem;
 
-using test::TempDir;
-using test::samples_dir;
-
 namespace {
-
-constexpr bool kNoGdal = !RSD_HAVE_GDAL;
-
-
 
 fs::path eurosat() { return samples_dir() / "eurosat-ms-subset"; }
 

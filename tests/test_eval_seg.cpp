@@ -13,12 +13,11 @@
 #include "tests/support/test_paths.h"
 
 using namespace rsd;
+using test::kNoGdal;
 namespace fs = std::filesystem;
 using test::samples_dir;
 
 namespace {
-
-constexpr bool kNoGdal = !RSD_HAVE_GDAL;
 
 // A 2-step dual-contrastive run on TerraMesh (S1 + S2 encoders, small-patch stem, stride 8); returns the checkpoint
 // file.

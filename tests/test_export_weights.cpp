@@ -16,14 +16,7 @@
 #include "tests/support/test_paths.h"
 
 using namespace rsd;
-using test::embed_options;
-using test::kNoGdal;
-using test::max_relative_error;
-using test::run_python;
-using test::samples_dir;
-using test::stacked_inputs;
-using test::TempDir;
-using test::tiny_checkpoint;
+using namespace rsd::test;
 namespace fs = std::filesystem;
 
 TEST_SUITE("downstream") {

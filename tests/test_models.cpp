@@ -25,6 +25,7 @@
 #include "models/resnet.h"
 #include "tests/support/harness.h"
 #include "tests/support/shard_test_util.h"
+#include "tests/support/subprocess.h"
 
 using namespace rsd;
 using models::LayerContext;
@@ -36,24 +37,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kPython = "/usr/bin/python3";
-
-fs::path python_client() { return fs::path(__FILE__).parent_path() / "python" / "torchvision_resnet.py"; }
-
-// Runs the Python client with `args`; a failure (no python, no torchvision, an error) fails the
-// test with the client's output.
-void run_python_client(const std::string& args) {
-  REQUIRE_MESSAGE(fs::exists(kPython), kPython, " is missing: run tools/setup.sh (it installs python3-torchvision)");
-  const std::string command = str_cat(kPython, " '", python_client().string(), "' ", args, " 2>&1");
-  std::FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(pipe != nullptr, "cannot run ", command);
-  std::string output;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
-  const int status = pclose(pipe);
-  REQUIRE_MESSAGE(status == 0, "the Python client failed (", command, "); if torch or torchvision is missing, ",
-                  "run tools/setup.sh. Output:\n", output);
-}
+// torchvision's ResNet beside ours (tests/python/torchvision_resnet.py).
+void run_torchvision_client(const std::string& args) { test::run_python_client("torchvision_resnet.py", args); }
 
 double max_abs(const std::vector<double>& v) {
   double m = 0.0;
@@ -184,7 +169,7 @@ void check_same_function_as_torchvision(const ResNetConfig& cfg, const Shape& in
   test::ScratchDir dir;
   write_weights_for_torch(params, dir.path / "weights");
   write_npy((dir.path / "x.npy").string(), x);
-  run_python_client(str_cat("forward --depth ", cfg.depth, " --in-channels ", cfg.in_channels, " --stem ",
+  run_torchvision_client(str_cat("forward --depth ", cfg.depth, " --in-channels ", cfg.in_channels, " --stem ",
                             models::resnet_stem_name(cfg.stem), " --weights '", (dir.path / "weights").string(),
                             "' --input '", (dir.path / "x.npy").string(), "' --out '", dir.path.string(), "'"));
   auto theirs = [&](const char* file) { return read_npy((dir.path / file).string()).to_host_doubles(); };
@@ -224,7 +209,7 @@ TEST_SUITE("models") {
     const std::vector<std::pair<int, int>> configs{{18, 3}, {34, 3}, {50, 3}, {18, 13}, {50, 13}};
     std::string specs;
     for (const auto& [depth, channels] : configs) specs += str_cat(" ", depth, ":", channels);
-    run_python_client(str_cat("names --out '", names.string(), "' --model", specs));
+    run_torchvision_client(str_cat("names --out '", names.string(), "' --model", specs));
     const std::map<std::string, TorchModel> torch_models = read_torch_models(names);
     const std::map<int, int64_t> expected_count{{18, 11176512}, {34, 21284672}, {50, 23508032}};
     for (const auto& [depth, channels] : configs) {
@@ -439,7 +424,7 @@ TEST_SUITE("models") {
     written["scalar"] = Tensor::from_vector({-0.5}, {}, DType::f32);
     written["empty"] = Tensor::zeros({0, 3}, DType::f32);
     for (const auto& [name, t] : written) write_npy((ours / (name + ".npy")).string(), t);
-    run_python_client(str_cat("npy --in '", ours.string(), "' --out '", numpy.string(), "'"));
+    run_torchvision_client(str_cat("npy --in '", ours.string(), "' --out '", numpy.string(), "'"));
     const std::map<std::string, std::string> descr{{"f32", "<f4"}, {"f64", "<f8"},    {"f16", "<f2"},  {"i32", "<i4"},
                                                    {"u8", "|u1"},  {"scalar", "<f4"}, {"empty", "<f4"}};
     for (const auto& [name, t] : written) {

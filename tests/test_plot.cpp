@@ -19,6 +19,8 @@
 #include "models/plot/canvas.h"
 #include "models/plot/line_plot.h"
 #include "models/plot/png_writer.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_paths.h"
 
 #if RSD_HAVE_GDAL
 #include <gdal.h>
@@ -26,10 +28,10 @@
 
 namespace fs = std::filesystem;
 using namespace rsd::plot;
+using rsd::test::kNoGdal;
 
 namespace {
 
-constexpr bool kNoGdal = !RSD_HAVE_GDAL;
 constexpr uint32_t kWhite = 0xFFFFFF;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -100,16 +102,6 @@ DecodedImage read_with_gdal(const std::string& path) {
   return image;
 }
 #endif
-
-// The output of a shell command and its exit status.
-std::pair<std::string, int> run_command(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {"", -1};
-  char buf[256];
-  while (fgets(buf, sizeof buf, pipe)) out += buf;
-  return {out, pclose(pipe)};
-}
 
 }  // namespace
 
@@ -381,7 +373,7 @@ TEST_CASE("PNG: GDAL reads the plot back with its size, 3 bands and the pixels" 
 }
 
 TEST_CASE("PNG: Pillow decodes it too (when python3-pil is installed)") {
-  if (run_command("/usr/bin/python3 -c 'import PIL' 2>/dev/null").second != 0) {
+  if (rsd::test::run_shell("/usr/bin/python3 -c 'import PIL'").exit_code != 0) {
     MESSAGE("skipped: /usr/bin/python3 has no PIL");
     return;
   }
@@ -392,11 +384,11 @@ TEST_CASE("PNG: Pillow decodes it too (when python3-pil is installed)") {
     const std::string path = (tmp.path / "small.png").string();
     write_png_rgb(path, c.width(), c.height(), c.rgb(), deflate);
     // Pillow verifies the CRCs and the zlib stream (Adler-32) while loading.
-    const auto [out, status] = run_command(
+    const rsd::test::ShellResult r = rsd::test::run_shell(
         "/usr/bin/python3 -c \"from PIL import Image; im = Image.open('" + path +
-        "'); im.load(); print(im.size, im.mode, im.getpixel((0, 0)), im.getpixel((5, 6)))\" 2>&1");
-    CHECK(status == 0);
-    CHECK(out == "(31, 17) RGB (16, 32, 48) (255, 238, 0)\n");
+        "'); im.load(); print(im.size, im.mode, im.getpixel((0, 0)), im.getpixel((5, 6)))\"");
+    CHECK(r.exit_code == 0);
+    CHECK(r.output == "(31, 17) RGB (16, 32, 48) (255, 238, 0)\n");
   }
 }
 

@@ -19,16 +19,10 @@
 #include "tests/support/test_paths.h"
 
 using namespace rsd;
+using namespace rsd::test;
 namespace fs = std::filesystem;
 
-using test::TempDir;
-using test::samples_dir;
-
 namespace {
-
-constexpr bool kNoGdal = !RSD_HAVE_GDAL;
-
-
 
 // A tiny run of `method` on data/samples/terramind-s1s2 in `out`.
 pretrain::PretrainConfig tiny_config(const std::string& method, const fs::path& out, int64_t steps) {

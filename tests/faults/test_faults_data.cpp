@@ -18,18 +18,14 @@
 #include "data/shard.h"
 #include "data/shard_dataset.h"
 #include "tests/faults/fault_harness.h"
-#include "tests/support/test_paths.h"
-#if RSD_HAVE_GDAL
 #include "tests/support/gdal_test_util.h"
-#endif
+#include "tests/support/test_paths.h"
 
 using namespace rsd;
 using namespace rsd::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr bool kNoGdal = !RSD_HAVE_GDAL;
 
 // The sample set used for damage: 5 TerraMesh places (S1 + S2 + a land-cover map each), 224 x 224.
 const char* const kPlace = "282D_485L_3_3";

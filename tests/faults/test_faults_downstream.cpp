@@ -18,18 +18,14 @@
 #include "engine/npy.h"
 #include "engine/safetensors.h"
 #include "tests/faults/fault_harness.h"
-#include "tests/support/test_paths.h"
-#if RSD_HAVE_GDAL
 #include "tests/support/gdal_test_util.h"
-#endif
+#include "tests/support/test_paths.h"
 
 using namespace rsd;
 using namespace rsd::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr bool kNoGdal = !RSD_HAVE_GDAL;
 
 // The checkpoint of a 2-step dual-contrastive run (ResNet-18, width 8: D = 64; its S2 encoder reads
 // the 13 L1C bands), made once for the suite's cases.

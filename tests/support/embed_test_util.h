@@ -21,12 +21,10 @@
 #include "models/pretrain/config.h"
 #include "models/pretrain/trainer.h"
 #include "tests/support/harness.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/test_paths.h"
 
 namespace rsd::test {
-
-constexpr bool kNoGdal = !RSD_HAVE_GDAL;
-constexpr const char* kPython = "/usr/bin/python3";
 
 // The checkpoint of a 2-step dual-contrastive run on data/samples/terramind-s1s2 (its S2 encoder
 // reads the 13 L1C bands, as EuroSAT-MS and Sen1Floods11 hold them).
@@ -55,20 +53,8 @@ inline downstream::EmbedOptions embed_options(const fs::path& input, const fs::p
   return o;
 }
 
-// Runs the Python client; returns its output. A failure fails the test with that output.
-inline std::string run_python(const std::string& args) {
-  REQUIRE_MESSAGE(fs::exists(kPython), kPython, " is missing: run tools/setup.sh (it installs python3-torchvision)");
-  const fs::path script = fs::path(__FILE__).parent_path().parent_path() / "python" / "torchvision_embed.py";
-  const std::string command = str_cat(kPython, " '", script.string(), "' ", args, " 2>&1");
-  std::FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(pipe != nullptr, "cannot run ", command);
-  std::string output;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
-  const int status = pclose(pipe);
-  REQUIRE_MESSAGE(status == 0, "the Python client failed (", command, "). Output:\n", output);
-  return output;
-}
+// torchvision's ResNet with exported weights beside rsd embed (tests/python/torchvision_embed.py).
+inline std::string run_python(const std::string& args) { return run_python_client("torchvision_embed.py", args); }
 
 // The encoder inputs of every sample of a dataset folder, stacked: (N, H, W, C).
 inline Tensor stacked_inputs(const data::Dataset& ds, const downstream::PretrainedEncoder& enc) {

@@ -10,6 +10,10 @@ namespace rsd::test {
 
 namespace fs = std::filesystem;
 
+// The samples are GeoTIFFs: cases that read them are skipped (doctest::skip(kNoGdal)) in a build
+// without GDAL.
+constexpr bool kNoGdal = !RSD_HAVE_GDAL;
+
 // A fresh folder under the system temp directory, removed with everything in it.
 class TempDir {
  public:
