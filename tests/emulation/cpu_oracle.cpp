@@ -258,30 +258,35 @@ ParamSet values_as_gradients(const ParamSet& s) {
 
 }  // namespace
 
-void sgd_step(ParamSet& s, double lr, double momentum, double weight_decay, bool nesterov) {
+namespace {
+
+// One step of SGD or LARS on s, the momentum buffer (state0) carried in and out when used.
+template <typename Optimizer, typename Options>
+void momentum_step(ParamSet& s, const Options& options, double lr) {
   Registered r(s);
+  Optimizer opt(r.registry.parameters(), options);
+  if (options.momentum > 0.0) Registered::load(opt, "momentum", s.state0);
+  opt.step(lr);
+  r.store_values(s);
+  if (options.momentum > 0.0) Registered::store(opt, "momentum", s.state0);
+}
+
+}  // namespace
+
+void sgd_step(ParamSet& s, double lr, double momentum, double weight_decay, bool nesterov) {
   SgdOptions options;
   options.momentum = momentum;
   options.weight_decay = weight_decay;
   options.nesterov = nesterov;
-  SGD opt(r.registry.parameters(), options);
-  if (momentum > 0.0) Registered::load(opt, "momentum", s.state0);
-  opt.step(lr);
-  r.store_values(s);
-  if (momentum > 0.0) Registered::store(opt, "momentum", s.state0);
+  momentum_step<SGD>(s, options, lr);
 }
 
 void lars_step(ParamSet& s, double lr, double momentum, double weight_decay, double eta) {
-  Registered r(s);
   LarsOptions options;
   options.momentum = momentum;
   options.weight_decay = weight_decay;
   options.eta = eta;
-  LARS opt(r.registry.parameters(), options);
-  if (momentum > 0.0) Registered::load(opt, "momentum", s.state0);
-  opt.step(lr);
-  r.store_values(s);
-  if (momentum > 0.0) Registered::store(opt, "momentum", s.state0);
+  momentum_step<LARS>(s, options, lr);
 }
 
 void adamw_step(ParamSet& s, double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step) {
