@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "engine/device.h"
+#include "engine/threads.h"
 #include "engine/error.h"
 #include "engine/tensor.h"
 
@@ -87,7 +88,20 @@ std::string device_name(Device device) {
     return prop.name;
   }
 #endif
-  return str_cat("cpu (", std::thread::hardware_concurrency(), " threads)");
+  return str_cat("cpu (", describe_cpu_compute(), ")");
+}
+
+void add_cpu_options(CLI::App& app, CpuOptions& options) {
+  app.add_option("--threads", options.threads,
+                 "CPU threads for compute (oneDNN, OpenBLAS); give PyTorch's twin the same (default: the usable cores)");
+  app.add_option("--cpu-backend", options.backend,
+                 "CPU kernels: default (oneDNN where built in, else the reference), reference or onednn")
+      ->capture_default_str();
+}
+
+void apply_cpu_options(const CpuOptions& options, std::optional<CpuBackendScope>& scope) {
+  if (options.threads != 0) set_thread_budget(options.threads);
+  if (options.backend != "default") scope.emplace(parse_cpu_backend(options.backend));
 }
 
 }  // namespace rsd::bench

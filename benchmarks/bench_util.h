@@ -6,7 +6,11 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+#include <optional>
+
 #include "engine/device.h"
+#include "engine/op.h"
 
 namespace rsd::bench {
 
@@ -25,7 +29,17 @@ Timing time_runs(Device device, const std::function<void()>& fn, int warmup, int
 // GB/s counting both directions, measured in the same process as the kernels it is compared with.
 double copy_bandwidth_gbs(Device device, size_t bytes);
 
-// "NVIDIA H100 80GB HBM3" or "cpu (2 threads)".
+// "NVIDIA H100 80GB HBM3" or "cpu (oneDNN CPU kernels, 2 threads (of 2 usable cores))".
 std::string device_name(Device device);
+
+// What computes on the CPU, as the benchmarks take it on their command line: the thread budget
+// (--threads, to match PyTorch's torch.set_num_threads) and the kernels (--cpu-backend).
+struct CpuOptions {
+  int threads = 0;  // 0: the cores this process may use
+  std::string backend = "default";
+};
+void add_cpu_options(CLI::App& app, CpuOptions& options);
+// Applies them for the process: the thread budget, and the CPU backend while `scope` lives.
+void apply_cpu_options(const CpuOptions& options, std::optional<CpuBackendScope>& scope);
 
 }  // namespace rsd::bench

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ namespace {
 
 struct Options {
   std::string device = "auto", dtype = "auto", variant = "fused", json_path, cases_json_path;
+  bench::CpuOptions cpu;
   std::vector<std::string> ops;
   int64_t batch = 0;
   int runs = 0, warmup = 3;
@@ -82,6 +84,8 @@ nlohmann::json time_case(const OpCase& c, DType dt, Device device, const Options
 
 int run(Options& opt) {
   const Device device = parse_device(opt.device);
+  std::optional<CpuBackendScope> cpu_backend;
+  bench::apply_cpu_options(opt.cpu, cpu_backend);
   if (opt.batch <= 0) opt.batch = device.is_cuda() ? 64 : 4;
   if (opt.runs <= 0) opt.runs = device.is_cuda() ? 30 : 5;
   const test::BenchShape shape{opt.batch, parse_variant(opt.variant)};
@@ -92,6 +96,7 @@ int run(Options& opt) {
                 opt.cases_json_path.c_str());
   }
   const std::string dev = bench::device_name(device);
+  const char* cpu_kernels = backend_name(selected_cpu_backend());
   std::printf("ops_bench on %s, batch %lld, %s variant, median of %d runs after %d warm-up\n", dev.c_str(),
               static_cast<long long>(opt.batch), opt.variant.c_str(), opt.runs, opt.warmup);
   std::printf("%-22s %-30s %-5s %11s %11s %12s\n", "op", "shape", "dtype", "fwd ms", "fwd+bwd ms", "fwd rate");
@@ -100,7 +105,8 @@ int run(Options& opt) {
     for (const OpCase& c : cases) results.push_back(time_case(c, dt, device, opt));
   if (!opt.json_path.empty()) {
     const nlohmann::json doc = {{"benchmark", "ops_bench"}, {"implementation", "rsd"}, {"device", dev},
-                                {"batch", opt.batch},       {"variant", opt.variant},  {"results", results}};
+                                {"batch", opt.batch},       {"variant", opt.variant},  {"cpu_backend", cpu_kernels},
+                                {"results", results}};
     write_file_atomically(opt.json_path, doc.dump(2) + "\n");
     std::printf("wrote %s\n", opt.json_path.c_str());
   }
@@ -119,6 +125,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", opt.batch, "Batch size the shapes scale with (default 64 on a GPU, 4 on the CPU)");
   app.add_option("--variant", opt.variant, "fused or plain: the implementation of the ops that have both")
       ->capture_default_str();
+  bench::add_cpu_options(app, opt.cpu);
   app.add_option("--op", opt.ops, "Only these ops (repeatable), e.g. --op conv2d --op linear");
   app.add_option("--runs", opt.runs, "Timed runs per op (default 30 on a GPU, 5 on the CPU)");
   app.add_option("--warmup", opt.warmup, "Untimed runs first")->capture_default_str();

@@ -19,6 +19,7 @@
 #include "engine/ops/convert.h"
 #include "engine/optim/sgd.h"
 #include "engine/rng.h"
+#include "engine/threads.h"
 #include "models/pretrain/method_factory.h"
 #include "models/pretrain/train_step.h"
 
@@ -35,6 +36,7 @@ struct Args {
   int warmup = 5, runs = 20;
   std::string device = "auto";
   std::string json_path = "train_bench.json";
+  bench::CpuOptions cpu;
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -109,15 +111,19 @@ int main(int argc, char** argv) {
   app.add_option("--runs", a.runs, "Timed steps (the median is reported)")->capture_default_str();
   app.add_option("--device", a.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--json", a.json_path, "Where to write the results")->capture_default_str();
+  bench::add_cpu_options(app, a.cpu);
   CLI11_PARSE(app, argc, argv);
   try {
     const Device device = parse_device(a.device);
+    std::optional<CpuBackendScope> cpu_backend;
+    bench::apply_cpu_options(a.cpu, cpu_backend);
     std::printf("train_bench on %s\n%-18s %-9s %5s %5s %10s %10s\n", bench::device_name(device).c_str(), "method",
                 "arch", "batch", "patch", "median ms", "samples/s");
     nlohmann::json rows = nlohmann::json::array();
     for (const std::string& method : split(a.methods))
       for (const std::string& arch : split(a.archs)) rows.push_back(bench_one(a, method, arch, device));
-    const nlohmann::json doc = {{"benchmark", "train"}, {"implementation", "rsd"}, {"device", bench::device_name(device)},
+    const nlohmann::json doc = {{"benchmark", "train"},      {"implementation", "rsd"},
+                                {"device", bench::device_name(device)}, {"threads", thread_budget()},
                                 {"results", rows}};
     write_file_atomically(a.json_path, doc.dump(2) + "\n");
     std::printf("wrote %s\n", a.json_path.c_str());

@@ -35,10 +35,15 @@ enum class Backend : int { cpu = 0, cuda = 1, onednn = 2 };
 inline constexpr int kBackendCount = 3;
 const char* backend_name(Backend b);
 
-// The CPU backend that runs an op whose table implements it (the reference otherwise). The
-// reference unless a build and the user select another (for the whole process); tests pin it with
-// CpuBackendScope.
+// The CPU backend that runs an op whose table implements it (the reference otherwise), for the
+// whole process: oneDNN in a build that has it, unless RSD_CPU_BACKEND=reference; tests pin one
+// with CpuBackendScope. An implementation may hand a case it does not cover (float64) to the
+// reference.
 Backend selected_cpu_backend();
+// The CPU backends of this build, and the one a name selects ("reference" or "onednn"; an error
+// naming the choices otherwise, or when this build lacks it).
+bool cpu_backend_available(Backend b);
+Backend parse_cpu_backend(const std::string& name);
 class CpuBackendScope {
  public:
   explicit CpuBackendScope(Backend b);
@@ -168,6 +173,14 @@ inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dt
 
 }  // namespace rsd
 
+#if RSD_HAVE_ONEDNN
+#define RSD_IF_ONEDNN(...) __VA_ARGS__
+#define RSD_ONEDNN_KERNEL_ADDRESS(name) &::rsd::onednn::name
+#else
+#define RSD_IF_ONEDNN(...)
+#define RSD_ONEDNN_KERNEL_ADDRESS(name) nullptr
+#endif
+
 #if RSD_HAVE_CUDA
 #define RSD_IF_CUDA(...) __VA_ARGS__
 #define RSD_CUDA_KERNEL_ADDRESS(name) &::rsd::cuda::name
@@ -184,12 +197,21 @@ inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dt
   }                                      \
   RSD_IF_CUDA(namespace cuda { void name params; })
 
+// Declares the oneDNN implementation (engine/onednn/) of a kernel declared with RSD_DECLARE_KERNEL,
+// with the reference's signature. Its table is RSD_KERNELS_WITH_ONEDNN.
+#define RSD_DECLARE_ONEDNN_KERNEL(name) RSD_IF_ONEDNN(namespace onednn { decltype(::rsd::cpu::name) name; })
+
 // A kernel only CUDA implements: a fused variant whose computation the CPU runs in other steps.
 #define RSD_DECLARE_CUDA_KERNEL(name, params) RSD_IF_CUDA(namespace cuda { void name params; })
 
 // The table of a kernel declared with RSD_DECLARE_KERNEL.
 #define RSD_KERNELS(name) \
   ::rsd::Kernels<decltype(::rsd::cpu::name)>(#name, &::rsd::cpu::name, RSD_CUDA_KERNEL_ADDRESS(name))
+
+// The table of a kernel that oneDNN implements too (RSD_DECLARE_ONEDNN_KERNEL).
+#define RSD_KERNELS_WITH_ONEDNN(name)                                                                          \
+  ::rsd::Kernels<decltype(::rsd::cpu::name)>(#name, &::rsd::cpu::name, RSD_CUDA_KERNEL_ADDRESS(name), \
+                                              RSD_ONEDNN_KERNEL_ADDRESS(name))
 
 // The table of a kernel declared with RSD_DECLARE_CUDA_KERNEL (no CPU entry: check has()).
 #define RSD_CUDA_KERNELS(name, signature) ::rsd::Kernels<signature>(#name, nullptr, RSD_CUDA_KERNEL_ADDRESS(name))

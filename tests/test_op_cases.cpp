@@ -1,4 +1,8 @@
-// Float64 central-difference gradient checks of every op in the op test matrix, on the CPU.
+// Every op of the op test matrix (tests/support/op_cases.h) on every backend: float64
+// central-difference gradient checks of the reference CPU kernels, and each other backend (oneDNN on
+// the CPU, CUDA) against the reference on fresh random inputs, its outputs and gradients poisoned
+// (NaN) before each run so an element it fails to write shows up, compared by normalized mean
+// squared error: <= 1e-6 in f32, the case's documented bound in bf16.
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -6,12 +10,14 @@
 #include <set>
 
 #include "engine/autograd.h"
+#include "engine/op.h"
 #include "engine/ops/convert.h"
 #include "tests/support/op_cases.h"
 #include "tests/support/runner.h"
 
 using namespace rsd;
 using namespace rsd::test;
+
 TEST_SUITE("ops") {
   TEST_CASE("every op's gradients match central differences in float64") {
     std::map<std::string, int> checked;
@@ -23,6 +29,7 @@ TEST_SUITE("ops") {
       if (c.op == "sum" && c.inputs[0].shape[0] > 100000) continue;  // 2 forward passes per element: too slow
       CAPTURE(c.op);
       CAPTURE(c.label);
+      const CpuBackendScope reference(Backend::cpu);
       const std::vector<Tensor> inputs = make_inputs(c, DType::f64, Device::cpu(), seed++);
       const GradCheckReport r = check_gradients(c.run, inputs, seed * 7919, c.grad_eps);
       INFO(r.worst);
@@ -36,9 +43,6 @@ TEST_SUITE("ops") {
   }
 }
 
-// CUDA vs CPU parity of every op in the op test matrix: fresh random inputs, outputs and
-// gradients poisoned (NaN) before each run so an element an op fails to write shows up, compared
-// by normalized mean squared error: <= 1e-6 in f32, the case's documented bf16 bound in bf16.
 namespace {
 
 struct RunResult {
@@ -49,7 +53,10 @@ struct RunResult {
 // Runs a case forward and backward with a fixed seed gradient. The inputs are drawn in
 // `input_dtype` and converted to `dtype`, so a bf16 run and its f32 CPU reference see the same
 // (bf16-rounded) values and the comparison measures only the op's own arithmetic.
-RunResult run_case(const OpCase& c, DType dtype, Device device, uint64_t seed, DType input_dtype) {
+// On the CPU, `cpu_backend` runs the kernels.
+RunResult run_case(const OpCase& c, DType dtype, Device device, uint64_t seed, DType input_dtype,
+                   Backend cpu_backend = Backend::cpu) {
+  const CpuBackendScope backend(cpu_backend);
   std::vector<Tensor> inputs = make_inputs(c, input_dtype, device, seed);
   for (Tensor& t : inputs) {
     if (t.dtype() != input_dtype || input_dtype == dtype) continue;
@@ -94,6 +101,24 @@ void compare(const OpCase& c, const RunResult& ref, const RunResult& got, double
 }
 
 }  // namespace
+
+TEST_SUITE("ops") {
+  TEST_CASE("every op on oneDNN matches the reference CPU kernels (f32)" *
+            doctest::skip(!cpu_backend_available(Backend::onednn))) {
+    std::map<std::string, int> covered;
+    uint64_t seed = 3000;
+    for (const OpCase& c : op_cases()) {
+      ++seed;
+      const RunResult reference = run_case(c, DType::f32, Device::cpu(), seed, DType::f32, Backend::cpu);
+      compare(c, reference, run_case(c, DType::f32, Device::cpu(), seed, DType::f32, Backend::onednn), 1e-6,
+              "onednn f32");
+      covered[c.op]++;
+    }
+    std::printf("oneDNN vs reference (f32): ");
+    for (const auto& [op, n] : covered) std::printf("%s x%d  ", op.c_str(), n);
+    std::printf("\n");
+  }
+}
 
 TEST_SUITE("ops" * rsd::test::on_gpu()) {
   TEST_CASE("every op on CUDA matches the CPU backend (f32 and bf16)") {

@@ -10,6 +10,7 @@
 #include <new>
 
 #include "engine/error.h"
+#include "engine/threads.h"
 #include "tools/commands/commands.h"
 
 namespace {
@@ -29,6 +30,13 @@ int main(int argc, char** argv) {
   CLI::App app{"rsd: self-supervised pretraining of Sentinel-1/Sentinel-2 encoders (C++/CUDA, no framework)"};
   app.set_version_flag("--version", "rsd 0.1.0");
   app.require_subcommand(1);
+  // One budget for every CPU backend (oneDNN, OpenBLAS); given before or after the subcommand.
+  app.fallthrough();
+  app.add_option_function<int>(
+         "--threads", [](int n) { rsd::set_thread_budget(n); },
+         "CPU threads for compute (oneDNN, OpenBLAS), shared so they never oversubscribe (default: the cores this "
+         "process may use)")
+      ->envname("RSD_THREADS");
   for (const auto add : kCommands) add(app);
 
   // Each subcommand runs from its callback, inside parse().

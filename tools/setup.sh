@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ pkg-config doctest-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev libopenblas-dev libgdal-dev
-          libopenmpi-dev openmpi-bin
+          libdnnl-dev libopenmpi-dev openmpi-bin
           python3-numpy python3-gdal python3-torchvision python3-pip)
 missing=()
 for p in "${packages[@]}"; do

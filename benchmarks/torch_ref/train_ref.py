@@ -14,6 +14,7 @@ train_bench, so benchmarks/compare.py can print both side by side (--metrics med
       --batch 256 --patch 128 --json torch_train.json
 """
 import argparse
+import os
 import statistics
 
 import torch
@@ -118,7 +119,11 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--json", default="torch_train.json")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="CPU threads: give rsd's --threads (default: every core, as rsd; PyTorch alone uses 1 here)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads or os.cpu_count())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     device = torch.device(args.device)
     amp = device.type == "cuda"
     torch.backends.cudnn.benchmark = True

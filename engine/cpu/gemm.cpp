@@ -84,6 +84,14 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 
 bool gemm_uses_blas() { return RSD_HAVE_BLAS != 0; }
 
+void set_gemm_threads(int n) {
+#if RSD_HAVE_BLAS && defined(OPENBLAS_VERSION)
+  openblas_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}
+
 std::string blas_kernel_name() {
 #if RSD_HAVE_BLAS && defined(OPENBLAS_VERSION)
   const char* name = openblas_get_corename();

@@ -27,4 +27,8 @@ std::string gemm_library();
 // OpenBLAS's kernel name ("Haswell", "SkylakeX", ...), or "" for any other GEMM.
 std::string blas_kernel_name();
 
+// The threads one gemm call may use (OpenBLAS's pool; a no-op for another GEMM). Set through
+// rsd::set_thread_budget (engine/threads.h), which keeps every CPU backend within one budget.
+void set_gemm_threads(int n);
+
 }  // namespace rsd::cpu

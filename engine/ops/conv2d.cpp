@@ -18,9 +18,9 @@ struct Conv2d {
   struct Attrs {
     int stride, padding;
   };
-  static constexpr auto forward_kernel = RSD_KERNELS(conv2d_forward);
-  static constexpr auto data_grad_kernel = RSD_KERNELS(conv2d_backward_data);
-  static constexpr auto filter_grad_kernel = RSD_KERNELS(conv2d_backward_filter);
+  static constexpr auto forward_kernel = RSD_KERNELS_WITH_ONEDNN(conv2d_forward);
+  static constexpr auto data_grad_kernel = RSD_KERNELS_WITH_ONEDNN(conv2d_backward_data);
+  static constexpr auto filter_grad_kernel = RSD_KERNELS_WITH_ONEDNN(conv2d_backward_filter);
 
   static void check(const TensorList<2>& in, const Attrs& a) {
     const Tensor &x = in[0], &w = in[1];

@@ -15,6 +15,7 @@
 #include "engine/device.h"
 #include "engine/output_preflight.h"
 #include "engine/progress.h"
+#include "engine/threads.h"
 #include "models/plot/line_plot.h"
 #include "models/pretrain/collapse_monitors.h"
 #include "models/pretrain/method_factory.h"
@@ -234,6 +235,7 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
                 method->name(), device.str().c_str(), dtype_name(dtype), config.model.arch.c_str(), data.description.c_str(),
                 data.statistics_origin.c_str(), static_cast<long long>(method->params().numel()),
                 static_cast<long long>(total), static_cast<long long>(config.train.batch_size * config.train.grad_accum));
+    std::printf("  CPU: %s\n", describe_cpu_compute().c_str());
     if (distributed) {
       std::printf("  data-parallel: %d ranks (%s backend, launched by %s), %lld samples per rank per step, "
                   "batch-norm statistics %s\n",

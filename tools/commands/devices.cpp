@@ -1,7 +1,9 @@
-// `rsd devices`: whether this build has CUDA and which GPUs it sees.
+// `rsd devices`: whether this build has CUDA and which GPUs it sees, and what computes on the CPU.
 #include <cstdio>
 
 #include "engine/device.h"
+#include "engine/op.h"
+#include "engine/threads.h"
 #include "tools/commands/commands.h"
 
 namespace rsd::commands {
@@ -16,6 +18,8 @@ void add_devices_command(CLI::App& app) {
     } else {
       std::printf("GPUs: %d (use --device cuda:N)\n", n);
     }
+    std::printf("oneDNN CPU backend compiled: %s\n", cpu_backend_available(Backend::onednn) ? "yes" : "no");
+    std::printf("CPU: %s (RSD_CPU_BACKEND=reference|onednn, --threads N)\n", describe_cpu_compute().c_str());
   });
 }
 

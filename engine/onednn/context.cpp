@@ -1,0 +1,61 @@
+#include "engine/onednn/context.h"
+
+#include <omp.h>
+
+#include <vector>
+
+#include "engine/threads.h"
+
+namespace rsd::onednn {
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+dnnl::memory wrap(const Tensor& t, const dnnl::memory::dims& dims, dnnl::memory::format_tag tag) {
+  const dnnl::memory::desc md(dims, dnnl::memory::data_type::f32, tag);
+  return dnnl::memory(md, cpu_engine(), t.raw());
+}
+
+dnnl::memory scratchpad_for(const dnnl::memory::desc& md) {
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < md.get_size()) buffer.resize(md.get_size());
+  return dnnl::memory(md, cpu_engine(), buffer.data());
+}
+
+dnnl::primitive_attr default_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+namespace {
+
+// OpenMP's thread count is per calling thread: each thread that runs oneDNN primitives (the main
+// thread, loader and embedding workers) sizes its pool to the budget before its next op.
+void apply_thread_budget() {
+  thread_local int applied = 0;
+  const int budget = thread_budget();
+  if (applied == budget) return;
+  omp_set_num_threads(budget);
+  applied = budget;
+}
+
+}  // namespace
+
+void execute(const dnnl::primitive& p, std::unordered_map<int, dnnl::memory> args) {
+  apply_thread_budget();
+  // A weak (non-owning) view of the primitive's descriptor, for its scratchpad size.
+  const dnnl::primitive_desc_base pd(const_cast<dnnl_primitive_desc_t>(p.get_primitive_desc()), true);
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_for(pd.scratchpad_desc()));
+  p.execute(thread_stream(), args);
+  thread_stream().wait();
+}
+
+}  // namespace rsd::onednn

@@ -1,0 +1,54 @@
+// The oneDNN CPU backend's shared state: the CPU engine, a stream per thread, the primitive cache
+// (a primitive is built once per shape, as the cuDNN path caches its plans) and the scratchpad.
+// Only in builds with oneDNN (RSD_HAVE_ONEDNN); engine/ops know nothing of it but the kernel table.
+#pragma once
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "engine/tensor.h"
+
+namespace rsd::onednn {
+
+dnnl::engine& cpu_engine();
+// This thread's stream: streams are not shared between threads (the loader and embedding
+// workers run ops too).
+dnnl::stream& thread_stream();
+
+// f32 memory over a tensor's storage in `tag`'s layout: no copy.
+dnnl::memory wrap(const Tensor& t, const dnnl::memory::dims& dims, dnnl::memory::format_tag tag);
+
+// This thread's scratchpad memory for a primitive (user scratchpad mode: primitives share no
+// library-owned buffer, so threads may run one primitive at once).
+dnnl::memory scratchpad_for(const dnnl::memory::desc& md);
+
+// Primitives built on first use of a key (their shape) and kept for the process.
+template <typename Entry>
+class PrimitiveCache {
+ public:
+  const Entry& get(const std::string& key, const std::function<Entry()>& build);
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+template <typename Entry>
+const Entry& PrimitiveCache<Entry>::get(const std::string& key, const std::function<Entry()>& build) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) it = entries_.emplace(key, build()).first;
+  return it->second;  // unordered_map nodes never move: the reference outlives the lock
+}
+
+// Primitive attributes every rsd primitive uses: user scratchpad, f32 math (no bf16 down-convert).
+dnnl::primitive_attr default_attr();
+
+// Runs a primitive on this thread's stream, with this thread's scratchpad, and waits (rsd's CPU
+// ops are synchronous).
+void execute(const dnnl::primitive& p, std::unordered_map<int, dnnl::memory> args);
+
+}  // namespace rsd::onednn
