@@ -203,6 +203,9 @@ inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dt
 
 // A kernel only CUDA implements: a fused variant whose computation the CPU runs in other steps.
 #define RSD_DECLARE_CUDA_KERNEL(name, params) RSD_IF_CUDA(namespace cuda { void name params; })
+// A fused kernel CUDA and oneDNN implement (the reference runs the computation in other steps).
+#define RSD_DECLARE_CUDA_ONEDNN_KERNEL(name, params) \
+  RSD_IF_CUDA(namespace cuda { void name params; }) RSD_IF_ONEDNN(namespace onednn { void name params; })
 
 // The table of a kernel declared with RSD_DECLARE_KERNEL.
 #define RSD_KERNELS(name) \
@@ -215,3 +218,6 @@ inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dt
 
 // The table of a kernel declared with RSD_DECLARE_CUDA_KERNEL (no CPU entry: check has()).
 #define RSD_CUDA_KERNELS(name, signature) ::rsd::Kernels<signature>(#name, nullptr, RSD_CUDA_KERNEL_ADDRESS(name))
+// The table of a kernel declared with RSD_DECLARE_CUDA_ONEDNN_KERNEL (no reference entry: check has()).
+#define RSD_CUDA_ONEDNN_KERNELS(name, signature) \
+  ::rsd::Kernels<signature>(#name, nullptr, RSD_CUDA_KERNEL_ADDRESS(name), RSD_ONEDNN_KERNEL_ADDRESS(name))

@@ -89,11 +89,11 @@ struct BatchNorm {
   static constexpr auto backward_apply = RSD_KERNELS(batch_norm_backward_apply);
   static constexpr auto forward_eval = RSD_KERNELS(batch_norm_forward_eval);
   static constexpr auto backward_eval = RSD_KERNELS(batch_norm_backward_eval);
-  static constexpr auto forward_fused = RSD_CUDA_KERNELS(
+  static constexpr auto forward_fused = RSD_CUDA_ONEDNN_KERNELS(
       batch_norm_forward_train_fused, void(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&,
                                            Tensor&, Tensor&, double, double));
   static constexpr auto backward_fused =
-      RSD_CUDA_KERNELS(batch_norm_backward_train_fused, void(const Tensor&, const Tensor&, const Tensor&,
+      RSD_CUDA_ONEDNN_KERNELS(batch_norm_backward_train_fused, void(const Tensor&, const Tensor&, const Tensor&,
                                                              const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&));
 
   static void check(const TensorList<5>& in, const Attrs& a) {
@@ -113,15 +113,16 @@ struct BatchNorm {
     const int64_t C = x.dim(-1);
     return {empty_like(x), empty_like(gamma), empty_like(gamma), Tensor::empty({C + 1}, DType::f64, x.device())};
   }
-  static bool fused(const Attrs& a, Device device) {
-    return a.comm == nullptr && forward_fused.has(forward_fused.backend_for(device));
+  // The fused kernels: without a communicator, where the backend has them; not in float64.
+  static bool fused(const Attrs& a, const Tensor& x) {
+    return a.comm == nullptr && x.dtype() != DType::f64 && forward_fused.has(forward_fused.backend_for(x.device()));
   }
   static void forward(const TensorList<5>& in, TensorList<4>& out, const Attrs& a) {
     const Tensor &x = in[0], &gamma = in[1], &beta = in[2];
     Tensor running_mean = in[3], running_var = in[4];  // handles: the kernels update their storage
     const Device d = x.device();
     if (!a.training) return forward_eval(d, x, gamma, beta, out[1], out[2], out[0], a.eps);
-    if (fused(a, d)) {
+    if (fused(a, x)) {
       return forward_fused(d, x, gamma, beta, out[0], out[1], out[2], running_mean, running_var, a.momentum, a.eps);
     }
     Tensor& stats = out[3];
@@ -144,7 +145,7 @@ struct BatchNorm {
     Tensor gx = empty_like(x), dgamma = empty_like(gamma), dbeta = empty_like(in[2]);
     if (!a.training) {
       backward_eval(d, x, gy, gamma, mean, spread, a.eps, gx, dgamma, dbeta);
-    } else if (fused(a, d)) {
+    } else if (fused(a, x)) {
       backward_fused(d, x, gy, gamma, mean, spread, gx, dgamma, dbeta);
     } else {
       Tensor sums = Tensor::empty({2 * x.dim(-1)}, DType::f64, d);

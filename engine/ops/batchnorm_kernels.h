@@ -37,12 +37,13 @@ RSD_DECLARE_KERNEL(batch_norm_backward_eval,
                    (const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& mean, const Tensor& var,
                     double eps, Tensor& gx, Tensor& dgamma, Tensor& dbeta));
 
-// The fused variant of training without a communicator (CUDA only: one kernel a direction instead
-// of the steps above; the CPU runs the steps).
-RSD_DECLARE_CUDA_KERNEL(batch_norm_forward_train_fused,
+// The fused variant of training without a communicator, f32 (and bf16 on CUDA): one kernel a
+// direction instead of the steps above, on CUDA and on oneDNN (engine/onednn/batchnorm.cpp); the
+// reference runs the steps.
+RSD_DECLARE_CUDA_ONEDNN_KERNEL(batch_norm_forward_train_fused,
                         (const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y, Tensor& save_mean,
                          Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, double momentum, double eps));
-RSD_DECLARE_CUDA_KERNEL(batch_norm_backward_train_fused,
+RSD_DECLARE_CUDA_ONEDNN_KERNEL(batch_norm_backward_train_fused,
                         (const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
                          const Tensor& save_invstd, Tensor& gx, Tensor& dgamma, Tensor& dbeta));
 
