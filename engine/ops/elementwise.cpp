@@ -29,8 +29,8 @@ struct Unary {
 struct ReluKernels {
   static constexpr const char* name = "relu";
   static constexpr bool backward_from_input = false;
-  static constexpr auto forward = RSD_KERNELS(relu_forward);
-  static constexpr auto backward = RSD_KERNELS(relu_backward);
+  static constexpr auto forward = RSD_KERNELS_WITH_ONEDNN(relu_forward);
+  static constexpr auto backward = RSD_KERNELS_WITH_ONEDNN(relu_backward);
 };
 
 struct GeluKernels {
@@ -48,8 +48,8 @@ struct ExpKernels {
 };
 
 constexpr auto kScale = RSD_KERNELS(scale);
-constexpr auto kAdd = RSD_KERNELS(add);
-constexpr auto kAccumulate = RSD_KERNELS(accumulate);
+constexpr auto kAdd = RSD_KERNELS_WITH_ONEDNN(add);
+constexpr auto kAccumulate = RSD_KERNELS_WITH_ONEDNN(accumulate);
 
 Tensor scaled(const Tensor& x, double s) {
   Tensor y = empty_like(x);
