@@ -5,7 +5,7 @@
 // mean and biased variance; rsd's running statistics keep the unbiased variance (PyTorch's rule),
 // updated here in double, and the backward gets the variance back from save_invstd.
 #include <cmath>
-#include <vector>
+#include <string>
 
 #include "engine/ops/batchnorm_kernels.h"
 #include "engine/onednn/context.h"
@@ -30,31 +30,18 @@ BnDims bn_dims(const Tensor& x, double eps) {
   return {{1, C, M, 1}, {C}, str_cat(M, ",", C, ",", eps)};
 }
 
-memory::desc f32_desc(const memory::dims& dims, tag t) { return memory::desc(dims, memory::data_type::f32, t); }
-
 dnnl::batch_normalization_forward::primitive_desc forward_pd(const BnDims& d, double eps) {
   const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_training, f32_desc(d.rows, tag::nhwc),
                                                      static_cast<float>(eps), scale_and_shift());
   return dnnl::batch_normalization_forward::primitive_desc(desc, default_attr(), cpu_engine());
 }
 
-struct Forward {
-  dnnl::batch_normalization_forward::primitive_desc pd;
-  dnnl::batch_normalization_forward primitive;
-};
-struct Backward {
-  dnnl::batch_normalization_backward::primitive_desc pd;
-  dnnl::batch_normalization_backward primitive;
-};
+using Forward = Built<dnnl::batch_normalization_forward::primitive_desc, dnnl::batch_normalization_forward>;
+using Backward = Built<dnnl::batch_normalization_backward::primitive_desc, dnnl::batch_normalization_backward>;
 
-// This thread's buffers of C floats: the variance between oneDNN and rsd's save_invstd (which = 0),
-// and the shift oneDNN 2.6's backward requires as an argument without using it (which = 1).
-dnnl::memory channel_buffer(int64_t C, int which) {
-  thread_local std::vector<float> buffers[2];
-  std::vector<float>& b = buffers[which];
-  if (b.size() < static_cast<size_t>(C)) b.resize(static_cast<size_t>(C));
-  return dnnl::memory(f32_desc({C}, tag::a), cpu_engine(), b.data());
-}
+// C floats of this thread: the variance between oneDNN and rsd's save_invstd, and the shift
+// oneDNN 2.6's backward requires as an argument without using it.
+dnnl::memory channel_buffer(int64_t C, ThreadBuffer use) { return thread_buffer(use, f32_desc({C}, tag::a)); }
 
 }  // namespace
 
@@ -69,7 +56,7 @@ void batch_norm_forward_train_fused(const Tensor& x, const Tensor& gamma, const 
     return Forward{pd, dnnl::batch_normalization_forward(pd)};
   });
   const int64_t C = d.channels[0], M = d.rows[2];
-  const memory variance = channel_buffer(C, 0);
+  const memory variance = channel_buffer(C, ThreadBuffer::variance);
   execute(f.primitive, {{DNNL_ARG_SRC, wrap(x, d.rows, tag::nhwc)},
                         {DNNL_ARG_SCALE, wrap(gamma, d.channels, tag::a)},
                         {DNNL_ARG_SHIFT, wrap(beta, d.channels, tag::a)},
@@ -103,7 +90,7 @@ void batch_norm_backward_train_fused(const Tensor& x, const Tensor& gy, const Te
     return Backward{pd, dnnl::batch_normalization_backward(pd)};
   });
   const int64_t C = d.channels[0];
-  const memory variance = channel_buffer(C, 0);
+  const memory variance = channel_buffer(C, ThreadBuffer::variance);
   float* var = static_cast<float*>(variance.get_data_handle());
   const float* invstd = save_invstd.data<float>();
   for (int64_t c = 0; c < C; ++c) var[c] = static_cast<float>(1.0 / (static_cast<double>(invstd[c]) * invstd[c]));
@@ -112,7 +99,7 @@ void batch_norm_backward_train_fused(const Tensor& x, const Tensor& gy, const Te
                         {DNNL_ARG_VARIANCE, variance},
                         {DNNL_ARG_DIFF_DST, wrap(gy, d.rows, tag::nhwc)},
                         {DNNL_ARG_SCALE, wrap(gamma, d.channels, tag::a)},
-                        {DNNL_ARG_SHIFT, channel_buffer(C, 1)},
+                        {DNNL_ARG_SHIFT, channel_buffer(C, ThreadBuffer::shift)},
                         {DNNL_ARG_DIFF_SRC, wrap(gx, d.rows, tag::nhwc)},
                         {DNNL_ARG_DIFF_SCALE, wrap(dgamma, d.channels, tag::a)},
                         {DNNL_ARG_DIFF_SHIFT, wrap(dbeta, d.channels, tag::a)}});

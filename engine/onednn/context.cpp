@@ -18,15 +18,19 @@ dnnl::stream& thread_stream() {
   return stream;
 }
 
-dnnl::memory wrap(const Tensor& t, const dnnl::memory::dims& dims, dnnl::memory::format_tag tag) {
-  const dnnl::memory::desc md(dims, dnnl::memory::data_type::f32, tag);
-  return dnnl::memory(md, cpu_engine(), t.raw());
+dnnl::memory::desc f32_desc(const dnnl::memory::dims& dims, dnnl::memory::format_tag tag) {
+  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, tag);
 }
 
-dnnl::memory scratchpad_for(const dnnl::memory::desc& md) {
-  thread_local std::vector<char> buffer;
-  if (buffer.size() < md.get_size()) buffer.resize(md.get_size());
-  return dnnl::memory(md, cpu_engine(), buffer.data());
+dnnl::memory wrap(const Tensor& t, const dnnl::memory::dims& dims, dnnl::memory::format_tag tag) {
+  return dnnl::memory(f32_desc(dims, tag), cpu_engine(), t.raw());
+}
+
+dnnl::memory thread_buffer(ThreadBuffer use, const dnnl::memory::desc& md) {
+  thread_local std::vector<char> buffers[static_cast<int>(ThreadBuffer::count)];
+  std::vector<char>& b = buffers[static_cast<int>(use)];
+  if (b.size() < md.get_size()) b.resize(md.get_size());
+  return dnnl::memory(md, cpu_engine(), b.data());
 }
 
 dnnl::primitive_attr default_attr() {
@@ -53,7 +57,7 @@ void execute(const dnnl::primitive& p, std::unordered_map<int, dnnl::memory> arg
   apply_thread_budget();
   // A weak (non-owning) view of the primitive's descriptor, for its scratchpad size.
   const dnnl::primitive_desc_base pd(const_cast<dnnl_primitive_desc_t>(p.get_primitive_desc()), true);
-  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_for(pd.scratchpad_desc()));
+  args.emplace(DNNL_ARG_SCRATCHPAD, thread_buffer(ThreadBuffer::scratchpad, pd.scratchpad_desc()));
   p.execute(thread_stream(), args);
   thread_stream().wait();
 }

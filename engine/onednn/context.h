@@ -18,12 +18,23 @@ dnnl::engine& cpu_engine();
 // workers run ops too).
 dnnl::stream& thread_stream();
 
-// f32 memory over a tensor's storage in `tag`'s layout: no copy.
+// An f32 memory descriptor; f32 memory over a tensor's storage in `tag`'s layout (no copy).
+dnnl::memory::desc f32_desc(const dnnl::memory::dims& dims, dnnl::memory::format_tag tag);
 dnnl::memory wrap(const Tensor& t, const dnnl::memory::dims& dims, dnnl::memory::format_tag tag);
 
-// This thread's scratchpad memory for a primitive (user scratchpad mode: primitives share no
-// library-owned buffer, so threads may run one primitive at once).
-dnnl::memory scratchpad_for(const dnnl::memory::desc& md);
+// The buffers a thread reuses between calls, one per use: the primitives' scratchpad (user
+// scratchpad mode: primitives share no library-owned buffer, so threads may run one at once), the
+// weights in a convolution's blocked layout, batch norm's variance and unused shift.
+enum class ThreadBuffer { scratchpad, forward_weights, data_weights, filter_weights, variance, shift, count };
+// This thread's buffer for `use`, grown to hold md, as memory of md.
+dnnl::memory thread_buffer(ThreadBuffer use, const dnnl::memory::desc& md);
+
+// A primitive with the descriptor it was built from.
+template <typename PrimitiveDesc, typename Primitive>
+struct Built {
+  PrimitiveDesc pd;
+  Primitive primitive;
+};
 
 // Primitives built on first use of a key (their shape) and kept for the process.
 template <typename Entry>

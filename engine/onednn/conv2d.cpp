@@ -5,7 +5,6 @@
 // primitive chose, and dW back. One primitive and its reorders per shape, cached. float32 only:
 // other dtypes go to the reference.
 #include <string>
-#include <vector>
 
 #include "engine/error.h"
 #include "engine/ops/conv2d.h"
@@ -41,8 +40,6 @@ ConvDims conv_dims(const Shape& xs, const Shape& ws, int stride, int padding) {
   return d;
 }
 
-memory::desc f32_desc(const memory::dims& dims, tag t) { return memory::desc(dims, memory::data_type::f32, t); }
-
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvDims& d) {
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                              f32_desc(d.x, tag::nhwc), f32_desc(d.w, tag::any),
@@ -73,14 +70,6 @@ Conv make_conv(const decltype(Conv::pd)& pd, const memory::desc& blocked, const 
   return {pd, decltype(Conv::primitive)(pd), blocked, dnnl::reorder(reorder_pd)};
 }
 
-// This thread's buffer for the blocked weights of one of the three directions.
-dnnl::memory blocked_buffer(const memory::desc& md, int which) {
-  thread_local std::vector<char> buffers[3];
-  std::vector<char>& b = buffers[which];
-  if (b.size() < md.get_size()) b.resize(md.get_size());
-  return dnnl::memory(md, cpu_engine(), b.data());
-}
-
 
 }  // namespace
 
@@ -92,7 +81,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y, int stride, int
     const auto pd = forward_pd(d);
     return make_conv<Forward>(pd, pd.weights_desc(), d, true);
   });
-  const memory weights = blocked_buffer(f.blocked_weights, 0);
+  const memory weights = thread_buffer(ThreadBuffer::forward_weights, f.blocked_weights);
   execute(f.weights_reorder, {{DNNL_ARG_FROM, wrap(w, d.w, tag::ohwi)}, {DNNL_ARG_TO, weights}});
   execute(f.primitive,
           {{DNNL_ARG_SRC, wrap(x, d.x, tag::nhwc)}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, wrap(y, d.y, tag::nhwc)}});
@@ -109,7 +98,7 @@ void conv2d_backward_data(const Tensor& gy, const Tensor& w, Tensor& dx, int str
     const dnnl::convolution_backward_data::primitive_desc pd(desc, default_attr(), cpu_engine(), forward_pd(d));
     return make_conv<BackwardData>(pd, pd.weights_desc(), d, true);
   });
-  const memory weights = blocked_buffer(b.blocked_weights, 1);
+  const memory weights = thread_buffer(ThreadBuffer::data_weights, b.blocked_weights);
   execute(b.weights_reorder, {{DNNL_ARG_FROM, wrap(w, d.w, tag::ohwi)}, {DNNL_ARG_TO, weights}});
   execute(b.primitive,
           {{DNNL_ARG_DIFF_DST, wrap(gy, d.y, tag::nhwc)},
@@ -128,7 +117,7 @@ void conv2d_backward_filter(const Tensor& x, const Tensor& gy, Tensor& dw, int s
     const dnnl::convolution_backward_weights::primitive_desc pd(desc, default_attr(), cpu_engine(), forward_pd(d));
     return make_conv<BackwardWeights>(pd, pd.diff_weights_desc(), d, false);
   });
-  const memory weights = blocked_buffer(b.blocked_weights, 2);
+  const memory weights = thread_buffer(ThreadBuffer::filter_weights, b.blocked_weights);
   execute(b.primitive,
           {{DNNL_ARG_SRC, wrap(x, d.x, tag::nhwc)}, {DNNL_ARG_DIFF_DST, wrap(gy, d.y, tag::nhwc)},
            {DNNL_ARG_DIFF_WEIGHTS, weights}});

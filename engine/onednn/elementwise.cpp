@@ -14,20 +14,11 @@ using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 
 memory::dims flat(const Tensor& t) { return {t.numel()}; }
-memory::desc flat_desc(const Tensor& t) { return memory::desc(flat(t), memory::data_type::f32, tag::a); }
+memory::desc flat_desc(const Tensor& t) { return f32_desc(flat(t), tag::a); }
 
-struct Eltwise {
-  dnnl::eltwise_forward::primitive_desc pd;
-  dnnl::eltwise_forward primitive;
-};
-struct EltwiseBackward {
-  dnnl::eltwise_backward::primitive_desc pd;
-  dnnl::eltwise_backward primitive;
-};
-struct Binary {
-  dnnl::binary::primitive_desc pd;
-  dnnl::binary primitive;
-};
+using Eltwise = Built<dnnl::eltwise_forward::primitive_desc, dnnl::eltwise_forward>;
+using EltwiseBackward = Built<dnnl::eltwise_backward::primitive_desc, dnnl::eltwise_backward>;
+using Binary = Built<dnnl::binary::primitive_desc, dnnl::binary>;
 
 dnnl::eltwise_forward::primitive_desc relu_pd(const Tensor& x) {
   const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::eltwise_relu,
