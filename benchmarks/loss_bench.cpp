@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -163,18 +164,23 @@ int main(int argc, char** argv) {
   std::vector<int64_t> dims{128, 256};
   std::vector<std::string> dtypes{"bf16", "f32"};
   int runs = 20, warmup = 3;
+  bench::CpuOptions cpu;
   app.add_option("--device", device_name, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  app.add_option("--sizes", sizes, "InfoNCE N = M values (default 1024 8192 32768 65536 on a GPU, 256 on the CPU)");
+  app.add_option("--sizes", sizes, "InfoNCE N = M values (default 1024 8192 32768 65536 on a GPU, 256 1024 4096 on the CPU)");
   app.add_option("--cosine-rows", cosine_rows, "Cosine loss batch sizes (default 8192 65536 on a GPU, 1024 on the CPU)");
   app.add_option("--dims", dims, "Embedding dimensions")->capture_default_str();
   app.add_option("--dtypes", dtypes, "bf16 and/or f32 (the CPU runs f32 only)")->capture_default_str();
   app.add_option("--runs", runs, "Timed runs (median)")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--warmup", warmup, "Untimed runs first")->capture_default_str();
   app.add_option("--json", json_path, "Write the results as JSON to this file");
+  bench::add_cpu_options(app, cpu);
   CLI11_PARSE(app, argc, argv);
   try {
+    std::optional<CpuBackendScope> cpu_backend;
+    bench::apply_cpu_options(cpu, cpu_backend);
     const Device d = parse_device(device_name);
-    if (sizes.empty()) sizes = d.is_cuda() ? std::vector<int64_t>{1024, 8192, 32768, 65536} : std::vector<int64_t>{256};
+    if (sizes.empty()) sizes = d.is_cuda() ? std::vector<int64_t>{1024, 8192, 32768, 65536}
+                                 : std::vector<int64_t>{256, 1024, 4096};
     if (cosine_rows.empty()) cosine_rows = d.is_cuda() ? std::vector<int64_t>{8192, 65536} : std::vector<int64_t>{1024};
     std::vector<DType> types;
     for (const std::string& t : dtypes) {

@@ -9,6 +9,7 @@ torch.cuda.max_memory_allocated beyond the inputs, JSON keyed like loss_bench's 
     python3 benchmarks/torch_ref/loss_ref.py --json torch_loss.json
 """
 import argparse
+import os
 import statistics
 
 import torch
@@ -57,15 +58,18 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", default="")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads: give loss_bench's --threads (default: every core, as rsd; PyTorch alone uses 1 here)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads or os.cpu_count())
     device = torch.device(args.device)
     gpu = device.type == "cuda"
-    sizes = args.sizes or ([1024, 8192, 32768, 65536] if gpu else [256])
+    sizes = args.sizes or ([1024, 8192, 32768, 65536] if gpu else [256, 1024, 4096])
     cosine_rows = args.cosine_rows or ([8192, 65536] if gpu else [1024])
     dtypes = [d for d in args.dtypes if gpu or d == "f32"]
     torch.backends.cuda.matmul.allow_tf32 = False  # rsd's f32 path uses no TF32 either
     name = device_name(device)
-    print(f"torch {torch.__version__} losses on {name}, median of {args.runs} runs")
+    print(f"torch {torch.__version__} losses on {name}, {torch.get_num_threads()} threads, median of {args.runs} runs")
     results = []
     for dname in dtypes:
         dtype = {"bf16": torch.bfloat16, "f32": torch.float32}[dname]
@@ -88,7 +92,7 @@ def main():
                 print(f"byol_cosine  B={rows} D={dim}  {dname:5s} {ms if ms else err} ms")
     if args.json:
         doc = {"benchmark": "loss_bench", "implementation": f"torch {torch.__version__}", "device": name,
-               "results": results}
+               "threads": torch.get_num_threads(), "results": results}
         write_json(args.json, doc)
 
 

@@ -39,8 +39,6 @@ dnnl::primitive_attr default_attr() {
   return attr;
 }
 
-namespace {
-
 // OpenMP's thread count is per calling thread: each thread that runs oneDNN primitives (the main
 // thread, loader and embedding workers) sizes its pool to the budget before its next op.
 void apply_thread_budget() {
@@ -50,8 +48,6 @@ void apply_thread_budget() {
   omp_set_num_threads(budget);
   applied = budget;
 }
-
-}  // namespace
 
 void execute(const dnnl::primitive& p, std::unordered_map<int, dnnl::memory> args) {
   apply_thread_budget();

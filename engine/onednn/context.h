@@ -58,6 +58,10 @@ const Entry& PrimitiveCache<Entry>::get(const std::string& key, const std::funct
 // Primitive attributes every rsd primitive uses: user scratchpad, f32 math (no bf16 down-convert).
 dnnl::primitive_attr default_attr();
 
+// Sizes this thread's OpenMP pool (oneDNN's primitives and GEMM, rsd's own parallel loops in
+// engine/onednn) to the thread budget; execute calls it, and so must a loop or GEMM outside it.
+void apply_thread_budget();
+
 // Runs a primitive on this thread's stream, with this thread's scratchpad, and waits (rsd's CPU
 // ops are synchronous).
 void execute(const dnnl::primitive& p, std::unordered_map<int, dnnl::memory> args);

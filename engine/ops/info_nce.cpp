@@ -49,8 +49,8 @@ void check_info_nce(const Tensor& a, const Tensor& b, const Tensor& tau, int64_t
 }
 
 
-constexpr auto kForward = RSD_KERNELS(info_nce_forward);
-constexpr auto kBackward = RSD_KERNELS(info_nce_backward);
+constexpr auto kForward = RSD_KERNELS_WITH_ONEDNN(info_nce_forward);
+constexpr auto kBackward = RSD_KERNELS_WITH_ONEDNN(info_nce_backward);
 
 InfoNceGrads backward_of(const InfoNceContext& ctx, const Tensor& gloss) {
   RSD_CHECK(gloss.defined() && gloss.numel() == 1 && gloss.device() == ctx.loss.device() &&

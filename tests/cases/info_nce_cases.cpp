@@ -1,5 +1,5 @@
 // Cases for info_nce_loss: square and rectangular (with an offset) problems, symmetric and
-// row-only, tau differentiable (kept f32 in bf16 runs) or constant, both CUDA kernels. Sizes stay
+// row-only, sizes past the fast CPU backend's column blocks, tau differentiable (kept f32 in bf16 runs) or constant, both CUDA kernels. Sizes stay
 // small: the gradient check runs the op twice per input element.
 #include "engine/ops/info_nce.h"
 #include "tests/support/op_cases.h"
@@ -40,6 +40,10 @@ RSD_OP_CASES(info_nce) {
                            NceCase{33, 33, 0, 3, true, true}, NceCase{33, 33, 0, 64, false, true},
                            NceCase{3, 7, 4, 64, true, true}, NceCase{3, 7, 4, 3, false, false},
                            NceCase{5, 12, 0, 130, true, false}, NceCase{5, 12, 0, 3, false, true},
+                           // Past the fast CPU backend's 128-column blocks: positives that start in
+                           // one block and end in the next, and a last block that is partial.
+                           NceCase{40, 300, 100, 5, true, true}, NceCase{130, 130, 0, 3, true, false},
+                           NceCase{7, 260, 250, 3, false, true},
                            NceCase{3, 7, 4, 64, true, true, plain}, NceCase{33, 33, 0, 3, false, true, plain},
                            NceCase{5, 12, 7, 130, true, false, plain}})
     cases.push_back(info_nce_case(c));
