@@ -207,6 +207,14 @@ inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dt
 #define RSD_DECLARE_CUDA_ONEDNN_KERNEL(name, params) \
   RSD_IF_CUDA(namespace cuda { void name params; }) RSD_IF_ONEDNN(namespace onednn { void name params; })
 
+// A kernel of the CPU backends alone (the reference, and oneDNN where built in): CUDA has no
+// entry, and its table (RSD_CPU_KERNELS) says so when run on a GPU tensor.
+#define RSD_DECLARE_CPU_KERNEL(name, params) \
+  namespace cpu {                            \
+  void name params;                          \
+  }                                          \
+  RSD_DECLARE_ONEDNN_KERNEL(name)
+
 // The table of a kernel declared with RSD_DECLARE_KERNEL.
 #define RSD_KERNELS(name) \
   ::rsd::Kernels<decltype(::rsd::cpu::name)>(#name, &::rsd::cpu::name, RSD_CUDA_KERNEL_ADDRESS(name))
@@ -215,6 +223,10 @@ inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dt
 #define RSD_KERNELS_WITH_ONEDNN(name)                                                                          \
   ::rsd::Kernels<decltype(::rsd::cpu::name)>(#name, &::rsd::cpu::name, RSD_CUDA_KERNEL_ADDRESS(name), \
                                               RSD_ONEDNN_KERNEL_ADDRESS(name))
+
+// The table of a kernel declared with RSD_DECLARE_CPU_KERNEL.
+#define RSD_CPU_KERNELS(name) \
+  ::rsd::Kernels<decltype(::rsd::cpu::name)>(#name, &::rsd::cpu::name, nullptr, RSD_ONEDNN_KERNEL_ADDRESS(name))
 
 // The table of a kernel declared with RSD_DECLARE_CUDA_KERNEL (no CPU entry: check has()).
 #define RSD_CUDA_KERNELS(name, signature) ::rsd::Kernels<signature>(#name, nullptr, RSD_CUDA_KERNEL_ADDRESS(name))

@@ -17,6 +17,13 @@ BasicBlock::BasicBlock(const LayerContext& ctx, int in_channels, int out_channel
   }
 }
 
+FoldedBlock BasicBlock::fold() const {
+  FoldedBlock f;
+  f.path = {fold_conv_bn(conv1_, bn1_, true), fold_conv_bn(conv2_, bn2_, true)};
+  if (has_downsample_) f.shortcut = fold_conv_bn(down_conv_, down_bn_, false);
+  return f;
+}
+
 Tensor BasicBlock::forward(const Tensor& x, bool training) const {
   Tensor h = relu(bn1_.forward(conv1_.forward(x), training));
   h = bn2_.forward(conv2_.forward(h), training);

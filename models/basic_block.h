@@ -2,6 +2,7 @@
 // conv1x1-bn when the stride or the width changes), then relu. Names follow torchvision
 // (conv1, bn1, conv2, bn2, downsample.0, downsample.1).
 #pragma once
+#include "models/folded.h"
 #include "models/layers.h"
 
 namespace rsd::models {
@@ -13,7 +14,9 @@ class BasicBlock {
   // zero_init_residual: bn2's weight starts at 0, so the residual branch starts at 0 and the block
   // at relu(shortcut) (torchvision's zero_init_residual, after Goyal et al. 2017).
   BasicBlock(const LayerContext& ctx, int in_channels, int out_channels, int stride, bool zero_init_residual = false);
-  Tensor forward(const Tensor& x, bool training) const;  // x: (N, H, W, Cin) -> (N, H/stride, W/stride, Cout)
+  Tensor forward(const Tensor& x, bool training) const;
+  // The block in eval mode with each batch norm folded into its convolution (models/folded.h).
+  FoldedBlock fold() const;  // x: (N, H, W, Cin) -> (N, H/stride, W/stride, Cout)
 
  private:
   // Declared in torchvision's order: they are built (and draw their initial weights) in this order.

@@ -18,6 +18,13 @@ Bottleneck::Bottleneck(const LayerContext& ctx, int in_channels, int planes, int
   }
 }
 
+FoldedBlock Bottleneck::fold() const {
+  FoldedBlock f;
+  f.path = {fold_conv_bn(conv1_, bn1_, true), fold_conv_bn(conv2_, bn2_, true), fold_conv_bn(conv3_, bn3_, true)};
+  if (has_downsample_) f.shortcut = fold_conv_bn(down_conv_, down_bn_, false);
+  return f;
+}
+
 Tensor Bottleneck::forward(const Tensor& x, bool training) const {
   Tensor h = relu(bn1_.forward(conv1_.forward(x), training));  // (N, H, W, planes)
   h = relu(bn2_.forward(conv2_.forward(h), training));          // (N, H/stride, W/stride, planes)

@@ -4,6 +4,7 @@
 // kExpansion = 4: `planes` inner channels, 4 * planes out. Names follow torchvision (conv1 bn1
 // conv2 bn2 conv3 bn3 downsample.0 downsample.1).
 #pragma once
+#include "models/folded.h"
 #include "models/layers.h"
 
 namespace rsd::models {
@@ -15,6 +16,8 @@ class Bottleneck {
   Bottleneck(const LayerContext& ctx, int in_channels, int planes, int stride, bool zero_init_residual = false);
   // x: (N, H, W, Cin) -> (N, H/stride, W/stride, 4 planes)
   Tensor forward(const Tensor& x, bool training) const;
+  // The block in eval mode with each batch norm folded into its convolution (models/folded.h).
+  FoldedBlock fold() const;
 
  private:
   // Declared in torchvision's order: they are built (and draw their initial weights) in this order.

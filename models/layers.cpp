@@ -11,15 +11,16 @@ namespace rsd::models {
 namespace {
 
 thread_local comm::Communicator* t_sync_batch_norm_comm = nullptr;
+constexpr double kMomentum = 0.1;  // of the running statistics (PyTorch's default)
 
 // batch_norm2d / batch_norm1d by x's rank, or sync_batch_norm in training under a
 // SyncBatchNormScope. x: (N, H, W, C) or (N, C).
 Tensor batch_norm_of(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& mean, Tensor& var,
                      bool training) {
   if (training && t_sync_batch_norm_comm != nullptr)
-    return sync_batch_norm(x, gamma, beta, mean, var, *t_sync_batch_norm_comm);
-  return x.ndim() == 4 ? batch_norm2d(x, gamma, beta, mean, var, training)
-                       : batch_norm1d(x, gamma, beta, mean, var, training);
+    return sync_batch_norm(x, gamma, beta, mean, var, *t_sync_batch_norm_comm, kMomentum, BatchNorm::kEps);
+  return x.ndim() == 4 ? batch_norm2d(x, gamma, beta, mean, var, training, kMomentum, BatchNorm::kEps)
+                       : batch_norm1d(x, gamma, beta, mean, var, training, kMomentum, BatchNorm::kEps);
 }
 
 // An f32 parameter in the dtype of the activations it meets; the cast is recorded, so the

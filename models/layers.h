@@ -50,6 +50,8 @@ class Conv2d {
   Conv2d(const LayerContext& ctx, int in_channels, int out_channels, int kernel, int stride, int padding);
   Tensor forward(const Tensor& x) const;  // x: (N, H, W, C) -> (N, P, Q, K), x's dtype
   const Tensor& weight() const { return weight_; }
+  int stride() const { return stride_; }
+  int padding() const { return padding_; }
 
  private:
   Tensor weight_;
@@ -78,10 +80,14 @@ comm::Communicator* sync_batch_norm_communicator();
 // residual branch under zero_init_residual), bias 0, running mean 0, running var 1.
 class BatchNorm {
  public:
+  static constexpr double kEps = 1e-5;  // added to the variance (PyTorch's default)
   BatchNorm() = default;
   BatchNorm(const LayerContext& ctx, int channels, double weight_init = 1.0);
   Tensor forward(const Tensor& x, bool training) const;  // x: (N, H, W, C) or (N, C), x's dtype
   const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  const Tensor& running_mean() const { return running_mean_; }
+  const Tensor& running_var() const { return running_var_; }
 
  private:
   Tensor forward_f64_on_cpu(const Tensor& x, bool training) const;

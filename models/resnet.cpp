@@ -1,6 +1,7 @@
 #include "models/resnet.h"
 
 #include <array>
+#include <utility>
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/pool.h"
@@ -81,6 +82,13 @@ ResNet::ResNet(const LayerContext& ctx, const ResNetConfig& cfg)
     add_stages<BasicBlock>(ctx, cfg, arch, blocks_);
     feature_dim_ = 8 * cfg.width * BasicBlock::kExpansion;
   }
+}
+
+FoldedResNet ResNet::fold() const {
+  std::vector<FoldedBlock> blocks;
+  for (const ResidualBlock& block : blocks_) blocks.push_back(std::visit([](const auto& b) { return b.fold(); }, block));
+  return FoldedResNet(name_ + " (folded)", cfg_.in_channels, fold_conv_bn(conv1_, bn1_, true),
+                      cfg_.stem == ResNetStem::standard, std::move(blocks));
 }
 
 Tensor ResNet::forward(const Tensor& x, bool training) const { return global_avg_pool(feature_map(x, training)); }

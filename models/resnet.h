@@ -47,6 +47,9 @@ class ResNet {
   // 8 width for ResNet-18/34, 32 width for ResNet-50 (512 and 2048 at width 64).
   int feature_dim() const { return feature_dim_; }
   const ResNetConfig& config() const { return cfg_; }
+  // The network in eval mode with every batch norm folded into its convolution, from the weights
+  // as they are now (models/folded.h): for inference on the CPU.
+  FoldedResNet fold() const;
 
  private:
   using ResidualBlock = std::variant<BasicBlock, Bottleneck>;

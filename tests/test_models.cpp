@@ -18,6 +18,7 @@
 
 #include "engine/autograd.h"
 #include "engine/npy.h"
+#include "engine/op.h"
 #include "engine/ops/convert.h"
 #include "engine/ops/linear.h"
 #include "engine/params.h"
@@ -328,6 +329,46 @@ TEST_SUITE("models") {
     MESSAGE("f32 vs f64: output ", y_error, ", worst gradient ", worst_grad, ", worst running statistic ", worst_buffer);
     // The f64 run really ran in f64 and moved the statistics.
     CHECK(f64.buffers[0] != initial_buffers.begin()->second);
+  }
+
+  TEST_CASE("a folded ResNet computes the eval-mode network within float32 rounding, on every CPU backend") {
+    struct Case {
+      int depth;
+      ResNetStem stem;
+      Shape x;
+    };
+    uint64_t seed = 40;
+    for (const Case& c : {Case{18, ResNetStem::small_patch, {3, 16, 16, 5}}, Case{50, ResNetStem::standard, {2, 64, 64, 5}}}) {
+      ParameterRegistry params(false);
+      Generator gen(7);
+      ResNetConfig cfg;
+      cfg.depth = c.depth;
+      cfg.stem = c.stem;
+      cfg.in_channels = 5;
+      cfg.width = 16;
+      const ResNet net(LayerContext{params, gen, Device::cpu(), ""}, cfg);
+      // Batch norms far from identity, so that a wrong fold shows: every 1-D parameter is one.
+      for (Parameter* p : params.parameters())
+        if (p->value.ndim() == 1)
+          p->value.copy_from(p->name.find("weight") != std::string::npos
+                                 ? test::random_tensor(p->value.shape(), DType::f32, Device::cpu(), ++seed, 0.5, 1.5)
+                                 : test::random_tensor(p->value.shape(), DType::f32, Device::cpu(), ++seed, -0.2, 0.2));
+      for (const auto& [name, buffer] : params.buffers()) {
+        const bool var = name.find("running_var") != std::string::npos;
+        params.find_buffer(name)->copy_from(
+            test::random_tensor(buffer.shape(), DType::f32, Device::cpu(), ++seed, var ? 0.5 : -0.2, var ? 2.0 : 0.2));
+      }
+      const Tensor x = test::random_tensor(c.x, DType::f32, Device::cpu(), ++seed);
+      const models::FoldedResNet folded = net.fold();
+      for (const Backend backend : {Backend::cpu, Backend::onednn}) {
+        if (!cpu_backend_available(backend)) continue;
+        INFO("ResNet-", c.depth, " on ", backend_name(backend));
+        const CpuBackendScope scope(backend);
+        const NoGradScope no_grad;
+        CHECK(test::scaled_max_error(net.forward(x, false), folded.forward(x)) <= 1e-5);
+        CHECK(test::scaled_max_error(net.feature_map(x, false), folded.feature_map(x)) <= 1e-5);
+      }
+    }
   }
 
   TEST_CASE("zero_init_residual zeroes the last BN weight of every residual block, and only it") {

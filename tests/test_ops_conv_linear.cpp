@@ -12,7 +12,11 @@
 
 #include "engine/autograd.h"
 #include "engine/cpu/gemm.h"
+#include "engine/op.h"
 #include "engine/ops/conv2d.h"
+#include "engine/ops/conv2d_inference.h"
+#include "engine/ops/convert.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/linear.h"
 #include "tests/support/harness.h"
 
@@ -209,6 +213,64 @@ TEST_SUITE("ops") {
       CHECK(test::max_relative_error(direct_conv2d(x, w, g.stride, g.padding),
                                      conv2d(x, w, g.stride, g.padding).to_host_doubles()) < 1e-12);
     }
+  }
+
+  TEST_CASE("conv2d_inference is conv2d + bias + residual + relu, on every CPU backend, over poisoned outputs") {
+    struct Case {
+      Shape x, w;
+      int stride, padding;
+      bool residual, relu;
+    };
+    const std::vector<Case> cases = {{{2, 9, 9, 5}, {7, 3, 3, 5}, 1, 1, true, true},
+                                     {{2, 9, 9, 5}, {7, 3, 3, 5}, 2, 1, false, true},
+                                     {{1, 8, 6, 16}, {4, 1, 1, 16}, 2, 0, true, false},
+                                     {{3, 11, 11, 3}, {8, 7, 7, 3}, 2, 3, false, false}};
+    const NoGradScope no_grad;
+    uint64_t seed = 900;
+    for (const Case& c : cases) {
+      const Tensor x = test::random_tensor(c.x, DType::f64, Device::cpu(), ++seed);
+      const Tensor w = test::random_tensor(c.w, DType::f64, Device::cpu(), ++seed);
+      const Tensor b = test::random_tensor({c.w[0]}, DType::f64, Device::cpu(), ++seed);
+      Tensor expected = conv2d(x, w, c.stride, c.padding);
+      const Tensor res = c.residual ? test::random_tensor(expected.shape(), DType::f64, Device::cpu(), ++seed) : Tensor();
+      {  // the composition, in f64 on the reference
+        const CpuBackendScope reference(Backend::cpu);
+        std::vector<double> e = expected.to_host_doubles();
+        const std::vector<double> bias = b.to_host_doubles();
+        const std::vector<double> r = c.residual ? res.to_host_doubles() : std::vector<double>();
+        for (size_t i = 0; i < e.size(); ++i) {
+          e[i] += bias[i % bias.size()] + (c.residual ? r[i] : 0.0);
+          if (c.relu) e[i] = std::max(e[i], 0.0);
+        }
+        expected = Tensor::from_vector(e, expected.shape(), DType::f64);
+        set_poison_new_tensors(true);
+        const Tensor got = conv2d_inference(x, w, b, res, c.relu, c.stride, c.padding);
+        set_poison_new_tensors(false);
+        CHECK(test::scaled_max_error(expected, got) <= 1e-12);
+      }
+      for (const Backend backend : {Backend::cpu, Backend::onednn}) {
+        if (!cpu_backend_available(backend)) continue;
+        const CpuBackendScope scope(backend);
+        const auto f32 = [](const Tensor& t) { return t.defined() ? cast(t, DType::f32) : t; };
+        set_poison_new_tensors(true);
+        const Tensor got = conv2d_inference(f32(x), f32(w), f32(b), f32(res), c.relu, c.stride, c.padding);
+        set_poison_new_tensors(false);
+        INFO(backend_name(backend), " x ", shape_str(c.x), " w ", shape_str(c.w));
+        CHECK(test::scaled_max_error(expected, got) <= 1e-6);
+      }
+    }
+  }
+
+  TEST_CASE("conv2d_inference: wrong shapes, a GPU-only use and recorded gradients are errors naming the op") {
+    const Tensor x = Tensor::zeros({1, 5, 5, 3}, DType::f32), w = Tensor::zeros({4, 3, 3, 3}, DType::f32);
+    const Tensor b = Tensor::zeros({4}, DType::f32);
+    CHECK_THROWS_WITH(conv2d_inference(x, w, Tensor::zeros({3}, DType::f32), Tensor(), true, 1, 1),
+                      doctest::Contains("conv2d_inference: channels disagree"));
+    CHECK_THROWS_WITH(conv2d_inference(x, w, b, Tensor::zeros({1, 5, 5, 3}, DType::f32), true, 1, 1),
+                      doctest::Contains("the residual must have the output's shape [1,5,5,4]"));
+    Tensor wg = Tensor::zeros({4, 3, 3, 3}, DType::f32);
+    wg.set_requires_grad(true);
+    CHECK_THROWS_WITH(conv2d_inference(x, wg, b, Tensor(), true, 1, 1), doctest::Contains("inference only"));
   }
 
   TEST_CASE("conv2d_output_size") {

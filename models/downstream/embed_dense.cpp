@@ -100,7 +100,7 @@ class TileEmbedder {
     Tensor fmap;
     {
       NoGradScope no_grad;
-      fmap = enc_.net->feature_map(x, false);  // (1, fh, fw, D)
+      fmap = enc_.feature_map(x);  // (1, fh, fw, D)
     }
     t.fh = fmap.dim(1);
     t.fw = fmap.dim(2);

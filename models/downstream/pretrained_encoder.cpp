@@ -197,17 +197,31 @@ PretrainedEncoder load_exported_encoder(const SafetensorsFile& file, const std::
   return e;
 }
 
+PretrainedEncoder folded_for_inference(PretrainedEncoder e) {
+  e.fold_for_inference();
+  return e;
+}
+
 }  // namespace
+
+void PretrainedEncoder::fold_for_inference() {
+  folded = params->device().is_cpu() ? std::make_shared<const models::FoldedResNet>(net->fold()) : nullptr;
+}
 
 Tensor PretrainedEncoder::features(const Tensor& x) const {
   NoGradScope no_grad;
-  return net->forward(x, false);
+  return folded ? folded->forward(x) : net->forward(x, false);
+}
+
+Tensor PretrainedEncoder::feature_map(const Tensor& x) const {
+  NoGradScope no_grad;
+  return folded ? folded->feature_map(x) : net->feature_map(x, false);
 }
 
 PretrainedEncoder load_pretrained_encoder(const std::string& checkpoint, const std::string& which_in,
                                           const std::vector<std::string>& bands, Device device) {
   if (const std::optional<SafetensorsFile> exported = exported_encoder_file(checkpoint))
-    return load_exported_encoder(*exported, which_in, bands, device);
+    return folded_for_inference(load_exported_encoder(*exported, which_in, bands, device));
   const LoadedCheckpoint ckpt = load_checkpoint(checkpoint);
   const pretrain::RunSidecar sidecar(ckpt.sidecar_json, checkpoint_sidecar_path(ckpt.path));
   PretrainedEncoder e;
@@ -240,7 +254,7 @@ PretrainedEncoder load_pretrained_encoder(const std::string& checkpoint, const s
     ckpt.file.read_into(name, t);
     require_finite(t, name, ckpt.path);
   }
-  return e;
+  return folded_for_inference(std::move(e));
 }
 
 std::vector<ProtectedInput> checkpoint_inputs(const std::string& checkpoint) {
@@ -272,7 +286,7 @@ PretrainedEncoder random_like(const PretrainedEncoder& trained, uint64_t seed) {
   const Device device = trained.params->device();
   e.net = std::make_unique<models::ResNet>(models::LayerContext{*e.params, gen, device, e.prefix},
                                            trained.net->config());
-  return e;
+  return folded_for_inference(std::move(e));
 }
 
 }  // namespace rsd::downstream

@@ -22,6 +22,9 @@ namespace rsd::downstream {
 struct PretrainedEncoder {
   std::unique_ptr<ParameterRegistry> params;  // frozen: no gradients
   std::unique_ptr<models::ResNet> net;        // run it with training = false
+  // On the CPU: net with its batch norms folded into the convolutions (models/folded.h), built at
+  // load; features and feature_map run it. Null on a GPU (the op has no CUDA kernel).
+  std::shared_ptr<const models::FoldedResNet> folded;
   std::vector<std::string> bands;             // input channel k reads bands[k]
   data::BandStatistics statistics;            // the pretraining data's
   std::string method;                         // "byol", "dual-contrastive", "simclr", or "random"
@@ -32,6 +35,10 @@ struct PretrainedEncoder {
 
   // x: (N, H, W, C) normalized -> (N, feature_dim) pooled features, eval-mode batch norm, no tape.
   Tensor features(const Tensor& x) const;
+  // x: (N, H, W, C) normalized -> the last stage's feature map (ResNet::feature_map), eval mode.
+  Tensor feature_map(const Tensor& x) const;
+  // Builds `folded` from net's weights as they are now (on a CPU encoder; a no-op on a GPU).
+  void fold_for_inference();
 };
 
 // Loads encoder `which` ("" = the method's default: online, or s2 for dual-contrastive) from a

@@ -190,7 +190,7 @@ void encoder_pixels(const PretrainedEncoder& e, const std::vector<Tile>& tiles, 
     Tensor fmap;
     {
       NoGradScope no_grad;
-      fmap = e.net->feature_map(device.is_cpu() ? x : to_device(x, device), false);  // (n, h, w, D)
+      fmap = e.feature_map(device.is_cpu() ? x : to_device(x, device));  // (n, h, w, D)
     }
     const std::vector<double> values = fmap.to_host_doubles();
     const int64_t h = fmap.dim(1), w = fmap.dim(2), dim = fmap.dim(3);
