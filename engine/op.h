@@ -215,6 +215,9 @@ inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dt
   }                                          \
   RSD_DECLARE_ONEDNN_KERNEL(name)
 
+// A kernel only oneDNN implements: a fusion whose computation the other backends run in steps.
+#define RSD_DECLARE_ONEDNN_ONLY_KERNEL(name, params) RSD_IF_ONEDNN(namespace onednn { void name params; })
+
 // The table of a kernel declared with RSD_DECLARE_KERNEL.
 #define RSD_KERNELS(name) \
   ::rsd::Kernels<decltype(::rsd::cpu::name)>(#name, &::rsd::cpu::name, RSD_CUDA_KERNEL_ADDRESS(name))
@@ -227,6 +230,10 @@ inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dt
 // The table of a kernel declared with RSD_DECLARE_CPU_KERNEL.
 #define RSD_CPU_KERNELS(name) \
   ::rsd::Kernels<decltype(::rsd::cpu::name)>(#name, &::rsd::cpu::name, nullptr, RSD_ONEDNN_KERNEL_ADDRESS(name))
+
+// The table of a kernel declared with RSD_DECLARE_ONEDNN_ONLY_KERNEL (check has()).
+#define RSD_ONEDNN_KERNELS(name, signature) \
+  ::rsd::Kernels<signature>(#name, nullptr, nullptr, RSD_ONEDNN_KERNEL_ADDRESS(name))
 
 // The table of a kernel declared with RSD_DECLARE_CUDA_KERNEL (no CPU entry: check has()).
 #define RSD_CUDA_KERNELS(name, signature) ::rsd::Kernels<signature>(#name, nullptr, RSD_CUDA_KERNEL_ADDRESS(name))

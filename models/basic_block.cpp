@@ -25,10 +25,10 @@ FoldedBlock BasicBlock::fold() const {
 }
 
 Tensor BasicBlock::forward(const Tensor& x, bool training) const {
-  Tensor h = relu(bn1_.forward(conv1_.forward(x), training));
+  Tensor h = bn1_.forward_relu(conv1_.forward(x), training);
   h = bn2_.forward(conv2_.forward(h), training);
   const Tensor shortcut = has_downsample_ ? down_bn_.forward(down_conv_.forward(x), training) : x;
-  return relu(add(h, shortcut));
+  return add_relu(h, shortcut);
 }
 
 }  // namespace rsd::models

@@ -26,11 +26,11 @@ FoldedBlock Bottleneck::fold() const {
 }
 
 Tensor Bottleneck::forward(const Tensor& x, bool training) const {
-  Tensor h = relu(bn1_.forward(conv1_.forward(x), training));  // (N, H, W, planes)
-  h = relu(bn2_.forward(conv2_.forward(h), training));          // (N, H/stride, W/stride, planes)
+  Tensor h = bn1_.forward_relu(conv1_.forward(x), training);  // (N, H, W, planes)
+  h = bn2_.forward_relu(conv2_.forward(h), training);          // (N, H/stride, W/stride, planes)
   h = bn3_.forward(conv3_.forward(h), training);                // (N, H/stride, W/stride, 4 planes)
   const Tensor shortcut = has_downsample_ ? down_bn_.forward(down_conv_.forward(x), training) : x;
-  return relu(add(h, shortcut));
+  return add_relu(h, shortcut);
 }
 
 }  // namespace rsd::models

@@ -14,13 +14,20 @@ thread_local comm::Communicator* t_sync_batch_norm_comm = nullptr;
 constexpr double kMomentum = 0.1;  // of the running statistics (PyTorch's default)
 
 // batch_norm2d / batch_norm1d by x's rank, or sync_batch_norm in training under a
-// SyncBatchNormScope. x: (N, H, W, C) or (N, C).
+// SyncBatchNormScope; their _relu forms (one op) when `relu`. x: (N, H, W, C) or (N, C).
 Tensor batch_norm_of(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& mean, Tensor& var,
-                     bool training) {
-  if (training && t_sync_batch_norm_comm != nullptr)
-    return sync_batch_norm(x, gamma, beta, mean, var, *t_sync_batch_norm_comm, kMomentum, BatchNorm::kEps);
-  return x.ndim() == 4 ? batch_norm2d(x, gamma, beta, mean, var, training, kMomentum, BatchNorm::kEps)
-                       : batch_norm1d(x, gamma, beta, mean, var, training, kMomentum, BatchNorm::kEps);
+                     bool training, bool relu) {
+  constexpr double m = kMomentum, eps = BatchNorm::kEps;
+  if (training && t_sync_batch_norm_comm != nullptr) {
+    comm::Communicator& comm = *t_sync_batch_norm_comm;
+    return relu ? sync_batch_norm_relu(x, gamma, beta, mean, var, comm, m, eps)
+                : sync_batch_norm(x, gamma, beta, mean, var, comm, m, eps);
+  }
+  if (x.ndim() == 4)
+    return relu ? batch_norm2d_relu(x, gamma, beta, mean, var, training, m, eps)
+                : batch_norm2d(x, gamma, beta, mean, var, training, m, eps);
+  return relu ? batch_norm1d_relu(x, gamma, beta, mean, var, training, m, eps)
+              : batch_norm1d(x, gamma, beta, mean, var, training, m, eps);
 }
 
 // An f32 parameter in the dtype of the activations it meets; the cast is recorded, so the
@@ -62,20 +69,24 @@ BatchNorm::BatchNorm(const LayerContext& ctx, int channels, double weight_init) 
   running_var_ = ctx.params.add_buffer(ctx.prefix + "running_var", Tensor::full({channels}, 1.0, DType::f32, ctx.device));
 }
 
-Tensor BatchNorm::forward(const Tensor& x, bool training) const {
+Tensor BatchNorm::forward(const Tensor& x, bool training) const { return normalize(x, training, false); }
+
+Tensor BatchNorm::forward_relu(const Tensor& x, bool training) const { return normalize(x, training, true); }
+
+Tensor BatchNorm::normalize(const Tensor& x, bool training, bool relu) const {
   // CUDA wants f32 per-channel tensors for f32 and bf16 activations; the CPU wants x's dtype,
   // which for the f32 parameters means f32 as they are and f64 through forward_f64_on_cpu.
-  if (x.device().is_cpu() && x.dtype() == DType::f64) return forward_f64_on_cpu(x, training);
+  if (x.device().is_cpu() && x.dtype() == DType::f64) return forward_f64_on_cpu(x, training, relu);
   Tensor mean = running_mean_, var = running_var_;
-  return batch_norm_of(x, weight_, bias_, mean, var, training);
+  return batch_norm_of(x, weight_, bias_, mean, var, training, relu);
 }
 
 // The float64 reference: gamma and beta cast with autograd; the running statistics updated in f64
 // temporaries (no autograd) and stored back into the f32 buffers.
-Tensor BatchNorm::forward_f64_on_cpu(const Tensor& x, bool training) const {
+Tensor BatchNorm::forward_f64_on_cpu(const Tensor& x, bool training, bool relu) const {
   const Tensor gamma = cast(weight_, DType::f64), beta = cast(bias_, DType::f64);
   Tensor mean = f64_copy_of(running_mean_), var = f64_copy_of(running_var_);
-  Tensor y = batch_norm_of(x, gamma, beta, mean, var, training);
+  Tensor y = batch_norm_of(x, gamma, beta, mean, var, training, relu);
   if (training) {
     Tensor stored_mean = running_mean_, stored_var = running_var_;
     stored_mean.copy_from(mean);

@@ -84,13 +84,16 @@ class BatchNorm {
   BatchNorm() = default;
   BatchNorm(const LayerContext& ctx, int channels, double weight_init = 1.0);
   Tensor forward(const Tensor& x, bool training) const;  // x: (N, H, W, C) or (N, C), x's dtype
+  // relu(forward(x, training)) as one op (engine/ops/batchnorm.h's _relu forms).
+  Tensor forward_relu(const Tensor& x, bool training) const;
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }
   const Tensor& running_mean() const { return running_mean_; }
   const Tensor& running_var() const { return running_var_; }
 
  private:
-  Tensor forward_f64_on_cpu(const Tensor& x, bool training) const;
+  Tensor normalize(const Tensor& x, bool training, bool relu) const;
+  Tensor forward_f64_on_cpu(const Tensor& x, bool training, bool relu) const;
   Tensor weight_, bias_, running_mean_, running_var_;
 };
 

@@ -19,7 +19,7 @@ MlpHead::MlpHead(const LayerContext& ctx, int in_features, int hidden_features, 
       out_features_(out_features) {}
 
 Tensor MlpHead::forward(const Tensor& x, bool training) const {
-  const Tensor h = relu(bn_.forward(fc1_.forward(x), training));  // (N, hidden)
+  const Tensor h = bn_.forward_relu(fc1_.forward(x), training);  // (N, hidden)
   return fc2_.forward(h);                                         // (N, out)
 }
 

@@ -97,7 +97,7 @@ Tensor ResNet::feature_map(const Tensor& x, bool training) const {
   RSD_CHECK(x.defined(), name_, ": the input is undefined");
   RSD_CHECK(x.ndim() == 4 && x.dim(-1) == cfg_.in_channels, name_, ": input ", x.describe(), " must be (N, H, W, ",
             cfg_.in_channels, ")");
-  Tensor h = relu(bn1_.forward(conv1_.forward(x), training));  // (N, H/2, W/2, width) or (N, H, W, width)
+  Tensor h = bn1_.forward_relu(conv1_.forward(x), training);  // (N, H/2, W/2, width) or (N, H, W, width)
   if (cfg_.stem == ResNetStem::standard) h = max_pool2d(h, 3, 2, 1);  // (N, H/4, W/4, width)
   for (const ResidualBlock& block : blocks_)
     h = std::visit([&](const auto& b) { return b.forward(h, training); }, block);

@@ -12,7 +12,7 @@ SmallCnn::SmallCnn(const LayerContext& ctx, int bands, int classes, int width)
       head_(ctx.child("fc"), 2 * width, classes) {}
 
 Tensor SmallCnn::forward(const Tensor& x, bool training) const {
-  Tensor h = relu(stem_bn_.forward(stem_.forward(x), training));  // (N, H, W, width)
+  Tensor h = stem_bn_.forward_relu(stem_.forward(x), training);  // (N, H, W, width)
   h = max_pool2d(h, 3, 2, 1);                                      // (N, H/2, W/2, width)
   h = block_.forward(h, training);                                  // (N, H/4, W/4, 2 width)
   return head_.forward(global_avg_pool(h));                         // (N, classes)

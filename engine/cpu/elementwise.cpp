@@ -83,6 +83,13 @@ void add(const Tensor& a, const Tensor& b, Tensor& y) {
   map2("add", a, b, y, [](auto u, auto v) { return u + v; });
 }
 
+void add_relu_forward(const Tensor& a, const Tensor& b, Tensor& y) {
+  map2("add_relu", a, b, y, [](auto u, auto v) {
+    const auto s = u + v;
+    return s > decltype(s)(0) ? s : decltype(s)(0);
+  });
+}
+
 void accumulate(Tensor& dst, const Tensor& src) {
   map2("accumulate", dst, src, dst, [](auto d, auto s) { return d + s; });
 }

@@ -3,9 +3,11 @@
 // channels-last JIT kernels for batch_norm2d and 1d alike (as `nc` rows it took a generic loop
 // 7x slower than the reference). oneDNN returns the batch
 // mean and biased variance; rsd's running statistics keep the unbiased variance (PyTorch's rule),
-// updated here in double, and the backward gets the variance back from save_invstd.
+// updated here in double, and the backward gets the variance back from save_invstd. With the ReLU
+// fused, oneDNN's mask goes to a scratch buffer: rsd's backward masks the gradient by y > 0 instead.
 #include <cmath>
 #include <string>
+#include <unordered_map>
 
 #include "engine/ops/batchnorm_kernels.h"
 #include "engine/onednn/context.h"
@@ -25,14 +27,17 @@ struct BnDims {
   std::string key;
 };
 
-BnDims bn_dims(const Tensor& x, double eps) {
+BnDims bn_dims(const Tensor& x, double eps, bool relu = false) {
   const int64_t C = x.dim(-1), M = x.numel() / C;
-  return {{1, C, M, 1}, {C}, str_cat(M, ",", C, ",", eps)};
+  return {{1, C, M, 1}, {C}, str_cat(M, ",", C, ",", eps, relu ? ",relu" : "")};
 }
 
-dnnl::batch_normalization_forward::primitive_desc forward_pd(const BnDims& d, double eps) {
+// relu: the normalization followed by max(., 0) (fuse_norm_relu, which also writes a mask).
+dnnl::batch_normalization_forward::primitive_desc forward_pd(const BnDims& d, double eps, bool relu = false) {
+  const dnnl::normalization_flags flags =
+      relu ? scale_and_shift() | dnnl::normalization_flags::fuse_norm_relu : scale_and_shift();
   const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_training, f32_desc(d.rows, tag::nhwc),
-                                                     static_cast<float>(eps), scale_and_shift());
+                                                     static_cast<float>(eps), flags);
   return dnnl::batch_normalization_forward::primitive_desc(desc, default_attr(), cpu_engine());
 }
 
@@ -43,26 +48,27 @@ using Backward = Built<dnnl::batch_normalization_backward::primitive_desc, dnnl:
 // oneDNN 2.6's backward requires as an argument without using it.
 dnnl::memory channel_buffer(int64_t C, ThreadBuffer use) { return thread_buffer(use, f32_desc({C}, tag::a)); }
 
-}  // namespace
-
-void batch_norm_forward_train_fused(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
-                                    Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
-                                    double momentum, double eps) {
+// The training forward, with the ReLU fused when `relu`.
+void forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y, Tensor& save_mean,
+                   Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, double momentum, double eps,
+                   bool relu) {
   RSD_CHECK(x.dtype() == DType::f32, "batch norm on oneDNN: x must be f32, got ", x.describe());
-  const BnDims d = bn_dims(x, eps);
+  const BnDims d = bn_dims(x, eps, relu);
   static PrimitiveCache<Forward> cache;
   const Forward& f = cache.get(d.key, [&] {
-    const auto pd = forward_pd(d, eps);
+    const auto pd = forward_pd(d, eps, relu);
     return Forward{pd, dnnl::batch_normalization_forward(pd)};
   });
   const int64_t C = d.channels[0], M = d.rows[2];
   const memory variance = channel_buffer(C, ThreadBuffer::variance);
-  execute(f.primitive, {{DNNL_ARG_SRC, wrap(x, d.rows, tag::nhwc)},
-                        {DNNL_ARG_SCALE, wrap(gamma, d.channels, tag::a)},
-                        {DNNL_ARG_SHIFT, wrap(beta, d.channels, tag::a)},
-                        {DNNL_ARG_MEAN, wrap(save_mean, d.channels, tag::a)},
-                        {DNNL_ARG_VARIANCE, variance},
-                        {DNNL_ARG_DST, wrap(y, d.rows, tag::nhwc)}});
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(x, d.rows, tag::nhwc)},
+                                       {DNNL_ARG_SCALE, wrap(gamma, d.channels, tag::a)},
+                                       {DNNL_ARG_SHIFT, wrap(beta, d.channels, tag::a)},
+                                       {DNNL_ARG_MEAN, wrap(save_mean, d.channels, tag::a)},
+                                       {DNNL_ARG_VARIANCE, variance},
+                                       {DNNL_ARG_DST, wrap(y, d.rows, tag::nhwc)}};
+  if (relu) args.emplace(DNNL_ARG_WORKSPACE, thread_buffer(ThreadBuffer::relu_mask, f.pd.workspace_desc()));
+  execute(f.primitive, args);
   const float* mean = save_mean.data<float>();
   const float* var = static_cast<const float*>(variance.get_data_handle());
   float* invstd = save_invstd.data<float>();
@@ -74,6 +80,20 @@ void batch_norm_forward_train_fused(const Tensor& x, const Tensor& gamma, const 
     rm[c] = static_cast<float>((1.0 - momentum) * rm[c] + momentum * mean[c]);
     rv[c] = static_cast<float>((1.0 - momentum) * rv[c] + momentum * var[c] * unbias);
   }
+}
+
+}  // namespace
+
+void batch_norm_forward_train_fused(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+                                    Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
+                                    double momentum, double eps) {
+  forward_train(x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, momentum, eps, false);
+}
+
+void batch_norm_relu_forward_train_fused(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+                                         Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
+                                         Tensor& running_var, double momentum, double eps) {
+  forward_train(x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, momentum, eps, true);
 }
 
 void batch_norm_backward_train_fused(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,

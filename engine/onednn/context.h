@@ -24,8 +24,17 @@ dnnl::memory wrap(const Tensor& t, const dnnl::memory::dims& dims, dnnl::memory:
 
 // The buffers a thread reuses between calls, one per use: the primitives' scratchpad (user
 // scratchpad mode: primitives share no library-owned buffer, so threads may run one at once), the
-// weights in a convolution's blocked layout, batch norm's variance and unused shift.
-enum class ThreadBuffer { scratchpad, forward_weights, data_weights, filter_weights, variance, shift, count };
+// weights in a convolution's blocked layout, batch norm's variance, unused shift and ReLU mask.
+enum class ThreadBuffer {
+  scratchpad,
+  forward_weights,
+  data_weights,
+  filter_weights,
+  variance,
+  shift,
+  relu_mask,  // batch norm's fused ReLU writes it; rsd's backward takes the mask from y instead
+  count
+};
 // This thread's buffer for `use`, grown to hold md, as memory of md.
 dnnl::memory thread_buffer(ThreadBuffer use, const dnnl::memory::desc& md);
 

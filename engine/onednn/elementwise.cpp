@@ -1,4 +1,4 @@
-// relu, add and gradient accumulation on oneDNN (engine/ops/elementwise_kernels.h), f32: one pass on
+// relu, add (and add + relu in one pass) and gradient accumulation on oneDNN (engine/ops/elementwise_kernels.h), f32: one pass on
 // the OpenMP pool that the convolutions use, instead of a single-threaded loop while the pool's
 // other threads spin. Tensors are flat (numel) vectors; other dtypes go to the reference.
 #include <string>
@@ -26,12 +26,18 @@ dnnl::eltwise_forward::primitive_desc relu_pd(const Tensor& x) {
   return dnnl::eltwise_forward::primitive_desc(desc, default_attr(), cpu_engine());
 }
 
-// y = a + b (y may be a: accumulation in place).
-void binary_add(const Tensor& a, const Tensor& b, Tensor& y) {
+// y = a + b, or max(a + b, 0) with `relu` (an eltwise post-op) (y may be a: accumulation in place).
+void binary_add(const Tensor& a, const Tensor& b, Tensor& y, bool relu = false) {
   static PrimitiveCache<Binary> cache;
-  const Binary& p = cache.get(std::to_string(a.numel()), [&] {
+  const Binary& p = cache.get(str_cat(a.numel(), relu ? ",relu" : ""), [&] {
     const dnnl::binary::desc desc(dnnl::algorithm::binary_add, flat_desc(a), flat_desc(b), flat_desc(y));
-    const dnnl::binary::primitive_desc pd(desc, default_attr(), cpu_engine());
+    dnnl::primitive_attr attr = default_attr();
+    if (relu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::binary::primitive_desc pd(desc, attr, cpu_engine());
     return Binary{pd, dnnl::binary(pd)};
   });
   execute(p.primitive, {{DNNL_ARG_SRC_0, wrap(a, flat(a), tag::a)},
@@ -73,6 +79,11 @@ void relu_backward(const Tensor& y, const Tensor& gy, Tensor& gx) {
 void add(const Tensor& a, const Tensor& b, Tensor& y) {
   if (a.dtype() != DType::f32) return cpu::add(a, b, y);
   binary_add(a, b, y);
+}
+
+void add_relu_forward(const Tensor& a, const Tensor& b, Tensor& y) {
+  if (a.dtype() != DType::f32) return cpu::add_relu_forward(a, b, y);
+  binary_add(a, b, y, true);
 }
 
 void accumulate(Tensor& dst, const Tensor& src) {

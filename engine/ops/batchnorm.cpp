@@ -3,6 +3,7 @@
 #include <string>
 
 #include "engine/ops/batchnorm_kernels.h"
+#include "engine/ops/elementwise_kernels.h"
 
 namespace rsd {
 
@@ -12,6 +13,7 @@ struct BatchNormAttrs {
   bool training;
   double momentum, eps;
   comm::Communicator* comm;  // null: this process's batch only
+  bool relu = false;         // y = max(bn(x), 0)
 };
 
 std::string describe_comm(const comm::Communicator& comm) {
@@ -95,6 +97,11 @@ struct BatchNorm {
   static constexpr auto backward_fused =
       RSD_CUDA_ONEDNN_KERNELS(batch_norm_backward_train_fused, void(const Tensor&, const Tensor&, const Tensor&,
                                                              const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&));
+  static constexpr auto forward_relu_fused = RSD_ONEDNN_KERNELS(
+      batch_norm_relu_forward_train_fused, void(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&,
+                                                Tensor&, Tensor&, double, double));
+  static constexpr auto relu_forward = RSD_KERNELS_WITH_ONEDNN(relu_forward);
+  static constexpr auto relu_backward = RSD_KERNELS_WITH_ONEDNN(relu_backward);
 
   static void check(const TensorList<5>& in, const Attrs& a) {
     const Tensor& x = in[0];
@@ -118,6 +125,16 @@ struct BatchNorm {
     return a.comm == nullptr && x.dtype() != DType::f64 && forward_fused.has(forward_fused.backend_for(x.device()));
   }
   static void forward(const TensorList<5>& in, TensorList<4>& out, const Attrs& a) {
+    const Tensor& x = in[0];
+    if (a.relu && a.training && fused(a, x) && forward_relu_fused.has(forward_relu_fused.backend_for(x.device()))) {
+      Tensor running_mean = in[3], running_var = in[4];
+      return forward_relu_fused(x.device(), x, in[1], in[2], out[0], out[1], out[2], running_mean, running_var,
+                                a.momentum, a.eps);
+    }
+    normalize(in, out, a);
+    if (a.relu) relu_forward(x.device(), out[0], out[0]);
+  }
+  static void normalize(const TensorList<5>& in, TensorList<4>& out, const Attrs& a) {
     const Tensor &x = in[0], &gamma = in[1], &beta = in[2];
     Tensor running_mean = in[3], running_var = in[4];  // handles: the kernels update their storage
     const Device d = x.device();
@@ -137,9 +154,12 @@ struct BatchNorm {
     normalize_train(d, x, gamma, beta, stats, sqdev, a.momentum, a.eps, out[0], out[1], out[2], running_mean,
                     running_var);
   }
-  static TensorList<5> backward(const TensorList<5>& in, const TensorList<4>& out, const Tensor& gy, const Attrs& a,
-                                const std::array<bool, 5>&) {
+  static TensorList<5> backward(const TensorList<5>& in, const TensorList<4>& out, const Tensor& gy_out,
+                                const Attrs& a, const std::array<bool, 5>&) {
     const Tensor &x = in[0], &gamma = in[1];
+    // Through the ReLU first: the gradient where y > 0.
+    Tensor gy = gy_out;
+    if (a.relu) relu_backward(x.device(), out[0], gy_out, gy = empty_like(gy_out));
     const Tensor &mean = out[1], &spread = out[2];
     const Device d = x.device();
     Tensor gx = empty_like(x), dgamma = empty_like(gamma), dbeta = empty_like(in[2]);
@@ -190,6 +210,24 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        Tensor& running_var, comm::Communicator& comm, double momentum, double eps) {
   return apply<BatchNorm<SyncBatchNormKind>>({x, gamma, beta, running_mean, running_var},
                                              {true, momentum, eps, &comm})[0];
+}
+
+Tensor batch_norm2d_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                         Tensor& running_var, bool training, double momentum, double eps) {
+  return apply<BatchNorm<BatchNorm2dKind>>({x, gamma, beta, running_mean, running_var},
+                                           {training, momentum, eps, nullptr, true})[0];
+}
+
+Tensor batch_norm1d_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                         Tensor& running_var, bool training, double momentum, double eps) {
+  return apply<BatchNorm<BatchNorm1dKind>>({x, gamma, beta, running_mean, running_var},
+                                           {training, momentum, eps, nullptr, true})[0];
+}
+
+Tensor sync_batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                            Tensor& running_var, comm::Communicator& comm, double momentum, double eps) {
+  return apply<BatchNorm<SyncBatchNormKind>>({x, gamma, beta, running_mean, running_var},
+                                             {true, momentum, eps, &comm, true})[0];
 }
 
 }  // namespace rsd

@@ -47,4 +47,14 @@ Tensor batch_norm1d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Te
 Tensor sync_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                        Tensor& running_var, comm::Communicator& comm, double momentum = 0.1, double eps = 1e-5);
 
+// The same three followed by a ReLU, y = max(bn(x), 0), as one op: on oneDNN one primitive in
+// training (its fused ReLU: one pass over the activations fewer), elsewhere the ReLU in place after
+// the normalization. Backward: the gradient masked by y > 0, then batch norm's.
+Tensor batch_norm2d_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                         Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+Tensor batch_norm1d_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                         Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+Tensor sync_batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                            Tensor& running_var, comm::Communicator& comm, double momentum = 0.1, double eps = 1e-5);
+
 }  // namespace rsd

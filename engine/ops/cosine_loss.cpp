@@ -6,7 +6,7 @@ namespace rsd {
 
 namespace {
 
-constexpr auto kCosineLoss = RSD_KERNELS(byol_cosine_loss);
+constexpr auto kCosineLoss = RSD_KERNELS_WITH_ONEDNN(byol_cosine_loss);
 
 void check_inputs(const char* op, const Tensor& p, const Tensor& z, double eps) {
   check::floating(op, "p", p);

@@ -1,5 +1,6 @@
 // The kernel of byol_cosine_loss (engine/ops/cosine_loss.h), declared once for every backend:
-// engine/cpu/cosine_loss.cpp (the reference, sums in double) and engine/cuda/cosine_loss.cpp
+// engine/cpu/cosine_loss.cpp (the reference, sums in double), engine/onednn/cosine_loss.cpp (its rows
+// multithreaded) and engine/cuda/cosine_loss.cpp
 // (kernels/cosine_loss.cu).
 #pragma once
 #include "engine/op.h"
@@ -14,5 +15,7 @@ namespace rsd {
 // `variant` picks the fused one-pass CUDA kernel or the plain composition; the CPU has one.
 RSD_DECLARE_KERNEL(byol_cosine_loss, (const Tensor& p, const Tensor& z, Tensor* loss, Tensor* dp, const Tensor* g,
                                       double eps, Variant variant));
+// engine/onednn/cosine_loss.cpp: the reference's rows on the OpenMP pool.
+RSD_DECLARE_ONEDNN_KERNEL(byol_cosine_loss)
 
 }  // namespace rsd

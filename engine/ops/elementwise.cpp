@@ -49,6 +49,8 @@ struct ExpKernels {
 
 constexpr auto kScale = RSD_KERNELS(scale);
 constexpr auto kAdd = RSD_KERNELS_WITH_ONEDNN(add);
+constexpr auto kAddRelu = RSD_KERNELS_WITH_ONEDNN(add_relu_forward);
+constexpr auto kReluBackward = ReluKernels::backward;
 constexpr auto kAccumulate = RSD_KERNELS_WITH_ONEDNN(accumulate);
 
 Tensor scaled(const Tensor& x, double s) {
@@ -93,6 +95,23 @@ struct Add {
   }
 };
 
+struct AddRelu {
+  static constexpr const char* name = "add_relu";
+  static constexpr std::array<OpInput, 2> inputs{{{"a"}, {"b"}}};
+  struct Attrs {};
+  static void check(const TensorList<2>& in, const Attrs&) { Add::check(in, {}); }
+  static TensorList<1> allocate(const TensorList<2>& in, const Attrs&) { return {empty_like(in[0])}; }
+  static void forward(const TensorList<2>& in, TensorList<1>& out, const Attrs&) {
+    kAddRelu(in[0].device(), in[0], in[1], out[0]);
+  }
+  static TensorList<2> backward(const TensorList<2>&, const TensorList<1>& out, const Tensor& gy, const Attrs&,
+                                const std::array<bool, 2>&) {
+    Tensor g = empty_like(gy);
+    kReluBackward(gy.device(), out[0], gy, g);
+    return {g, g};
+  }
+};
+
 }  // namespace
 
 Tensor relu(const Tensor& x) { return apply<Unary<ReluKernels>>({x})[0]; }
@@ -104,6 +123,8 @@ Tensor exp(const Tensor& x) { return apply<Unary<ExpKernels>>({x})[0]; }
 Tensor scale(const Tensor& x, double s) { return apply<Scale>({x}, {s})[0]; }
 
 Tensor add(const Tensor& a, const Tensor& b) { return apply<Add>({a, b})[0]; }
+
+Tensor add_relu(const Tensor& a, const Tensor& b) { return apply<AddRelu>({a, b})[0]; }
 
 void accumulate_(Tensor& dst, const Tensor& src) {
   check::same_device("accumulate", dst, src);

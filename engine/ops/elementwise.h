@@ -16,6 +16,8 @@ Tensor exp(const Tensor& x);
 Tensor scale(const Tensor& x, double s);
 // y = a + b (same shape, dtype, device). Backward: ga = gb = gy.
 Tensor add(const Tensor& a, const Tensor& b);
+// y = relu(a + b) in one pass (a residual block's end). Backward: ga = gb = gy where y > 0.
+Tensor add_relu(const Tensor& a, const Tensor& b);
 // dst += src, in place, no autograd.
 void accumulate_(Tensor& dst, const Tensor& src);
 

@@ -10,9 +10,9 @@ struct Linear {
   static constexpr const char* name = "linear";
   static constexpr std::array<OpInput, 3> inputs{{{"x"}, {"w"}, {"b", true, true}}};
   struct Attrs {};
-  static constexpr auto forward_kernel = RSD_KERNELS(linear_forward);
-  static constexpr auto input_grad_kernel = RSD_KERNELS(linear_backward_input);
-  static constexpr auto weight_grad_kernel = RSD_KERNELS(linear_backward_weight);
+  static constexpr auto forward_kernel = RSD_KERNELS_WITH_ONEDNN(linear_forward);
+  static constexpr auto input_grad_kernel = RSD_KERNELS_WITH_ONEDNN(linear_backward_input);
+  static constexpr auto weight_grad_kernel = RSD_KERNELS_WITH_ONEDNN(linear_backward_weight);
   static constexpr auto bias_grad_kernel = RSD_KERNELS(linear_backward_bias);
 
   static void check(const TensorList<3>& in, const Attrs&) {

@@ -1,5 +1,5 @@
 // The kernels of linear (engine/ops/linear.h), declared once for every backend:
-// engine/cpu/linear.cpp (the reference, BLAS GEMMs) and engine/cuda/linear.cpp (cuBLAS GEMMs, the
+// engine/cpu/linear.cpp (the reference, BLAS GEMMs), engine/onednn/linear.cpp and engine/cuda/linear.cpp (cuBLAS GEMMs, the
 // bias gradient by a row-sum kernel).
 #pragma once
 #include "engine/op.h"
@@ -14,5 +14,10 @@ RSD_DECLARE_KERNEL(linear_backward_input, (const Tensor& gy, const Tensor& w, Te
 RSD_DECLARE_KERNEL(linear_backward_weight, (const Tensor& gy, const Tensor& x, Tensor& dw));
 // db (out) = sum over rows of gy (N,out).
 RSD_DECLARE_KERNEL(linear_backward_bias, (const Tensor& gy, Tensor& db));
+
+// engine/onednn/linear.cpp: the three GEMMs on oneDNN (f32).
+RSD_DECLARE_ONEDNN_KERNEL(linear_forward)
+RSD_DECLARE_ONEDNN_KERNEL(linear_backward_input)
+RSD_DECLARE_ONEDNN_KERNEL(linear_backward_weight)
 
 }  // namespace rsd

@@ -23,8 +23,8 @@ struct MaxPool2d {
   struct Attrs {
     int kernel, stride, padding;
   };
-  static constexpr auto forward_kernel = RSD_KERNELS(max_pool2d_forward);
-  static constexpr auto backward_kernel = RSD_KERNELS(max_pool2d_backward);
+  static constexpr auto forward_kernel = RSD_KERNELS_WITH_ONEDNN(max_pool2d_forward);
+  static constexpr auto backward_kernel = RSD_KERNELS_WITH_ONEDNN(max_pool2d_backward);
 
   static void check(const TensorList<1>& in, const Attrs& a) {
     const Tensor& x = in[0];
@@ -59,8 +59,8 @@ struct GlobalAvgPool {
   static constexpr const char* name = "global_avg_pool";
   static constexpr std::array<OpInput, 1> inputs{{{"x"}}};
   struct Attrs {};
-  static constexpr auto forward_kernel = RSD_KERNELS(global_avg_pool_forward);
-  static constexpr auto backward_kernel = RSD_KERNELS(global_avg_pool_backward);
+  static constexpr auto forward_kernel = RSD_KERNELS_WITH_ONEDNN(global_avg_pool_forward);
+  static constexpr auto backward_kernel = RSD_KERNELS_WITH_ONEDNN(global_avg_pool_backward);
 
   static void check(const TensorList<1>& in, const Attrs&) {
     check_nhwc(name, in[0]);

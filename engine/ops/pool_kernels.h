@@ -1,5 +1,5 @@
 // The kernels of the pooling ops (engine/ops/pool.h), declared once for every backend:
-// engine/cpu/pool.cpp (the reference) and engine/cuda/pool.cpp. NHWC; max pooling windows are
+// engine/cpu/pool.cpp (the reference), engine/onednn/pool.cpp and engine/cuda/pool.cpp. NHWC; max pooling windows are
 // kernel x kernel.
 #pragma once
 #include "engine/op.h"
@@ -17,5 +17,11 @@ RSD_DECLARE_KERNEL(max_pool2d_backward,
 RSD_DECLARE_KERNEL(global_avg_pool_forward, (const Tensor& x, Tensor& y));
 // gy: (N, C) -> gx: (N, H, W, C).
 RSD_DECLARE_KERNEL(global_avg_pool_backward, (const Tensor& gy, Tensor& gx));
+
+// engine/onednn/pool.cpp: the reference's loops on the OpenMP pool (f32 and f64).
+RSD_DECLARE_ONEDNN_KERNEL(max_pool2d_forward)
+RSD_DECLARE_ONEDNN_KERNEL(max_pool2d_backward)
+RSD_DECLARE_ONEDNN_KERNEL(global_avg_pool_forward)
+RSD_DECLARE_ONEDNN_KERNEL(global_avg_pool_backward)
 
 }  // namespace rsd

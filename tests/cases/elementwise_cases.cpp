@@ -1,4 +1,4 @@
-// Cases for relu, gelu, exp, scale, add, sum, mean, cast, to_device and reshape.
+// Cases for relu, gelu, exp, scale, add, add_relu, sum, mean, cast, to_device and reshape.
 #include "engine/ops/convert.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
@@ -20,6 +20,8 @@ RSD_OP_CASES(elementwise) {
                            [](const std::vector<Tensor>& in) { return rsd::scale(in[0], -0.75); }));
     cases.push_back(OpCase("add", label, {InputSpec::values(s), InputSpec::values(s)},
                      [](const std::vector<Tensor>& in) { return rsd::add(in[0], in[1]); }));
+    cases.push_back(OpCase("add_relu", label, {InputSpec::values(s), InputSpec::values(s)},
+                           [](const std::vector<Tensor>& in) { return rsd::add_relu(in[0], in[1]); }));
     cases.push_back(OpCase("sum", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::sum(in[0]); }));
     cases.push_back(OpCase("mean", label, {InputSpec::values(s)}, [](const std::vector<Tensor>& in) { return rsd::mean(in[0]); }));
   }
@@ -51,5 +53,8 @@ RSD_OP_BENCH_CASES(elementwise) {
                       .bench(0.0, 2 * n));
   cases.push_back(OpCase("add", rsd::shape_str(act), {InputSpec::values(act).nhwc(), InputSpec::values(act).nhwc()},
                          [](const std::vector<Tensor>& in) { return rsd::add(in[0], in[1]); })
+                      .bench(0.0, 3 * n));
+  cases.push_back(OpCase("add_relu", rsd::shape_str(act), {InputSpec::values(act).nhwc(), InputSpec::values(act).nhwc()},
+                         [](const std::vector<Tensor>& in) { return rsd::add_relu(in[0], in[1]); })
                       .bench(0.0, 3 * n));
 }

@@ -1,4 +1,4 @@
-// Cases for batch_norm2d, batch_norm1d, max_pool2d, global_avg_pool, l2_normalize and
+// Cases for batch_norm2d, batch_norm1d (and their _relu forms), max_pool2d, global_avg_pool, l2_normalize and
 // softmax_cross_entropy.
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/cross_entropy.h"
@@ -23,15 +23,17 @@ std::vector<InputSpec> batch_norm_inputs(const Shape& x_shape) {
   return {x, InputSpec::values(c), InputSpec::values(c), InputSpec::constant(c), InputSpec::constant(c, 0.5, 1.5)};
 }
 
-OpCase batch_norm_case(const Shape& x_shape, bool training, double eps = 1e-5) {
+// relu: the fused batch_norm*_relu op.
+OpCase batch_norm_case(const Shape& x_shape, bool training, double eps = 1e-5, bool relu = false) {
   const bool is_2d = x_shape.size() == 4;
   const std::string label = rsd::shape_str(x_shape) + (training ? " training" : " eval");
-  OpCase c(is_2d ? "batch_norm2d" : "batch_norm1d", label, batch_norm_inputs(x_shape),
-           [is_2d, training, eps](const std::vector<Tensor>& in) {
-             Tensor running_mean = in[3], running_var = in[4];
-             return is_2d ? rsd::batch_norm2d(in[0], in[1], in[2], running_mean, running_var, training, 0.1, eps)
-                          : rsd::batch_norm1d(in[0], in[1], in[2], running_mean, running_var, training, 0.1, eps);
-           });
+  const std::string op = rsd::str_cat(is_2d ? "batch_norm2d" : "batch_norm1d", relu ? "_relu" : "");
+  OpCase c(op, label, batch_norm_inputs(x_shape), [is_2d, training, eps, relu](const std::vector<Tensor>& in) {
+    Tensor running_mean = in[3], running_var = in[4];
+    const auto bn = is_2d ? (relu ? rsd::batch_norm2d_relu : rsd::batch_norm2d)
+                          : (relu ? rsd::batch_norm1d_relu : rsd::batch_norm1d);
+    return bn(in[0], in[1], in[2], running_mean, running_var, training, 0.1, eps);
+  });
   c.attrs = {{"training", training ? 1.0 : 0.0}, {"momentum", 0.1}, {"eps", eps}};
   return c.keep_f32(1).keep_f32(2).keep_f32(3).keep_f32(4);
 }
@@ -54,6 +56,10 @@ RSD_OP_CASES(norm_pool) {
     cases.push_back(batch_norm_case(s, false));
   }
   for (const Shape& s : {Shape{3, 5}, Shape{33, 130}, Shape{2, 1}}) cases.push_back(batch_norm_case(s, false));
+  for (const bool training : {true, false}) {
+    cases.push_back(batch_norm_case({4, 7, 7, 33}, training, 1e-5, true));
+    cases.push_back(batch_norm_case({33, 130}, training, 1e-5, true));
+  }
   cases.push_back(batch_norm_case({3, 5}, true));
   cases.push_back(batch_norm_case({33, 130}, true));
   // With two rows the training gradient of x is (g1 - g2) / 2 * gamma * invstd * eps / (var + eps):
