@@ -23,7 +23,10 @@ Tensor in_dtype_of(const Tensor& param, const Tensor& x) {
 }  // namespace
 
 Tensor FoldedConv::forward(const Tensor& x, const Tensor& residual) const {
-  return conv2d_inference(x, in_dtype_of(weight, x), in_dtype_of(bias, x), residual, relu, stride, padding);
+  // The cache holds the f32 weights' prepared forms; an f64 run casts them and prepares on each call.
+  if (x.dtype() != weight.dtype())
+    return conv2d_inference(x, in_dtype_of(weight, x), in_dtype_of(bias, x), residual, relu, stride, padding);
+  return conv2d_inference(x, weight, bias, residual, relu, stride, padding, prepared.get());
 }
 
 FoldedConv fold_conv_bn(const Conv2d& conv, const BatchNorm& bn, bool relu) {

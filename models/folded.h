@@ -2,16 +2,19 @@
 // (`rsd embed`, `rsd eval` on the CPU). In eval mode batch norm is an affine map per channel,
 //   bn(conv(x, w)) = conv(x, w * s) + (beta - mean * s),  s = gamma / sqrt(running_var + eps),
 // so each conv + bn (+ residual add) (+ relu) becomes one conv2d_inference call (one oneDNN
-// primitive) on weights scaled once at load. The result equals the unfolded network in eval mode
-// within float32 rounding (tests/test_models.cpp). The CPU backends only: the op has no CUDA kernel.
+// primitive) on weights scaled once at load and prepared for the kernel once (Winograd-transformed
+// where it pays: engine/onednn/conv2d_inference.cpp). The result equals the unfolded network in
+// eval mode within float32 rounding (tests/test_models.cpp). The CPU backends only: the op has no CUDA kernel.
 //
 //   const FoldedResNet folded = net.fold();           // after the weights are loaded
 //   Tensor features = folded.forward(x);              // == net.forward(x, /*training=*/false)
 #pragma once
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/ops/conv2d_inference.h"
 #include "engine/tensor.h"
 
 namespace rsd::models {
@@ -24,6 +27,8 @@ struct FoldedConv {
   Tensor weight, bias;
   int stride = 1, padding = 0;
   bool relu = false;
+  // The weights as the CPU backend's kernel wants them, prepared on first use (shared by copies).
+  std::shared_ptr<ConvWeightCache> prepared = std::make_shared<ConvWeightCache>();
   Tensor forward(const Tensor& x, const Tensor& residual = Tensor()) const;  // x: (N, H, W, C) -> (N, P, Q, K)
 };
 

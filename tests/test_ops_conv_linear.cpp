@@ -261,6 +261,39 @@ TEST_SUITE("ops") {
     }
   }
 
+  TEST_CASE("conv2d_inference with a weight cache (oneDNN: Winograd for 3x3 stride 1) matches the reference") {
+    // 3x3 stride 1 with >= 16 channels: the fast CPU backend's Winograd path; the strided one and
+    // the 1x1 take the direct convolution with cached blocked weights.
+    struct Case {
+      Shape x, w;
+      int stride, padding;
+      bool residual;
+    };
+    const NoGradScope no_grad;
+    uint64_t seed = 950;
+    for (const Case& c : {Case{{2, 12, 12, 32}, {48, 3, 3, 32}, 1, 1, true}, Case{{3, 7, 9, 16}, {16, 3, 3, 16}, 1, 1, false},
+                          Case{{2, 12, 12, 32}, {48, 3, 3, 32}, 2, 1, false}, Case{{2, 6, 6, 64}, {32, 1, 1, 64}, 1, 0, true}}) {
+      const Tensor x = test::random_tensor(c.x, DType::f32, Device::cpu(), ++seed);
+      const Tensor w = test::random_tensor(c.w, DType::f32, Device::cpu(), ++seed, -0.2, 0.2);
+      const Tensor b = test::random_tensor({c.w[0]}, DType::f32, Device::cpu(), ++seed);
+      Tensor res;
+      if (c.residual) res = test::random_tensor(conv2d(x, w, c.stride, c.padding).shape(), DType::f32, Device::cpu(), ++seed);
+      Tensor expected;
+      {
+        const CpuBackendScope reference(Backend::cpu);
+        expected = conv2d_inference(x, w, b, res, true, c.stride, c.padding);
+      }
+      ConvWeightCache cache;
+      for (int call = 0; call < 2; ++call) {  // the second call reads the prepared weights
+        set_poison_new_tensors(true);
+        const Tensor got = conv2d_inference(x, w, b, res, true, c.stride, c.padding, &cache);
+        set_poison_new_tensors(false);
+        INFO("x ", shape_str(c.x), " w ", shape_str(c.w), " stride ", c.stride, " call ", call);
+        CHECK(test::scaled_max_error(expected, got) <= 1e-5);
+      }
+    }
+  }
+
   TEST_CASE("conv2d_inference: wrong shapes, a GPU-only use and recorded gradients are errors naming the op") {
     const Tensor x = Tensor::zeros({1, 5, 5, 3}, DType::f32), w = Tensor::zeros({4, 3, 3, 3}, DType::f32);
     const Tensor b = Tensor::zeros({4}, DType::f32);

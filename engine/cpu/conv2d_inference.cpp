@@ -7,7 +7,7 @@
 namespace rsd::cpu {
 
 void conv2d_inference_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual, Tensor& y,
-                              bool relu, int stride, int padding) {
+                              bool relu, int stride, int padding, ConvWeightCache*) {
   conv2d_forward(x, w, y, stride, padding);
   dispatch_cpu_float(y.dtype(), "conv2d_inference", [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -3,16 +3,14 @@
 // the weights blocked (with plain OHWI it falls back to its reference loop, ~50x slower), so the
 // weights (K*R*S*C values, small beside the activations) are reordered into the layout the
 // primitive chose, and dW back. One primitive and its reorders per shape, cached. float32 only:
-// other dtypes go to the reference. conv2d_inference is the forward for inference with the bias in
-// the convolution and the residual add and ReLU as post-ops (sum, eltwise): one pass over the
-// output instead of four.
+// other dtypes go to the reference.
 #include <string>
 
 #include "engine/error.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/conv2d_kernels.h"
 #include "engine/onednn/context.h"
-#include "engine/ops/conv2d_inference_kernels.h"
+#include "engine/onednn/conv_dims.h"
 
 namespace rsd::onednn {
 
@@ -20,28 +18,6 @@ namespace {
 
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
-
-// The dims oneDNN takes (logical NCHW / OIHW order; the tags say the layout in memory).
-struct ConvDims {
-  memory::dims x, w, y, strides, pad_l, pad_r;
-  std::string key;
-};
-
-ConvDims conv_dims(const Shape& xs, const Shape& ws, int stride, int padding) {
-  const int64_t n = xs[0], h = xs[1], wd = xs[2], c = xs[3], k = ws[0], r = ws[1], s = ws[2];
-  const int64_t p = conv2d_output_size(h, r, stride, padding), q = conv2d_output_size(wd, s, stride, padding);
-  ConvDims d;
-  d.x = {n, c, h, wd};
-  d.w = {k, c, r, s};
-  d.y = {n, k, p, q};
-  d.strides = {stride, stride};
-  d.pad_l = {padding, padding};
-  // The right/bottom padding that makes oneDNN's output size rsd's (floor division may leave
-  // part of the padding unused).
-  d.pad_r = {(p - 1) * stride + r - h - padding, (q - 1) * stride + s - wd - padding};
-  d.key = str_cat(n, ",", h, ",", wd, ",", c, ",", k, ",", r, ",", s, ",", stride, ",", padding);
-  return d;
-}
 
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvDims& d) {
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
@@ -73,40 +49,7 @@ Conv make_conv(const decltype(Conv::pd)& pd, const memory::desc& blocked, const 
   return {pd, decltype(Conv::primitive)(pd), blocked, dnnl::reorder(reorder_pd)};
 }
 
-
-// Inference: bias {K}, then the post-ops: sum (the residual, copied into y first), ReLU.
-dnnl::convolution_forward::primitive_desc inference_pd(const ConvDims& d, bool residual, bool relu) {
-  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                             f32_desc(d.x, tag::nhwc), f32_desc(d.w, tag::any),
-                                             f32_desc({d.w[0]}, tag::a), f32_desc(d.y, tag::nhwc), d.strides,
-                                             d.pad_l, d.pad_r);
-  dnnl::post_ops ops;
-  if (residual) ops.append_sum(1.0f);
-  if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-  dnnl::primitive_attr attr = default_attr();
-  attr.set_post_ops(ops);
-  return dnnl::convolution_forward::primitive_desc(desc, attr, cpu_engine());
-}
-
 }  // namespace
-
-void conv2d_inference_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual, Tensor& y,
-                              bool relu, int stride, int padding) {
-  if (x.dtype() != DType::f32) return cpu::conv2d_inference_forward(x, w, bias, residual, y, relu, stride, padding);
-  const ConvDims d = conv_dims(x.shape(), w.shape(), stride, padding);
-  static PrimitiveCache<Forward> cache;
-  const Forward& f = cache.get(str_cat(d.key, residual != nullptr ? ",sum" : "", relu ? ",relu" : ""), [&] {
-    const auto pd = inference_pd(d, residual != nullptr, relu);
-    return make_conv<Forward>(pd, pd.weights_desc(), d, true);
-  });
-  const memory weights = thread_buffer(ThreadBuffer::forward_weights, f.blocked_weights);
-  execute(f.weights_reorder, {{DNNL_ARG_FROM, wrap(w, d.w, tag::ohwi)}, {DNNL_ARG_TO, weights}});
-  if (residual != nullptr) y.copy_from(*residual);  // the sum post-op adds y's old value
-  execute(f.primitive, {{DNNL_ARG_SRC, wrap(x, d.x, tag::nhwc)},
-                        {DNNL_ARG_WEIGHTS, weights},
-                        {DNNL_ARG_BIAS, wrap(bias, {d.w[0]}, tag::a)},
-                        {DNNL_ARG_DST, wrap(y, d.y, tag::nhwc)}});
-}
 
 void conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y, int stride, int padding) {
   if (x.dtype() != DType::f32) return cpu::conv2d_forward(x, w, y, stride, padding);

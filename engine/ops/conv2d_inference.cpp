@@ -1,5 +1,6 @@
 #include "engine/ops/conv2d_inference.h"
 
+#include "engine/allocator.h"
 #include "engine/autograd.h"
 #include "engine/ops/checks.h"
 #include "engine/ops/conv2d.h"
@@ -50,15 +51,25 @@ void check_inputs(const Tensor& x, const Tensor& w, const Tensor& bias, const Te
 
 }  // namespace
 
+const Tensor& ConvWeightCache::get(const std::string& layout, const std::function<Tensor()>& prepare) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(layout);
+  if (it == entries_.end()) {
+    const ArenaSuspend persistent;  // kept across steps, not a step's activation
+    it = entries_.emplace(layout, prepare()).first;
+  }
+  return it->second;  // std::map nodes never move: the reference outlives the lock
+}
+
 Tensor conv2d_inference(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& residual, bool relu,
-                        int stride, int padding) {
+                        int stride, int padding, ConvWeightCache* cache) {
   const bool shaped = x.defined() && w.defined() && x.ndim() == 4 && w.ndim() == 4;
   const Shape y_shape = shaped ? Shape{x.dim(0), conv2d_output_size(x.dim(1), w.dim(1), stride, padding),
                                        conv2d_output_size(x.dim(2), w.dim(2), stride, padding), w.dim(0)}
                                : Shape{};
   check_inputs(x, w, bias, residual, y_shape, stride, padding);
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
-  kForward(x.device(), x, w, bias, residual.defined() ? &residual : nullptr, y, relu, stride, padding);
+  kForward(x.device(), x, w, bias, residual.defined() ? &residual : nullptr, y, relu, stride, padding, cache);
   return y;
 }
 
