@@ -2,7 +2,9 @@
 
 #include <omp.h>
 
-#include <vector>
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
 
 #include "engine/threads.h"
 
@@ -26,11 +28,32 @@ dnnl::memory wrap(const Tensor& t, const dnnl::memory::dims& dims, dnnl::memory:
   return dnnl::memory(f32_desc(dims, tag), cpu_engine(), t.raw());
 }
 
+namespace {
+
+// 64-byte aligned host memory: oneDNN's JIT kernels (Winograd's among them) use aligned AVX-512
+// loads and stores on the scratchpad and blocked buffers.
+struct AlignedBuffer {
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Free> data;
+  size_t size = 0;
+  char* reserve(size_t bytes) {
+    if (bytes > size) {
+      const size_t rounded = (bytes + 63) / 64 * 64;
+      data.reset(static_cast<char*>(std::aligned_alloc(64, rounded)));
+      RSD_CHECK(data != nullptr, "oneDNN backend: out of host memory for a ", rounded, "-byte buffer");
+      size = rounded;
+    }
+    return data.get();
+  }
+};
+
+}  // namespace
+
 dnnl::memory thread_buffer(ThreadBuffer use, const dnnl::memory::desc& md) {
-  thread_local std::vector<char> buffers[static_cast<int>(ThreadBuffer::count)];
-  std::vector<char>& b = buffers[static_cast<int>(use)];
-  if (b.size() < md.get_size()) b.resize(md.get_size());
-  return dnnl::memory(md, cpu_engine(), b.data());
+  thread_local AlignedBuffer buffers[static_cast<int>(ThreadBuffer::count)];
+  return dnnl::memory(md, cpu_engine(), buffers[static_cast<int>(use)].reserve(std::max<size_t>(md.get_size(), 1)));
 }
 
 dnnl::primitive_attr default_attr() {

@@ -11,8 +11,6 @@
 // Winograd rounds differently from the direct convolution (relative differences ~1e-5 on a
 // ResNet's features); RSD_WINOGRAD=0 in the environment turns it off. Elsewhere, and when oneDNN
 // offers no Winograd implementation (no AVX-512), the direct convolution runs.
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "engine/onednn/context.h"
@@ -27,19 +25,9 @@ using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 using ConvPd = dnnl::convolution_forward::primitive_desc;
 
-bool winograd_allowed() {
-  static const bool allowed = [] {
-    const char* env = std::getenv("RSD_WINOGRAD");
-    return env == nullptr || std::string(env) != "0";
-  }();
-  return allowed;
-}
-
-// A 3x3 stride-1 convolution of at least 16 channels in and out (narrower ones, such as a stem over
-// a few bands, run slower in Winograd), with its weights kept transformed.
+// Winograd only with the weights kept transformed (its weight transform for inference is slow).
 bool winograd_candidate(const ConvDims& d, const ConvWeightCache* cache) {
-  return cache != nullptr && winograd_allowed() && d.w[2] == 3 && d.w[3] == 3 && d.strides[0] == 1 &&
-         d.w[0] >= 16 && d.w[1] >= 16;
+  return cache != nullptr && winograd_allowed() && winograd_shape(d);
 }
 
 // Bias {K}, then the post-ops: sum (the residual, already in y), ReLU. `activations`: nhwc (the

@@ -1,5 +1,7 @@
 #include "engine/onednn/conv_dims.h"
 
+#include <cstdlib>
+
 #include "engine/ops/conv2d.h"
 
 namespace rsd::onednn {
@@ -18,6 +20,18 @@ ConvDims conv_dims(const Shape& xs, const Shape& ws, int stride, int padding) {
   d.pad_r = {(p - 1) * stride + r - h - padding, (q - 1) * stride + s - wd - padding};
   d.key = str_cat(n, ",", h, ",", wd, ",", c, ",", k, ",", r, ",", s, ",", stride, ",", padding);
   return d;
+}
+
+bool winograd_allowed() {
+  static const bool allowed = [] {
+    const char* env = std::getenv("RSD_WINOGRAD");
+    return env == nullptr || std::string(env) != "0";
+  }();
+  return allowed;
+}
+
+bool winograd_shape(const ConvDims& d) {
+  return d.w[2] == 3 && d.w[3] == 3 && d.strides[0] == 1 && d.strides[1] == 1 && d.w[0] >= 16 && d.w[1] >= 16;
 }
 
 }  // namespace rsd::onednn

@@ -37,6 +37,10 @@ RSD_OP_CASES(conv_linear) {
       {3, 11, 11, 3, 8, 7, 2, 3},  // ResNet stem: 7x7 stride 2 pad 3
       {2, 33, 33, 4, 6, 3, 1, 1},  // odd size past any tile
       {1, 6, 5, 2, 3, 3, 3, 0},    // stride 3 that leaves rows and columns unused
+      // 3x3 stride 1 with >= 16 channels: the fast CPU backend's Winograd, an odd size past its
+      // 4x4 output tiles, and a 4x4 map as in a ResNet's last stage.
+      {2, 9, 7, 16, 24, 3, 1, 1},
+      {2, 4, 4, 32, 16, 3, 1, 1},
   };
   for (const ConvCase& g : convs) {
     cases.push_back(OpCase("conv2d", conv_label(g),
