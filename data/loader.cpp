@@ -1,5 +1,9 @@
 #include "data/loader.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -276,7 +280,20 @@ void finish_batch(State& st, int s) {
   st.ready_cv.notify_all();
 }
 
+// On a CPU run the workers share the cores with the compute threads (the thread budget,
+// engine/threads.h): they run at a lower priority (nice +10), so the compute keeps its cores and
+// the workers fill the prefetch queue with the cycles it leaves (the compute waits on an empty
+// queue, which frees them). On a GPU the compute is on the device: normal priority.
+constexpr int kWorkerNice = 10;
+
+void yield_to_compute(const LoaderOptions& o) {
+  if (!o.device.is_cpu()) return;
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  setpriority(PRIO_PROCESS, tid, std::min(getpriority(PRIO_PROCESS, tid) + kWorkerNice, 19));
+}
+
 void worker_loop(State& st) {
+  yield_to_compute(st.opt);
   Sample scratch;  // reused: its buffers keep their capacity from sample to sample
   SampleView view;
   for (;;) {

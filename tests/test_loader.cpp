@@ -13,9 +13,11 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <numeric>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -125,6 +127,27 @@ TEST_SUITE("loader") {
     CHECK(sample_seed(1, 0, 5) != sample_seed(1, 1, 5));
     CHECK(sample_seed(1, 0, 5) != sample_seed(1, 0, 6));
     CHECK(sample_seed(1, 0, 5) == sample_seed(1, 0, 5));
+  }
+
+  TEST_CASE("on a CPU run the workers yield to the compute threads (nice +10)") {
+    // The nice value of every thread of this process, from /proc (field 19 of a task's stat).
+    const auto nice_values = [] {
+      std::vector<long> out;
+      for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream in(task.path() / "stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
+        std::string f;
+        for (int i = 3; i <= 19 && fields >> f; ++i) {}
+        out.push_back(std::stol(f));
+      }
+      return out;
+    };
+    const long own = nice_values().front();
+    Loader loader(make_source(40), SampleTransform(seeded_copy), small_options(3));
+    REQUIRE(loader.next().has_value());  // the workers have started and run
+    const std::vector<long> all = nice_values();
+    CHECK(std::count_if(all.begin(), all.end(), [&](long v) { return v >= std::min(own + 10, 19L); }) >= 3);
   }
 
   TEST_CASE("every index is seen exactly once per epoch, with its pixels, label and id") {

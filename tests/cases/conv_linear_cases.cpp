@@ -79,9 +79,15 @@ RSD_OP_BENCH_CASES(conv_linear) {
                            })
                         .bench(2.0 * b * p * p * k * r * r * c, 0.0, {{"stride", stride}, {"padding", padding}}));
   };
+  // A ResNet's convolutions at 224 px: the 3x3 of every stage, a downsampling 3x3, the stem, and a
+  // bottleneck's 1x1 expansion.
   conv(56, 64, 64, 3, 1, 1);
+  conv(28, 128, 128, 3, 1, 1);
+  conv(14, 256, 256, 3, 1, 1);
+  conv(7, 512, 512, 3, 1, 1);
   conv(56, 64, 128, 3, 2, 1);
   conv(224, 12, 64, 7, 2, 3);
+  conv(56, 64, 256, 1, 1, 0);
   for (const auto& [in, out] : {std::pair<int64_t, int64_t>{512, 4096}, {4096, 256}}) {
     const int64_t n = 8 * b;
     cases.push_back(OpCase("linear", rsd::str_cat(rsd::shape_str({n, in}), " ->", out),
