@@ -4,7 +4,7 @@
 // 7x slower than the reference). oneDNN returns the batch
 // mean and biased variance; rsd's running statistics keep the unbiased variance (PyTorch's rule),
 // updated here in double, and the backward gets the variance back from save_invstd. With the ReLU
-// fused, oneDNN's mask goes to a scratch buffer: rsd's backward masks the gradient by y > 0 instead.
+// fused, the forward's mask (oneDNN's workspace) goes to the op, which hands it to the backward.
 #include <cmath>
 #include <string>
 #include <unordered_map>
@@ -51,7 +51,8 @@ dnnl::memory channel_buffer(int64_t C, ThreadBuffer use) { return thread_buffer(
 // The training forward, with the ReLU fused when `relu`.
 void forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y, Tensor& save_mean,
                    Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, double momentum, double eps,
-                   bool relu) {
+                   Tensor* workspace) {
+  const bool relu = workspace != nullptr;
   RSD_CHECK(x.dtype() == DType::f32, "batch norm on oneDNN: x must be f32, got ", x.describe());
   const BnDims d = bn_dims(x, eps, relu);
   static PrimitiveCache<Forward> cache;
@@ -67,7 +68,11 @@ void forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Ten
                                        {DNNL_ARG_MEAN, wrap(save_mean, d.channels, tag::a)},
                                        {DNNL_ARG_VARIANCE, variance},
                                        {DNNL_ARG_DST, wrap(y, d.rows, tag::nhwc)}};
-  if (relu) args.emplace(DNNL_ARG_WORKSPACE, thread_buffer(ThreadBuffer::relu_mask, f.pd.workspace_desc()));
+  if (relu) {
+    const memory::desc ws = f.pd.workspace_desc();
+    *workspace = Tensor::empty({static_cast<int64_t>(ws.get_size())}, DType::u8);
+    args.emplace(DNNL_ARG_WORKSPACE, memory(ws, cpu_engine(), workspace->raw()));
+  }
   execute(f.primitive, args);
   const float* mean = save_mean.data<float>();
   const float* var = static_cast<const float*>(variance.get_data_handle());
@@ -87,26 +92,33 @@ void forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Ten
 void batch_norm_forward_train_fused(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                                     Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
                                     double momentum, double eps) {
-  forward_train(x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, momentum, eps, false);
+  forward_train(x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, momentum, eps, nullptr);
 }
 
 void batch_norm_relu_forward_train_fused(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                                          Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
-                                         Tensor& running_var, double momentum, double eps) {
-  forward_train(x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, momentum, eps, true);
+                                         Tensor& running_var, double momentum, double eps, Tensor& workspace) {
+  forward_train(x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, momentum, eps, &workspace);
 }
 
-void batch_norm_backward_train_fused(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
-                                     const Tensor& save_invstd, Tensor& gx, Tensor& dgamma, Tensor& dbeta) {
+namespace {
+
+// The training backward; with `workspace` (the forward's ReLU mask) through the fused ReLU too.
+void backward_train(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
+                    const Tensor& save_invstd, const Tensor* workspace, Tensor& gx, Tensor& dgamma, Tensor& dbeta) {
   RSD_CHECK(x.dtype() == DType::f32, "batch norm on oneDNN: x must be f32, got ", x.describe());
+  const bool relu = workspace != nullptr;
   // The eps the forward used is not an argument here: the variance handed to oneDNN is
   // 1 / invstd^2 with eps 0, so that oneDNN's 1 / sqrt(var + eps) is the forward's invstd.
-  const BnDims d = bn_dims(x, 0.0);
+  const BnDims d = bn_dims(x, 0.0, relu);
   static PrimitiveCache<Backward> cache;
   const Backward& b = cache.get(d.key, [&] {
+    const dnnl::normalization_flags flags =
+        relu ? scale_and_shift() | dnnl::normalization_flags::fuse_norm_relu : scale_and_shift();
     const dnnl::batch_normalization_backward::desc desc(dnnl::prop_kind::backward, f32_desc(d.rows, tag::nhwc),
-                                                        f32_desc(d.rows, tag::nhwc), 0.0f, scale_and_shift());
-    const dnnl::batch_normalization_backward::primitive_desc pd(desc, default_attr(), cpu_engine(), forward_pd(d, 0.0));
+                                                        f32_desc(d.rows, tag::nhwc), 0.0f, flags);
+    const dnnl::batch_normalization_backward::primitive_desc pd(desc, default_attr(), cpu_engine(),
+                                                                forward_pd(d, 0.0, relu));
     return Backward{pd, dnnl::batch_normalization_backward(pd)};
   });
   const int64_t C = d.channels[0];
@@ -114,15 +126,35 @@ void batch_norm_backward_train_fused(const Tensor& x, const Tensor& gy, const Te
   float* var = static_cast<float*>(variance.get_data_handle());
   const float* invstd = save_invstd.data<float>();
   for (int64_t c = 0; c < C; ++c) var[c] = static_cast<float>(1.0 / (static_cast<double>(invstd[c]) * invstd[c]));
-  execute(b.primitive, {{DNNL_ARG_SRC, wrap(x, d.rows, tag::nhwc)},
-                        {DNNL_ARG_MEAN, wrap(save_mean, d.channels, tag::a)},
-                        {DNNL_ARG_VARIANCE, variance},
-                        {DNNL_ARG_DIFF_DST, wrap(gy, d.rows, tag::nhwc)},
-                        {DNNL_ARG_SCALE, wrap(gamma, d.channels, tag::a)},
-                        {DNNL_ARG_SHIFT, channel_buffer(C, ThreadBuffer::shift)},
-                        {DNNL_ARG_DIFF_SRC, wrap(gx, d.rows, tag::nhwc)},
-                        {DNNL_ARG_DIFF_SCALE, wrap(dgamma, d.channels, tag::a)},
-                        {DNNL_ARG_DIFF_SHIFT, wrap(dbeta, d.channels, tag::a)}});
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(x, d.rows, tag::nhwc)},
+                                       {DNNL_ARG_MEAN, wrap(save_mean, d.channels, tag::a)},
+                                       {DNNL_ARG_VARIANCE, variance},
+                                       {DNNL_ARG_DIFF_DST, wrap(gy, d.rows, tag::nhwc)},
+                                       {DNNL_ARG_SCALE, wrap(gamma, d.channels, tag::a)},
+                                       {DNNL_ARG_SHIFT, channel_buffer(C, ThreadBuffer::shift)},
+                                       {DNNL_ARG_DIFF_SRC, wrap(gx, d.rows, tag::nhwc)},
+                                       {DNNL_ARG_DIFF_SCALE, wrap(dgamma, d.channels, tag::a)},
+                                       {DNNL_ARG_DIFF_SHIFT, wrap(dbeta, d.channels, tag::a)}};
+  if (relu) {
+    const memory::desc ws = b.pd.workspace_desc();
+    RSD_CHECK(static_cast<int64_t>(ws.get_size()) == workspace->numel(), "batch norm + ReLU on oneDNN: the mask of ",
+              workspace->numel(), " bytes does not fit x ", x.describe(), " (", ws.get_size(), " expected)");
+    args.emplace(DNNL_ARG_WORKSPACE, memory(ws, cpu_engine(), workspace->raw()));
+  }
+  execute(b.primitive, args);
+}
+
+}  // namespace
+
+void batch_norm_backward_train_fused(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
+                                     const Tensor& save_invstd, Tensor& gx, Tensor& dgamma, Tensor& dbeta) {
+  backward_train(x, gy, gamma, save_mean, save_invstd, nullptr, gx, dgamma, dbeta);
+}
+
+void batch_norm_relu_backward_train_fused(const Tensor& x, const Tensor& gy, const Tensor& gamma,
+                                          const Tensor& save_mean, const Tensor& save_invstd, const Tensor& workspace,
+                                          Tensor& gx, Tensor& dgamma, Tensor& dbeta) {
+  backward_train(x, gy, gamma, save_mean, save_invstd, &workspace, gx, dgamma, dbeta);
 }
 
 }  // namespace rsd::onednn

@@ -24,7 +24,7 @@ dnnl::memory wrap(const Tensor& t, const dnnl::memory::dims& dims, dnnl::memory:
 
 // The buffers a thread reuses between calls, one per use: the primitives' scratchpad (user
 // scratchpad mode: primitives share no library-owned buffer, so threads may run one at once), the
-// weights in a convolution's blocked layout, batch norm's variance, unused shift and ReLU mask,
+// weights in a convolution's blocked layout, batch norm's variance and unused shift,
 // activations in a blocked layout.
 enum class ThreadBuffer {
   scratchpad,
@@ -33,7 +33,6 @@ enum class ThreadBuffer {
   filter_weights,
   variance,
   shift,
-  relu_mask,  // batch norm's fused ReLU writes it; rsd's backward takes the mask from y instead
   blocked_src,  // a Winograd convolution's input and output in oneDNN's blocked layout
   blocked_dst,
   count

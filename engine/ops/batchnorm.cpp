@@ -99,7 +99,10 @@ struct BatchNorm {
                                                              const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&));
   static constexpr auto forward_relu_fused = RSD_ONEDNN_KERNELS(
       batch_norm_relu_forward_train_fused, void(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&,
-                                                Tensor&, Tensor&, double, double));
+                                                Tensor&, Tensor&, double, double, Tensor&));
+  static constexpr auto backward_relu_fused = RSD_ONEDNN_KERNELS(
+      batch_norm_relu_backward_train_fused, void(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                                 const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&));
   static constexpr auto relu_forward = RSD_KERNELS_WITH_ONEDNN(relu_forward);
   static constexpr auto relu_backward = RSD_KERNELS_WITH_ONEDNN(relu_backward);
 
@@ -124,12 +127,16 @@ struct BatchNorm {
   static bool fused(const Attrs& a, const Tensor& x) {
     return a.comm == nullptr && x.dtype() != DType::f64 && forward_fused.has(forward_fused.backend_for(x.device()));
   }
+  // BN + ReLU as one kernel each way (oneDNN), the ReLU's mask kept in out[3] between them.
+  static bool relu_fused(const Attrs& a, const Tensor& x) {
+    return a.relu && a.training && fused(a, x) && forward_relu_fused.has(forward_relu_fused.backend_for(x.device()));
+  }
   static void forward(const TensorList<5>& in, TensorList<4>& out, const Attrs& a) {
     const Tensor& x = in[0];
-    if (a.relu && a.training && fused(a, x) && forward_relu_fused.has(forward_relu_fused.backend_for(x.device()))) {
+    if (relu_fused(a, x)) {
       Tensor running_mean = in[3], running_var = in[4];
       return forward_relu_fused(x.device(), x, in[1], in[2], out[0], out[1], out[2], running_mean, running_var,
-                                a.momentum, a.eps);
+                                a.momentum, a.eps, out[3]);
     }
     normalize(in, out, a);
     if (a.relu) relu_forward(x.device(), out[0], out[0]);
@@ -157,12 +164,17 @@ struct BatchNorm {
   static TensorList<5> backward(const TensorList<5>& in, const TensorList<4>& out, const Tensor& gy_out,
                                 const Attrs& a, const std::array<bool, 5>&) {
     const Tensor &x = in[0], &gamma = in[1];
-    // Through the ReLU first: the gradient where y > 0.
-    Tensor gy = gy_out;
-    if (a.relu) relu_backward(x.device(), out[0], gy_out, gy = empty_like(gy_out));
     const Tensor &mean = out[1], &spread = out[2];
     const Device d = x.device();
     Tensor gx = empty_like(x), dgamma = empty_like(gamma), dbeta = empty_like(in[2]);
+    // The forward kept the ReLU's mask (u8) when it ran fused, and the same backend runs now.
+    if (relu_fused(a, x) && out[3].dtype() == DType::u8) {
+      backward_relu_fused(d, x, gy_out, gamma, mean, spread, out[3], gx, dgamma, dbeta);
+      return {gx, dgamma, dbeta, Tensor(), Tensor()};
+    }
+    // Through the ReLU first: the gradient where y > 0.
+    Tensor gy = gy_out;
+    if (a.relu) relu_backward(d, out[0], gy_out, gy = empty_like(gy_out));
     if (!a.training) {
       backward_eval(d, x, gy, gamma, mean, spread, a.eps, gx, dgamma, dbeta);
     } else if (fused(a, x)) {

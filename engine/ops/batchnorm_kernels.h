@@ -46,11 +46,17 @@ RSD_DECLARE_CUDA_ONEDNN_KERNEL(batch_norm_forward_train_fused,
 RSD_DECLARE_CUDA_ONEDNN_KERNEL(batch_norm_backward_train_fused,
                         (const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
                          const Tensor& save_invstd, Tensor& gx, Tensor& dgamma, Tensor& dbeta));
-// The fused training forward followed by a ReLU, y = max(bn(x), 0), in one pass: oneDNN's
-// fuse_norm_relu. Elsewhere the op runs the ReLU after the normalization.
+// The fused training forward followed by a ReLU, y = max(bn(x), 0), in one pass (oneDNN's
+// fuse_norm_relu), which also writes `workspace` (allocated by the kernel: the ReLU's mask in
+// oneDNN's format); its backward masks gy with it inside the batch-norm backward, one pass fewer.
+// Elsewhere the op runs the ReLU after the normalization and masks gy by y > 0 before.
 RSD_DECLARE_ONEDNN_ONLY_KERNEL(batch_norm_relu_forward_train_fused,
                                (const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y, Tensor& save_mean,
                                 Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, double momentum,
-                                double eps))
+                                double eps, Tensor& workspace))
+RSD_DECLARE_ONEDNN_ONLY_KERNEL(batch_norm_relu_backward_train_fused,
+                               (const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
+                                const Tensor& save_invstd, const Tensor& workspace, Tensor& gx, Tensor& dgamma,
+                                Tensor& dbeta))
 
 }  // namespace rsd
