@@ -5,6 +5,7 @@
 // message, for another exit status.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace rsd::data {
 struct PackResult;
@@ -21,6 +22,10 @@ void add_make_synthetic_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_export_weights_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+
+// The startup line of a command that computes: "compute: cpu (oneDNN CPU kernels, 2 threads (of 2
+// usable cores))" or "compute: cuda:0" (what runs, and on how many threads).
+void print_compute_line(const std::string& device);
 
 // Shared by pack and make-synthetic (tools/commands/pack.cpp): the default of --threads (every
 // hardware thread), and the summary printed after packing.

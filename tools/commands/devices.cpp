@@ -8,6 +8,16 @@
 
 namespace rsd::commands {
 
+void print_compute_line(const std::string& device) {
+  const Device d = parse_device(device);
+  if (d.is_cuda()) {
+    std::printf("compute: %s\n", d.str().c_str());
+  } else {
+    std::printf("compute: cpu (%s)\n", describe_cpu_compute().c_str());
+  }
+  std::fflush(stdout);
+}
+
 void add_devices_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("devices", "Show whether this build has CUDA and which GPUs it sees");
   cmd->callback([] {

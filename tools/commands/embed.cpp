@@ -74,6 +74,7 @@ void run_embed(const EmbedArgs& a) {
     downstream::check_embed_outputs(o);
     check_output_dir(o.out_dir, "rsd embed --out", {"embeddings.npy", "index.csv", "embeddings.json"}, 0, checkpoint);
   }
+  print_compute_line(a.device);
   const downstream::PretrainedEncoder enc =
       downstream::load_pretrained_encoder(a.checkpoint, a.encoder, a.bands, parse_device(a.device));
   if (a.dense) return run_dense(a, enc);

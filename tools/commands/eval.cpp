@@ -61,8 +61,10 @@ void add_eval_command(CLI::App& app) {
   linear->add_option("--steps", linear_options->logistic.steps, "L-BFGS iterations per fit, at most")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  linear->callback(
-      [linear_options] { downstream::run_classification_probe(*linear_options, downstream::ProbeHead::logistic); });
+  linear->callback([linear_options] {
+    if (!linear_options->quiet) print_compute_line(linear_options->device);
+    downstream::run_classification_probe(*linear_options, downstream::ProbeHead::logistic);
+  });
 
   auto knn_options = std::make_shared<downstream::ProbeOptions>();
   CLI::App* knn = eval->add_subcommand(
@@ -71,7 +73,10 @@ void add_eval_command(CLI::App& app) {
       "similarity); same metrics and baselines as 'linear'");
   add_common_options(knn, *knn_options);
   knn->add_option("--k", knn_options->knn_k, "Neighbours that vote")->check(CLI::PositiveNumber)->capture_default_str();
-  knn->callback([knn_options] { downstream::run_classification_probe(*knn_options, downstream::ProbeHead::knn); });
+  knn->callback([knn_options] {
+    if (!knn_options->quiet) print_compute_line(knn_options->device);
+    downstream::run_classification_probe(*knn_options, downstream::ProbeHead::knn);
+  });
 
   auto seg = std::make_shared<downstream::SegOptions>();
   CLI::App* seg_cmd = eval->add_subcommand(
@@ -106,7 +111,10 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   seg_cmd->add_flag("--quiet", seg->quiet, "Print nothing (errors still fail the command)");
-  seg_cmd->callback([seg] { downstream::run_segmentation_probe(*seg); });
+  seg_cmd->callback([seg] {
+    if (!seg->quiet) print_compute_line(seg->device);
+    downstream::run_segmentation_probe(*seg);
+  });
 }
 
 }  // namespace rsd::commands
