@@ -145,9 +145,18 @@ TEST_SUITE("loader") {
     };
     const long own = nice_values().front();
     Loader loader(make_source(40), SampleTransform(seeded_copy), small_options(3));
-    REQUIRE(loader.next().has_value());  // the workers have started and run
-    const std::vector<long> all = nice_values();
-    CHECK(std::count_if(all.begin(), all.end(), [&](long v) { return v >= std::min(own + 10, 19L); }) >= 3);
+    REQUIRE(loader.next().has_value());
+    // One worker may fill the first batch before the others are scheduled: wait (up to 10 s on a
+    // loaded machine) until all three have lowered their own priority.
+    const auto yielded = [&] {
+      const std::vector<long> all = nice_values();
+      return std::count_if(all.begin(), all.end(), [&](long v) { return v >= std::min(own + 10, 19L); });
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (yielded() < 3 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    CHECK(yielded() >= 3);
   }
 
   TEST_CASE("every index is seen exactly once per epoch, with its pixels, label and id") {
