@@ -33,6 +33,7 @@
 #include "models/downstream/export_weights.h"
 #include "models/downstream/pretrained_encoder.h"
 #include "models/pretrain/method_factory.h"
+#include "engine/shutdown.h"
 
 using namespace rsd;
 
@@ -186,6 +187,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rsd::ShutdownAtExit shutdown_at_exit;  // ends the device state before static destruction (engine/shutdown.h)
   CLI::App app{"embed_bench: frozen-encoder inference on the CPU (chips/s, dense MP/s on a real cell), folded and not"};
   Options o;
   app.add_option("--arch", o.arch, "resnet18, resnet34 or resnet50")->capture_default_str();

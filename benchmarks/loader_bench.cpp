@@ -35,6 +35,7 @@
 #include "data/synthetic_shards.h"
 #include "engine/atomic_file.h"
 #include "kernels/philox.h"
+#include "engine/shutdown.h"
 
 using namespace rsd;
 using namespace rsd::data;
@@ -243,6 +244,7 @@ std::vector<int> default_threads() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rsd::ShutdownAtExit shutdown_at_exit;  // ends the device state before static destruction (engine/shutdown.h)
   CLI::App app{"loader_bench: samples/s and MB/s of the threaded data loader, from shards and GeoTIFFs, by thread count"};
   std::string shards, geotiffs, data_dir, json_path, device_name = "cpu", verify = "both";
   int64_t samples = 2048;

@@ -24,6 +24,7 @@
 #include "engine/ops/cosine_loss.h"
 #include "engine/ops/info_nce.h"
 #include "engine/rng.h"
+#include "engine/shutdown.h"
 
 using namespace rsd;
 
@@ -158,6 +159,7 @@ void bench_cosine(Device d, int64_t rows, int64_t dim, DType dt, double copy_gbs
 }  // namespace
 
 int main(int argc, char** argv) {
+  rsd::ShutdownAtExit shutdown_at_exit;  // ends the device state before static destruction (engine/shutdown.h)
   CLI::App app{"loss_bench: fused vs plain InfoNCE and BYOL cosine loss, forward + backward"};
   std::string device_name = "auto", json_path;
   std::vector<int64_t> sizes, cosine_rows;

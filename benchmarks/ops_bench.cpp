@@ -18,6 +18,7 @@
 #include "engine/atomic_file.h"
 #include "engine/autograd.h"
 #include "tests/support/op_cases.h"
+#include "engine/shutdown.h"
 
 using namespace rsd;
 using rsd::test::OpCase;
@@ -116,6 +117,7 @@ int run(Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rsd::ShutdownAtExit shutdown_at_exit;  // ends the device state before static destruction (engine/shutdown.h)
   CLI::App app{"ops_bench: time every benchmark case of the op matrix (tests/cases/) forward and forward+backward "
                "(medians after warm-up)"};
   Options opt;

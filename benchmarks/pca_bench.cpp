@@ -21,6 +21,7 @@
 #include "engine/cpu/gemm.h"
 #include "models/downstream/pca.h"
 #include "models/downstream/pca_eigen.h"
+#include "engine/shutdown.h"
 
 using namespace rsd;
 
@@ -64,6 +65,7 @@ double worst_residual(const downstream::SymmetricEigen& e, const std::vector<dou
 }  // namespace
 
 int main(int argc, char** argv) {
+  rsd::ShutdownAtExit shutdown_at_exit;  // ends the device state before static destruction (engine/shutdown.h)
   CLI::App app{"pca_bench: the top-k eigenpairs of rsd's PCA (LAPACK dsyevr)"};
   int64_t dim = 2048, k = 64;
   int runs = 5;

@@ -22,6 +22,7 @@
 #include "engine/threads.h"
 #include "models/pretrain/method_factory.h"
 #include "models/pretrain/train_step.h"
+#include "engine/shutdown.h"
 
 using namespace rsd;
 
@@ -62,6 +63,30 @@ pretrain::PretrainConfig config_for(const Args& a, const std::string& method, co
   return c;
 }
 
+// The memory of one step, from the allocator: what the pool holds (weights, gradients, optimizer
+// state, the cuDNN workspace, the views) plus the step arena's live peak (activations and
+// temporaries). Both peaks are added, so it is an upper bound of the step's peak.
+struct StepMemory {
+  int64_t peak_bytes = 0, persistent_bytes = 0, activation_peak_bytes = 0;
+  int64_t without_reuse_bytes = 0;  // the arena's figure if it never reused memory within a micro-batch
+};
+
+template <typename Step>
+StepMemory measure_step_memory(Device device, Step&& run_step) {
+  CachingPool& pool = pool_for(device);
+  Arena& arena = arena_for(device);
+  pool.reset_peak();
+  arena.reset_peak();
+  StepMemory m;
+  m.persistent_bytes = pool.stats().bytes_in_use;
+  run_step();
+  synchronize(device);
+  m.activation_peak_bytes = arena.stats().peak_bytes_in_use;
+  m.without_reuse_bytes = arena.stats().bytes_handed_out;
+  m.peak_bytes = pool.stats().peak_bytes_in_use + m.activation_peak_bytes;
+  return m;
+}
+
 nlohmann::json bench_one(const Args& a, const std::string& method, const std::string& arch, Device device) {
   const pretrain::PretrainConfig c = config_for(a, method, arch);
   const DType dtype = device.is_cuda() ? DType::bf16 : DType::f32;
@@ -86,18 +111,23 @@ nlohmann::json bench_one(const Args& a, const std::string& method, const std::st
   int64_t step_index = 0;
   const bench::Timing t = bench::time_runs(device, [&] { step.run(next_views, step_index++, 0.01); }, a.warmup, a.runs);
   const double sps = static_cast<double>(a.batch) / (t.median_ms / 1e3);
-  std::printf("%-18s %-9s %5lld %5lld %10.2f %10.1f\n", method.c_str(), arch.c_str(), static_cast<long long>(a.batch),
-              static_cast<long long>(a.patch), t.median_ms, sps);
+  const StepMemory mem = measure_step_memory(device, [&] { step.run(next_views, step_index++, 0.01); });
+  std::printf("%-18s %-9s %5lld %5lld %10.2f %10.1f %10.1f %10.1f\n", method.c_str(), arch.c_str(),
+              static_cast<long long>(a.batch), static_cast<long long>(a.patch), t.median_ms, sps,
+              static_cast<double>(mem.peak_bytes) / (1 << 20), static_cast<double>(mem.activation_peak_bytes) / (1 << 20));
   return {{"op", method + "/" + arch}, {"shape", str_cat(a.batch, "x", a.patch, "x", a.patch)},
           {"dtype", device.is_cuda() ? "bf16" : "fp32"}, {"method", method}, {"arch", arch}, {"stem", a.stem}, {"width", a.width}, {"batch", a.batch},
           {"patch", a.patch}, {"precision", device.is_cuda() ? "bf16" : "fp32"}, {"median_ms", t.median_ms},
           {"min_ms", t.min_ms}, {"runs", t.runs}, {"samples_per_s", sps},
-          {"parameters", m->params().numel()}};
+          {"parameters", m->params().numel()}, {"peak_bytes", mem.peak_bytes},
+          {"persistent_bytes", mem.persistent_bytes}, {"activation_peak_bytes", mem.activation_peak_bytes},
+          {"activations_without_reuse_bytes", mem.without_reuse_bytes}};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  rsd::ShutdownAtExit shutdown_at_exit;  // ends the device state before static destruction (engine/shutdown.h)
   Args a;
   CLI::App app{"train_bench: samples/s of a training step per method and encoder"};
   app.add_option("--methods", a.methods, "Comma-separated: byol, dual-contrastive, simclr")->capture_default_str();
@@ -117,8 +147,8 @@ int main(int argc, char** argv) {
     const Device device = parse_device(a.device);
     std::optional<CpuBackendScope> cpu_backend;
     bench::apply_cpu_options(a.cpu, cpu_backend);
-    std::printf("train_bench on %s\n%-18s %-9s %5s %5s %10s %10s\n", bench::device_name(device).c_str(), "method",
-                "arch", "batch", "patch", "median ms", "samples/s");
+    std::printf("train_bench on %s\n%-18s %-9s %5s %5s %10s %10s %10s %10s\n", bench::device_name(device).c_str(),
+                "method", "arch", "batch", "patch", "median ms", "samples/s", "peak MiB", "act. MiB");
     nlohmann::json rows = nlohmann::json::array();
     for (const std::string& method : split(a.methods))
       for (const std::string& arch : split(a.archs)) rows.push_back(bench_one(a, method, arch, device));

@@ -1,10 +1,13 @@
 #include "engine/allocator.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 
 #include "engine/error.h"
+#include "engine/shutdown.h"
 
 #if RSD_HAVE_CUDA
 #include "engine/cuda/check.h"
@@ -20,6 +23,7 @@ size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 void note_alloc(AllocatorStats& s, size_t bytes) {
   s.bytes_in_use += static_cast<int64_t>(bytes);
+  s.bytes_handed_out += static_cast<int64_t>(bytes);
   s.peak_bytes_in_use = std::max(s.peak_bytes_in_use, s.bytes_in_use);
 }
 }  // namespace
@@ -53,6 +57,18 @@ void RawMemory::release(void* p) {
 #endif
 }
 
+void RawMemory::release_noexcept(void* p) noexcept {
+  if (p == nullptr) return;
+  if (device_.is_cpu()) {
+    std::free(p);
+    return;
+  }
+#if RSD_HAVE_CUDA
+  // No context(): after shutdown it refuses. cudaFree needs no current device (unified addressing).
+  cuda::warn_on_release_error(cudaFree(p), "cudaFree");
+#endif
+}
+
 // ---- CachingPool ----
 
 size_t CachingPool::round_size(size_t bytes) {
@@ -63,7 +79,20 @@ size_t CachingPool::round_size(size_t bytes) {
 
 CachingPool::~CachingPool() {
   // Blocks still in use at exit belong to static tensors; the process is ending, leave them.
-  empty_cache();
+  shut_down();
+}
+
+void CachingPool::shut_down() noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  shut_down_ = true;
+  for (auto& [size, blocks] : free_blocks_) {
+    for (void* p : blocks) {
+      raw_.release_noexcept(p);
+      stats_.raw_frees++;
+      stats_.bytes_reserved -= static_cast<int64_t>(size);
+    }
+  }
+  free_blocks_.clear();
 }
 
 void* CachingPool::allocate(size_t bytes) {
@@ -87,8 +116,14 @@ void CachingPool::release(void* p, size_t bytes) {
   if (p == nullptr) return;
   const size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  free_blocks_[size].push_back(p);
   stats_.bytes_in_use -= static_cast<int64_t>(size);
+  if (shut_down_) {
+    raw_.release_noexcept(p);
+    stats_.raw_frees++;
+    stats_.bytes_reserved -= static_cast<int64_t>(size);
+    return;
+  }
+  free_blocks_[size].push_back(p);
 }
 
 AllocatorStats CachingPool::stats() const {
@@ -99,6 +134,7 @@ AllocatorStats CachingPool::stats() const {
 void CachingPool::reset_peak() {
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.peak_bytes_in_use = stats_.bytes_in_use;
+  stats_.bytes_handed_out = 0;
 }
 
 void CachingPool::empty_cache() {
@@ -115,78 +151,175 @@ void CachingPool::empty_cache() {
 
 // ---- Arena ----
 
-Arena::~Arena() {
-  for (const Chunk& c : chunks_) raw_.release(c.base);
+Arena::~Arena() { release_chunks(); }
+
+void Arena::release_chunks() noexcept {
+  for (const Chunk& c : chunks_) {
+    raw_.release_noexcept(c.base);
+    stats_.raw_frees++;
+    stats_.bytes_reserved -= static_cast<int64_t>(c.size);
+  }
+  chunks_.clear();
+}
+
+void Arena::shut_down() noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  release_chunks();
+  stats_.bytes_in_use = 0;
+  ++generation_;
+}
+
+void Arena::add_chunk(size_t bytes) {
+  Chunk c{static_cast<char*>(raw_.allocate(bytes)), bytes, {{0, bytes}}, 0};
+  chunks_.push_back(std::move(c));
+  stats_.raw_allocs++;
+  stats_.bytes_reserved += static_cast<int64_t>(bytes);
 }
 
 void* Arena::allocate(size_t bytes) {
   const size_t size = align_up(bytes == 0 ? 1 : bytes, kAlignment);
-  while (chunk_index_ < chunks_.size() && offset_ + size > chunks_[chunk_index_].size) {
-    ++chunk_index_;  // the rest of this chunk is wasted for the step; reset() consolidates
-    offset_ = 0;
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Best fit over every free range; ties go to the first chunk and the lowest offset, so the same
+  // sequence of allocations and releases always gives the same addresses.
+  Chunk* best_chunk = nullptr;
+  std::map<size_t, size_t>::iterator best;
+  for (Chunk& c : chunks_) {
+    for (auto it = c.free.begin(); it != c.free.end(); ++it) {
+      if (it->second >= size && (best_chunk == nullptr || it->second < best->second)) {
+        best_chunk = &c;
+        best = it;
+        if (it->second == size) break;
+      }
+    }
+    if (best_chunk != nullptr && best->second == size) break;
   }
-  if (chunk_index_ == chunks_.size()) {
-    const size_t chunk_size = std::max(size, size_t{64} << 20);
-    chunks_.push_back(Chunk{static_cast<char*>(raw_.allocate(chunk_size)), chunk_size});
-    stats_.raw_allocs++;
-    stats_.bytes_reserved += static_cast<int64_t>(chunk_size);
-    offset_ = 0;
+  if (best_chunk == nullptr) {
+    add_chunk(std::max(size, kMinChunk));
+    best_chunk = &chunks_.back();
+    best = best_chunk->free.begin();
   }
-  char* p = chunks_[chunk_index_].base + offset_;
-  offset_ += size;
-  step_bytes_ += size;
+  const size_t offset = best->first, free_bytes = best->second;
+  best_chunk->free.erase(best);
+  if (free_bytes > size) best_chunk->free.emplace(offset + size, free_bytes - size);
+  best_chunk->extent = std::max(best_chunk->extent, offset + size);
   note_alloc(stats_, size);
-  return p;
+  return best_chunk->base + offset;
+}
+
+void Arena::release_locked(void* p, size_t bytes) {
+  if (p == nullptr) return;
+  const size_t size = align_up(bytes == 0 ? 1 : bytes, kAlignment);
+  char* const q = static_cast<char*>(p);
+  for (Chunk& c : chunks_) {
+    if (q < c.base || q >= c.base + c.size) continue;
+    size_t offset = static_cast<size_t>(q - c.base), length = size;
+    // Coalesce with the free neighbours on both sides.
+    auto next = c.free.lower_bound(offset);
+    if (next != c.free.end() && next->first == offset + length) {
+      length += next->second;
+      next = c.free.erase(next);
+    }
+    if (next != c.free.begin()) {
+      auto prev = std::prev(next);
+      if (prev->first + prev->second == offset) {
+        offset = prev->first;
+        length += prev->second;
+        c.free.erase(prev);
+      }
+    }
+    c.free.emplace(offset, length);
+    stats_.bytes_in_use -= static_cast<int64_t>(size);
+    return;
+  }
+}
+
+void Arena::release(void* p, size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  release_locked(p, bytes);
+}
+
+void Arena::release(void* p, size_t bytes, uint64_t generation) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (generation == generation_) release_locked(p, bytes);
 }
 
 void Arena::reset() {
-  const bool used_several = chunk_index_ > 0;
-  if (used_several) {
-    // Every byte of the step must fit one chunk next time; the old chunks may hold gaps.
-    const size_t high_water = std::max(step_bytes_, chunks_.front().size);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (chunks_.size() > 1) {
+    // Next time the step must fit one chunk: the footprint of this one (with best-fit placement
+    // in one chunk of that size, the same sequence fits, or nearly; if not, this repeats with a
+    // larger chunk, so the size only grows and settles).
+    size_t footprint = 0;
+    for (const Chunk& c : chunks_) footprint += c.extent;
+    footprint = align_up(std::max(footprint, chunks_.front().size), kAlignment);
     for (const Chunk& c : chunks_) {
       raw_.release(c.base);
       stats_.raw_frees++;
       stats_.bytes_reserved -= static_cast<int64_t>(c.size);
     }
     chunks_.clear();
-    chunks_.push_back(Chunk{static_cast<char*>(raw_.allocate(high_water)), high_water});
-    stats_.raw_allocs++;
-    stats_.bytes_reserved += static_cast<int64_t>(high_water);
+    add_chunk(footprint);
   }
-  chunk_index_ = 0;
-  offset_ = 0;
-  step_bytes_ = 0;
+  for (Chunk& c : chunks_) {
+    c.free.clear();
+    c.free.emplace(0, c.size);
+    c.extent = 0;
+  }
   stats_.bytes_in_use = 0;
   ++generation_;
 }
 
-AllocatorStats Arena::stats() const { return stats_; }
+uint64_t Arena::generation() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return generation_;
+}
+
+void Arena::reset_peak() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_bytes_in_use = stats_.bytes_in_use;
+  stats_.bytes_handed_out = 0;
+}
+
+AllocatorStats Arena::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
 
 // ---- registries and scope ----
 
 namespace {
 constexpr int kMaxDevices = 64;
 
+// Made on first use; each registers its shutdown (memory phase: after the devices are synchronized,
+// before their contexts go).
 template <typename T>
-T& per_device(std::unique_ptr<T> (&table)[kMaxDevices + 1], Device d, std::mutex& m) {
+T& per_device(std::array<std::unique_ptr<T>, kMaxDevices + 1>& table, Device d, std::mutex& m, const char* what) {
   RSD_CHECK(d.index >= 0 && d.index < kMaxDevices, "device index out of range: ", d.str());
   const int slot = d.is_cpu() ? kMaxDevices : d.index;
   std::lock_guard<std::mutex> lock(m);
-  if (!table[slot]) table[slot] = std::make_unique<T>(d);
+  if (!table[slot]) {
+    table[slot] = std::make_unique<T>(d);
+    T* created = table[slot].get();
+    on_shutdown(ShutdownPhase::memory, str_cat("free the ", what, " of ", d.str()), [created] { created->shut_down(); });
+  }
   return *table[slot];
 }
 
-std::mutex g_registry_mutex;
-std::unique_ptr<CachingPool> g_pools[kMaxDevices + 1];
-std::unique_ptr<Arena> g_arenas[kMaxDevices + 1];
+// Never destroyed: a static tensor destroyed after them would release into a dead pool, and
+// static destruction order across files is unspecified. Their memory goes back at shutdown(), or
+// with the process.
+std::mutex& g_registry_mutex = *new std::mutex;
+template <typename T>
+using Registry = std::array<std::unique_ptr<T>, kMaxDevices + 1>;
+Registry<CachingPool>& g_pools = *new Registry<CachingPool>;
+Registry<Arena>& g_arenas = *new Registry<Arena>;
 
 thread_local Arena* t_cpu_arena = nullptr;
 thread_local Arena* t_cuda_arena = nullptr;
 }  // namespace
 
-CachingPool& pool_for(Device d) { return per_device(g_pools, d, g_registry_mutex); }
-Arena& arena_for(Device d) { return per_device(g_arenas, d, g_registry_mutex); }
+CachingPool& pool_for(Device d) { return per_device(g_pools, d, g_registry_mutex, "memory pool"); }
+Arena& arena_for(Device d) { return per_device(g_arenas, d, g_registry_mutex, "step arena"); }
 
 ArenaScope::ArenaScope(Arena& arena) : previous_cpu_(t_cpu_arena), previous_cuda_(t_cuda_arena) {
   if (arena.device().is_cpu()) {

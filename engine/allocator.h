@@ -1,12 +1,19 @@
 // Device memory for tensors, in two tiers (tiny-cuda-nn's and PyTorch's pattern):
 //   - CachingPool: parameters, optimizer state, anything that outlives a step. Freed blocks are
 //     kept in size buckets and handed out again, so a steady state makes no raw allocation.
-//   - Arena: a step's activations. A bump pointer over one chunk, reset at the end of every step;
-//     after the first step has shown the high-water mark, the arena holds a single chunk of that
-//     size, so later steps make no raw allocation and see the same addresses (CUDA-graph friendly).
+//   - Arena: a micro-batch's activations and temporaries. Blocks are placed best-fit in one chunk
+//     and given back when their tensor dies (a saved activation as soon as the backward has used
+//     it, a temporary at once), so the arena's peak is the step's live peak, not the sum of all it
+//     ever allocated; reset() after every micro-batch reclaims everything at once. After the first
+//     step has shown the footprint, the arena holds a single chunk of that size, so later steps
+//     make no raw allocation and, doing the same allocations in the same order, see the same
+//     addresses (CUDA-graph friendly).
 // Both sit on RawMemory (aligned host memory, or cudaMalloc) and count every raw call, which is
 // how the tests prove that a steady-state step allocates nothing.
 // Reuse is safe on CUDA because all ops of a device run on its one compute stream, in order.
+// Both register their teardown with rsd::shutdown() (engine/shutdown.h); after it, memory
+// released by surviving tensors goes straight back to the raw allocator, and nothing on that path
+// throws (a destructor that throws at exit is std::terminate).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +31,8 @@ struct AllocatorStats {
   int64_t bytes_in_use = 0;     // handed out and not yet returned
   int64_t peak_bytes_in_use = 0;
   int64_t bytes_reserved = 0;   // held from the raw allocator, in use or cached
+  int64_t bytes_handed_out = 0; // every allocation since the last reset_peak: what an allocator
+                                // that never reused memory within a step would have needed
 };
 
 class RawMemory {
@@ -31,6 +40,9 @@ class RawMemory {
   explicit RawMemory(Device d) : device_(d) {}
   void* allocate(size_t bytes);
   void release(void* p);
+  // For destructors and shutdown: never throws; a runtime already unloading is accepted, any other
+  // failure is printed as a warning.
+  void release_noexcept(void* p) noexcept;
   Device device() const { return device_; }
 
  private:
@@ -60,9 +72,12 @@ class CachingPool final : public Allocator {
   void reset_peak();
   // Bucket size for a request: multiples of 512 B below 1 MiB, of 2 MiB above.
   static size_t round_size(size_t bytes);
+  // Shutdown: returns the cached blocks; from now on a released block goes straight back.
+  void shut_down() noexcept;
 
  private:
   RawMemory raw_;
+  bool shut_down_ = false;  // under mutex_
   mutable std::mutex mutex_;
   std::map<size_t, std::vector<void*>> free_blocks_;
   AllocatorStats stats_;
@@ -73,28 +88,39 @@ class Arena final : public Allocator {
   explicit Arena(Device d) : raw_(d) {}
   ~Arena() override;
   void* allocate(size_t bytes) override;
-  void release(void*, size_t) override {}  // memory comes back all at once in reset()
+  // A block of the current generation becomes free for the rest of the step.
+  void release(void* p, size_t bytes) override;
+  // The same, for a tensor that remembers the generation it was allocated in: blocks of an earlier
+  // generation were already reclaimed by reset() and are ignored.
+  void release(void* p, size_t bytes, uint64_t generation);
   AllocatorStats stats() const override;
   Device device() const override { return raw_.device(); }
-  // Ends a step: every allocation made since the last reset becomes invalid. If the step needed
-  // more than one chunk, they are replaced by one chunk of the high-water size.
+  // Ends a micro-batch: every allocation made since the last reset becomes invalid. If the step
+  // needed more than one chunk, they are replaced by one chunk of their combined footprint.
   void reset();
   // Increases at every reset; tensors remember it to detect use after reset.
-  uint64_t generation() const { return generation_; }
+  uint64_t generation() const;
   // Restarts the peak statistic at the bytes in use now (peak-memory measurements).
-  void reset_peak() { stats_.peak_bytes_in_use = stats_.bytes_in_use; }
+  void reset_peak();
+  // Shutdown: returns the chunks (every tensor still in them becomes invalid).
+  void shut_down() noexcept;
   static constexpr size_t kAlignment = 256;
+  static constexpr size_t kMinChunk = size_t{64} << 20;
 
  private:
   struct Chunk {
     char* base;
     size_t size;
+    std::map<size_t, size_t> free;  // offset -> bytes, coalesced
+    size_t extent = 0;              // highest end of a block handed out this step
   };
+  void add_chunk(size_t bytes);
+  void release_locked(void* p, size_t bytes);
+  void release_chunks() noexcept;
+
   RawMemory raw_;
+  mutable std::mutex mutex_;
   std::vector<Chunk> chunks_;
-  size_t chunk_index_ = 0;  // chunk being bumped
-  size_t offset_ = 0;       // bytes used in it
-  size_t step_bytes_ = 0;   // bytes handed out this step (with alignment)
   uint64_t generation_ = 1;
   AllocatorStats stats_;
 };

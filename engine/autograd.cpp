@@ -77,6 +77,11 @@ void Tape::backward(const Tensor& root, const Tensor& seed) {
     for (const Tensor& o : it->outputs) any_grad = any_grad || o.impl()->grad.defined();
     if (any_grad) it->backward();
     for (const Tensor& o : it->outputs) o.impl()->grad = Tensor();
+    // The node is done: what its closure saved (activations, masks, statistics) and its outputs
+    // are released now, not when the tape is cleared, so the step arena reuses that memory for
+    // the rest of the backward.
+    it->backward = nullptr;
+    it->outputs.clear();
   }
   nodes_.clear();
 }

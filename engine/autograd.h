@@ -1,7 +1,7 @@
 // Autograd-lite. Ops record a node on the thread's tape when grad mode is on and an input requires
 // grad; the node's closure holds what backward needs (saved tensors, a context) and, when run,
 // reads its outputs' gradients and accumulates into its inputs'. backward() walks the tape in
-// reverse, then clears it. No graph rewriting: the tape is the program order, replayed backwards.
+// reverse, releasing each node (its saved tensors) as soon as it has run, then clears it. No graph rewriting: the tape is the program order, replayed backwards.
 //
 //   Tensor y = relu(x);            // records "relu" if x.requires_grad()
 //   backward(loss);                // fills x.grad()

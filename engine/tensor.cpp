@@ -22,7 +22,11 @@ int64_t shape_numel(const Shape& s) {
 }
 
 Storage::~Storage() {
-  if (allocator != nullptr) allocator->release(data, bytes);
+  if (arena != nullptr) {
+    arena->release(data, bytes, arena_generation);  // ignored if the arena was reset since
+  } else if (allocator != nullptr) {
+    allocator->release(data, bytes);
+  }
 }
 
 namespace {

@@ -31,7 +31,7 @@ struct Storage {
   size_t bytes = 0;
   Device device;
   Allocator* allocator = nullptr;
-  const Arena* arena = nullptr;  // set when the memory is a step arena's
+  Arena* arena = nullptr;  // set when the memory is a step arena's
   uint64_t arena_generation = 0;
   Storage() = default;
   Storage(const Storage&) = delete;

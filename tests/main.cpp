@@ -22,6 +22,7 @@
 #include "engine/device.h"
 #include "tests/support/op_cases.h"
 #include "tests/support/runner.h"
+#include "engine/shutdown.h"
 
 namespace rsd::test {
 
@@ -149,6 +150,7 @@ rsd::comm::Communicator& mpi_world() {
 }  // namespace rsd::test
 
 int main(int argc, char** argv) {
+  rsd::ShutdownAtExit shutdown_at_exit;  // ends the device state before static destruction (engine/shutdown.h)
   using rsd::test::Runner;
   // --runner=... is ours: taken out before doctest reads the rest.
   std::string runner_name = "cpu";

@@ -38,6 +38,64 @@ TEST_SUITE("allocator") {
     for (void* p : second) CHECK(reinterpret_cast<uintptr_t>(p) % Arena::kAlignment == 0);
   }
 
+  TEST_CASE("the arena reuses a released block within the step and coalesces free neighbours") {
+    Arena arena(Device::cpu());
+    constexpr size_t kMiB = size_t{1} << 20;
+    void* a = arena.allocate(4 * kMiB);
+    void* b = arena.allocate(4 * kMiB);
+    void* c = arena.allocate(4 * kMiB);
+    CHECK(arena.stats().bytes_in_use == static_cast<int64_t>(12 * kMiB));
+    arena.release(b, 4 * kMiB);
+    CHECK(arena.stats().bytes_in_use == static_cast<int64_t>(8 * kMiB));
+    CHECK(arena.allocate(3 * kMiB) == b);  // best fit: the hole b left, not the chunk's tail
+    arena.release(b, 3 * kMiB);
+    arena.release(a, 4 * kMiB);
+    // a and b's hole coalesce into one 8 MiB range at a's address.
+    CHECK(arena.allocate(8 * kMiB) == a);
+    CHECK(arena.stats().peak_bytes_in_use == static_cast<int64_t>(12 * kMiB));
+    arena.release(c, 4 * kMiB);
+    CHECK(arena.stats().raw_allocs == 1);
+    arena.reset();
+    CHECK(arena.stats().bytes_in_use == 0);
+  }
+
+  TEST_CASE("a block released after a reset is ignored: its memory belongs to the new step") {
+    Arena& arena = arena_for(Device::cpu());
+    arena.reset();
+    Tensor stale;
+    {
+      ArenaScope scope(arena);
+      stale = Tensor::empty({1 << 18}, DType::f32);
+    }
+    arena.reset();
+    void* reused;
+    {
+      ArenaScope scope(arena);
+      Tensor fresh = Tensor::empty({1 << 18}, DType::f32);
+      reused = fresh.raw();
+      const int64_t in_use = arena.stats().bytes_in_use;
+      stale = Tensor();  // old generation: must not free fresh's memory
+      CHECK(arena.stats().bytes_in_use == in_use);
+      Tensor other = Tensor::empty({1 << 18}, DType::f32);
+      CHECK(other.raw() != reused);
+    }
+    arena.reset();
+  }
+
+  TEST_CASE("the step's peak is its live peak: dead temporaries are reused") {
+    Arena& arena = arena_for(Device::cpu());
+    arena.reset();
+    arena.reset_peak();
+    {
+      ArenaScope scope(arena);
+      for (int i = 0; i < 50; ++i) {
+        Tensor t = Tensor::empty({1 << 18}, DType::f32);  // 1 MiB, dead at the end of the iteration
+      }
+    }
+    CHECK(arena.stats().peak_bytes_in_use == static_cast<int64_t>(size_t{1} << 20));
+    arena.reset();
+  }
+
   TEST_CASE("tensors in an ArenaScope come from the arena and are invalid after reset") {
     Arena& arena = arena_for(Device::cpu());
     Tensor inside, outside;

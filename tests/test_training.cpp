@@ -53,4 +53,14 @@ TEST_SUITE("training" * rsd::test::on_gpu()) {
     CHECK(gpu.eval_accuracy > 0.9);
     CHECK(gpu.steady_state_raw_allocs == 0);
   }
+
+  TEST_CASE("CUDA training gives the same bits twice (deterministic cuDNN algorithms, the default)") {
+    demo::ToyTrainingConfig config;
+    config.steps = 8;
+    config.seed = 5;
+    config.device = Device::cuda(0);
+    const demo::ToyTrainingResult a = demo::train_toy_classifier(config);
+    const demo::ToyTrainingResult b = demo::train_toy_classifier(config);
+    CHECK(a.losses == b.losses);
+  }
 }

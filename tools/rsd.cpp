@@ -12,6 +12,7 @@
 #include "engine/error.h"
 #include "engine/threads.h"
 #include "tools/commands/commands.h"
+#include "engine/shutdown.h"
 
 namespace {
 
@@ -27,6 +28,7 @@ constexpr void (*kCommands[])(CLI::App&) = {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rsd::ShutdownAtExit shutdown_at_exit;  // ends the device state before static destruction (engine/shutdown.h)
   CLI::App app{"rsd: self-supervised pretraining of Sentinel-1/Sentinel-2 encoders (C++/CUDA, no framework)"};
   app.set_version_flag("--version", "rsd 0.1.0");
   app.require_subcommand(1);

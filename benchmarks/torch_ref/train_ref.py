@@ -108,6 +108,47 @@ class Step:
                 torch._foreach_add_(self.target, self.online_twins, alpha=0.01)
 
 
+def tensor_bytes(tensors):
+    """Bytes of the distinct storages among `tensors`."""
+    seen = {}
+    for t in tensors:
+        s = t.storage() if hasattr(t, "storage") else None
+        if s is not None:
+            seen[s.data_ptr()] = s.nbytes() if callable(getattr(s, "nbytes", None)) else s.size() * t.element_size()
+    return sum(seen.values())
+
+
+def peak_bytes(step, device):
+    """One step's peak memory: measured by the caching allocator on a GPU; on the CPU, where PyTorch
+    keeps no such count, a model: what persists (weights, gradients, optimizer state, the views)
+    plus every tensor autograd saved for the backward, at the end of the forward (the point where
+    a training step's activations peak; the backward's transient gradients come on top, so the model
+    is a lower bound)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        return {"peak_bytes": torch.cuda.max_memory_allocated(), "model": "torch.cuda.max_memory_allocated"}
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    step.opt.zero_grad(set_to_none=False)  # the gradients exist during the step: count them
+    params = [p for p in step.m.parameters()]
+    persistent = (tensor_bytes(params) + tensor_bytes([p.grad for p in params if p.grad is not None])
+                  + tensor_bytes([b for s in step.opt.state.values() for b in s.values() if torch.is_tensor(b)])
+                  + tensor_bytes(step.views))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=step.amp):
+            loss = step.loss()
+    activations = tensor_bytes([t for t in saved if t.data_ptr() not in {p.data_ptr() for p in params}])
+    del loss, saved
+    return {"peak_bytes": persistent + activations, "model": "persistent + saved activations (CPU model)"}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="byol,dual-contrastive,simclr")
@@ -128,18 +169,21 @@ def main():
     amp = device.type == "cuda"
     torch.backends.cudnn.benchmark = True
     rows = []
-    print(f"{'method':18} {'arch':9} {'batch':>5} {'patch':>5} {'median ms':>10} {'samples/s':>10}")
+    print(f"{'method':18} {'arch':9} {'batch':>5} {'patch':>5} {'median ms':>10} {'samples/s':>10} {'peak MiB':>10}")
     for method in args.methods.split(","):
         for arch in args.archs.split(","):
             step = Step(method, arch, args.stem, args.batch, args.patch, device, amp)
             times = time_runs(step, device, args.warmup, args.runs)
             med = statistics.median(times)
+            peak = peak_bytes(step, device)
             rows.append({"op": f"{method}/{arch}", "shape": f"{args.batch}x{args.patch}x{args.patch}",
                          "dtype": "bf16" if amp else "fp32", "method": method, "arch": arch, "stem": args.stem, "width": 64, "batch": args.batch,
                          "patch": args.patch, "precision": "bf16-autocast" if amp else "fp32",
                          "median_ms": med, "min_ms": min(times), "runs": len(times),
-                         "samples_per_s": args.batch / (med / 1e3)})
-            print(f"{method:18} {arch:9} {args.batch:5d} {args.patch:5d} {med:10.2f} {rows[-1]['samples_per_s']:10.1f}")
+                         "samples_per_s": args.batch / (med / 1e3), "peak_bytes": peak["peak_bytes"],
+                         "peak_model": peak["model"]})
+            print(f"{method:18} {arch:9} {args.batch:5d} {args.patch:5d} {med:10.2f} {rows[-1]['samples_per_s']:10.1f} "
+                  f"{peak['peak_bytes'] / 2**20:10.1f}")
             del step
             if device.type == "cuda":
                 torch.cuda.empty_cache()

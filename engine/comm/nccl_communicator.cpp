@@ -136,7 +136,7 @@ class NcclCommunicator final : public Communicator {
   }
 
   ~NcclCommunicator() override {
-    cudaSetDevice(device().index);
+    cuda::try_make_current(device().index);
     if (!aborted_) ncclCommDestroy(comm_);  // finalizes: waits for the queued collectives
     cudaEventDestroy(after_compute_);
     cudaEventDestroy(after_comm_);
@@ -256,7 +256,7 @@ class NcclCommunicator final : public Communicator {
               ")");
     check_tensor(collective, *this, t);
     const ncclDataType_t type = nccl_type(collective, t, rank());
-    RSD_CUDA_CHECK(cudaSetDevice(device().index), "nccl ", collective, " on ", device().str());
+    cuda::make_current(device().index);
     RSD_CUDA_CHECK(cudaEventRecord(after_compute_, compute_), "nccl ", collective, ", rank ", rank());
     RSD_CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, after_compute_, 0), "nccl ", collective, ", rank ", rank());
     return type;

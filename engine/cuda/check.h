@@ -12,6 +12,16 @@ namespace rsd::cuda {
 
 const char* cublas_status_name(cublasStatus_t s);
 
+// Errors a release may meet when the process is ending: the runtime is unloading or the context is
+// gone, so the memory or handle goes with it. Not worth a word.
+inline bool is_teardown_error(cudaError_t e) {
+  return e == cudaErrorCudartUnloading || e == cudaErrorContextIsDestroyed;
+}
+
+// For release paths that must not throw (destructors, shutdown): teardown errors are accepted,
+// anything else is printed as a warning naming `what`.
+void warn_on_release_error(cudaError_t e, const char* what) noexcept;
+
 }  // namespace rsd::cuda
 
 #define RSD_CUDA_CHECK(call, ...)                                                              \

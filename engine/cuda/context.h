@@ -1,6 +1,7 @@
 // Per-device CUDA state: the compute stream, the cuBLAS and cuDNN handles bound to it. Created
-// lazily on first use of a device and kept for the life of the process. One compute stream per
-// device: all ops are ordered on it, which is what makes the allocator's reuse of freed memory safe.
+// lazily on first use of a device and destroyed by rsd::shutdown() (engine/shutdown.h), which the
+// first context registers with std::atexit. One compute stream per device: all ops are ordered on
+// it, which is what makes the allocator's reuse of freed memory safe.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -21,7 +22,15 @@ struct DeviceContext {
   cudnnHandle_t cudnn = nullptr;
 };
 
-// Makes `device` current on this thread and returns its context.
+// Makes `device` current on this thread (cudaSetDevice, skipped when it already is). rsd selects
+// devices only through this and context(), never with cudaSetDevice directly.
+void make_current(int device);
+// The same for destructors and teardown: false instead of an exception.
+bool try_make_current(int device) noexcept;
+
+// Makes `device` current on this thread and returns its context. Called by every op: after the
+// first call per device it takes no lock, and it calls cudaSetDevice only when this thread's
+// current device changes.
 DeviceContext& context(int device);
 
 }  // namespace rsd::cuda

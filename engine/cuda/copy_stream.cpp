@@ -23,10 +23,9 @@ CopyStreamImpl::CopyStreamImpl(int device, int slots) : device_(device) {
 
 CopyStreamImpl::~CopyStreamImpl() {
   // Device memory the uploads write to goes back to the pool after this: let them finish first.
-  cudaSetDevice(device_);
+  try_make_current(device_);
   if (stream_ != nullptr) {
-    const cudaError_t err = cudaStreamSynchronize(stream_);
-    if (err != cudaSuccess) std::fprintf(stderr, "rsd: copy stream of cuda:%d: %s\n", device_, cudaGetErrorString(err));
+    warn_on_release_error(cudaStreamSynchronize(stream_), "synchronize the copy stream");
   }
   for (cudaEvent_t e : uploaded_) cudaEventDestroy(e);
   for (cudaEvent_t e : released_) cudaEventDestroy(e);
@@ -41,7 +40,7 @@ void CopyStreamImpl::check_slot(int slot) const {
 void CopyStreamImpl::upload(int slot, const std::vector<CopyRange>& ranges) {
   check_slot(slot);
   std::lock_guard<std::mutex> lock(mutex_);
-  RSD_CUDA_CHECK(cudaSetDevice(device_), "upload of slot ", slot, " to cuda:", device_);
+  make_current(device_);
   // A release event never recorded makes this wait a no-op (the slot's first use).
   RSD_CUDA_CHECK(cudaStreamWaitEvent(stream_, released_[slot], 0), "upload of slot ", slot, ": wait for its release");
   for (const CopyRange& r : ranges) {

@@ -15,8 +15,7 @@ void* allocate_pinned(size_t bytes) {
 }
 
 void free_pinned(void* p) noexcept {
-  const cudaError_t err = cudaFreeHost(p);
-  if (err != cudaSuccess) std::fprintf(stderr, "rsd: cudaFreeHost failed: %s\n", cudaGetErrorString(err));
+  warn_on_release_error(cudaFreeHost(p), "cudaFreeHost");
 }
 
 }  // namespace rsd::cuda

@@ -43,9 +43,15 @@ void check_info_nce(const Tensor& a, const Tensor& b, const Tensor& tau, int64_t
             describe_all(a, b, tau));
   RSD_CHECK(tau.numel() == 1, kOp, ": tau must have one element: ", describe_all(a, b, tau));
   RSD_CHECK(opt.eps > 0.0, kOp, ": eps must be positive, got ", opt.eps, " for ", describe_all(a, b, tau));
-  const double t = tau.item();
-  RSD_CHECK(t > 0.0 && std::isfinite(t), kOp, ": tau must be positive and finite, got ", t, " for ",
-            describe_all(a, b, tau));
+  // The value is checked where reading it is free (the host). On a GPU that read would be a host
+  // round trip in every step; there tau comes from models::Temperature (a validated constant, or
+  // exp of a learnable log, positive by construction), and a non-finite one makes the loss
+  // non-finite, which the training step's guard catches.
+  if (!tau.is_cuda()) {
+    const double t = tau.item();
+    RSD_CHECK(t > 0.0 && std::isfinite(t), kOp, ": tau must be positive and finite, got ", t, " for ",
+              describe_all(a, b, tau));
+  }
 }
 
 

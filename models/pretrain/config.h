@@ -67,6 +67,9 @@ struct TrainConfig {
   double grad_clip = 0.0;             // max global gradient norm; 0 = off
   std::string precision = "auto";     // auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16
   int max_bad_steps = 5;              // NaN/Inf guard: stop after this many skipped steps in a row
+  bool deterministic = true;          // GPU: deterministic cuDNN algorithms only (engine/gpu_options.h)
+  bool tf32 = false;                  // GPU: TF32 for fp32 convolutions
+  int64_t cudnn_workspace_mb = 256;   // GPU: cap on one convolution's cuDNN workspace
 };
 
 struct LogConfig {

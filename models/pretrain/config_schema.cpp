@@ -221,6 +221,13 @@ std::vector<KeySpec> make_schema() {
       key("train.max_bad_steps", &in<kTrain, &TrainConfig::max_bad_steps>,
           "a step with a NaN or Inf loss or gradient is skipped; training stops after this many in a row")
           .at_least(1),
+      key("train.deterministic", &in<kTrain, &TrainConfig::deterministic>,
+          "GPU: only cuDNN algorithms that give the same bits every run; false: the fastest"),
+      key("train.tf32", &in<kTrain, &TrainConfig::tf32>,
+          "GPU: fp32 convolutions may use TF32 tensor cores (precision = \"fp32\" only)"),
+      key("train.cudnn_workspace_mb", &in<kTrain, &TrainConfig::cudnn_workspace_mb>,
+          "GPU: the most workspace one convolution may use, MiB")
+          .at_least(0),
 
       key("log.out_dir", &in<kLog, &LogConfig::out_dir>, "folder of the run: log, metrics, checkpoints, plot")
           .not_empty(),

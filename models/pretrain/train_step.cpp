@@ -5,6 +5,7 @@
 #include "engine/allocator.h"
 #include "engine/autograd.h"
 #include "engine/copy.h"
+#include "engine/ops/elementwise.h"
 #include "models/layers.h"
 
 namespace rsd::pretrain {
@@ -28,11 +29,20 @@ void TrainStep::set_counters(int bad_in_a_row, int64_t skipped_total) {
   skipped_total_ = skipped_total;
 }
 
-double TrainStep::micro_batch(const std::vector<Tensor>& views, bool keep_embedding, StepResult& r) {
+void TrainStep::micro_batch(const std::vector<Tensor>& views, bool keep_embedding, StepResult& r) {
   std::unique_ptr<models::SyncBatchNormScope> sync;
   if (distributed() && options_.sync_bn) sync = std::make_unique<models::SyncBatchNormScope>(*options_.comm);
   models::SslOutput out = method_.forward(views);
-  const double value = out.loss.item();
+  // The loss stays on the device (no read-back between forward and backward): its share of the
+  // step's mean is added to loss_sum_, read once after the last backward.
+  {
+    NoGradScope no_grad;
+    if (!loss_sum_.defined()) {
+      ArenaSuspend outlives_the_micro_batch;
+      loss_sum_ = Tensor::zeros({1}, out.loss.dtype(), out.loss.device());
+    }
+    accumulate_(loss_sum_, scale(out.loss, 1.0 / options_.grad_accum));
+  }
   // The seed 1 / grad_accum in the loss's dtype and device: the gradient of the micro-batch mean.
   Tensor seed = Tensor::full({1}, 1.0 / options_.grad_accum, out.loss.dtype(), out.loss.device());
   backward(out.loss, seed);
@@ -41,7 +51,6 @@ double TrainStep::micro_batch(const std::vector<Tensor>& views, bool keep_embedd
     r.embedding = Tensor::empty(out.embedding.shape(), DType::f64);
     r.embedding.copy_from(out.embedding);
   }
-  return value;
 }
 
 StepResult TrainStep::run(const std::function<std::vector<Tensor>()>& next_views, int64_t step, double lr,
@@ -49,25 +58,29 @@ StepResult TrainStep::run(const std::function<std::vector<Tensor>()>& next_views
   StepResult r;
   Arena& arena = arena_for(device_);
   method_.params().zero_grad();
+  if (loss_sum_.defined()) fill_(loss_sum_, 0.0);
   for (int k = 0; k < options_.grad_accum; ++k) {
-    ArenaScope scope(arena);
-    std::vector<Tensor> views = next_views();
-    const bool last = k + 1 == options_.grad_accum;
-    std::unique_ptr<LeafGradHookScope> armed = distributed() ? reducer_->arm(last) : nullptr;
-    r.loss += micro_batch(views, keep_embedding && last, r) / options_.grad_accum;
+    {
+      ArenaScope scope(arena);
+      std::vector<Tensor> views = next_views();
+      const bool last = k + 1 == options_.grad_accum;
+      std::unique_ptr<LeafGradHookScope> armed = distributed() ? reducer_->arm(last) : nullptr;
+      micro_batch(views, keep_embedding && last, r);
+    }
+    // Everything of the micro-batch is dead by now (gradients live in the pool): the next one
+    // starts from an empty arena, so gradient accumulation costs one micro-batch of activations.
+    arena.reset();
   }
   if (distributed()) {
     reducer_->finish();
-    Tensor loss = Tensor::full({1}, r.loss, DType::f64, options_.comm->device());
-    options_.comm->all_reduce(loss, comm::ReduceOp::average);
-    r.loss = loss.item();
+    options_.comm->all_reduce(loss_sum_, comm::ReduceOp::average);
   }
+  r.loss = loss_sum_.item();
   r.grad_norm = grad_norm_.compute();
   if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
     r.skipped = true;
     ++skipped_total_;
     ++bad_in_a_row_;
-    arena.reset();
     RSD_CHECK(bad_in_a_row_ < options_.max_bad_steps, "training stopped at step ", step, ": ", bad_in_a_row_,
               " steps in a row had a non-finite loss or gradient (last loss ", r.loss, ", gradient norm ",
               r.grad_norm, "). Lower train.lr, set train.grad_clip, check the data for NaN, or use "
@@ -80,7 +93,10 @@ StepResult TrainStep::run(const std::function<std::vector<Tensor>()>& next_views
     r.clipped = true;
   }
   optimizer_.step(lr);
-  method_.after_step(step);
+  {
+    ArenaScope scope(arena);  // the method's after-step (BYOL's EMA) may make temporaries
+    method_.after_step(step);
+  }
   arena.reset();
   return r;
 }

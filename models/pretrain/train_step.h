@@ -4,8 +4,10 @@
 //   loss seeded by 1 / grad_accum (so the gradient is that of the mean over micro-batches);
 //   the global gradient norm; the NaN/Inf guard; clipping; the optimizer step; the method's
 //   after-step (BYOL's EMA).
-// Each micro-batch runs inside the device's step arena, which is reset after the step, so a
-// steady-state step makes no raw allocation.
+// Each micro-batch runs inside the device's step arena, which is reset after it (gradients live in
+// the pool), so accumulation costs one micro-batch of activations and a steady-state step makes no
+// raw allocation. The loss stays on the device until the step's one read-back, with the gradient
+// norm, after the last backward.
 //
 // Data-parallel (options.comm, any backend but "single"; an NCCL job of one rank runs it too): each rank runs its share of the global
 // batch; a GradientReducer (engine/comm/grad_reducer.h) averages the gradients over ranks in
@@ -61,7 +63,7 @@ class TrainStep {
   void set_counters(int bad_in_a_row, int64_t skipped_total);
 
  private:
-  double micro_batch(const std::vector<Tensor>& views, bool keep_embedding, StepResult& r);
+  void micro_batch(const std::vector<Tensor>& views, bool keep_embedding, StepResult& r);
   bool distributed() const { return reducer_ != nullptr; }
 
   models::SslMethod& method_;
@@ -70,6 +72,7 @@ class TrainStep {
   GradientNorm grad_norm_;
   Device device_;
   std::unique_ptr<comm::GradientReducer> reducer_;  // data-parallel only
+  Tensor loss_sum_;  // (1) on the device, the loss's dtype: the step's mean loss, summed over micro-batches
   int bad_in_a_row_ = 0;
   int64_t skipped_total_ = 0;
 };

@@ -13,6 +13,7 @@
 #include "engine/checkpoint.h"
 #include "engine/comm/communicator.h"
 #include "engine/device.h"
+#include "engine/gpu_options.h"
 #include "engine/output_preflight.h"
 #include "engine/progress.h"
 #include "engine/threads.h"
@@ -152,6 +153,11 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
   check_pretrain_paths(config);
   const RunStart start = run_start(options);
   const DType dtype = compute_dtype(config.train.precision, device);
+  GpuMathOptions gpu_math;
+  gpu_math.deterministic = config.train.deterministic;
+  gpu_math.tf32 = config.train.tf32;
+  gpu_math.cudnn_workspace_bytes = static_cast<size_t>(config.train.cudnn_workspace_mb) << 20;
+  set_gpu_math_options(gpu_math);
   const int world = comm.world_size();
   const bool distributed = comm.backend() != "single";  // NCCL with one rank included
   const bool lead = comm.rank() == 0;  // rank 0 writes files and talks to the terminal
