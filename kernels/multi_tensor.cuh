@@ -38,4 +38,13 @@ __device__ inline ChunkView locate_chunk(const MultiTensorSlot* slots, const int
 
 __device__ __forceinline__ bool excluded(const MultiTensorSlot& s) { return (s.flags & kSlotExcluded) != 0; }
 
+// The step guard (optim.cuh): uniform over a launch, so a skipping block returns before any
+// barrier.
+__device__ __forceinline__ bool guard_skips(const float* guard) {
+  return guard != nullptr && guard[kGuardSkip] != 0.0f;
+}
+__device__ __forceinline__ float guard_scale(const float* guard) {
+  return guard != nullptr ? guard[kGuardScale] : 1.0f;
+}
+
 }  // namespace rsd::kernels

@@ -7,7 +7,9 @@
 namespace rsd::kernels {
 namespace {
 
-__global__ void ema_kernel(const MultiTensorSlot* slots, const int64_t* chunk_start, int n_slots, float tau) {
+__global__ void ema_kernel(const MultiTensorSlot* slots, const int64_t* chunk_start, int n_slots, float tau,
+                           const float* guard) {
+  if (guard_skips(guard)) return;
   const ChunkView v = locate_chunk(slots, chunk_start, n_slots, blockIdx.x);
   const MultiTensorSlot& s = v.slot;
   const float keep = tau, take = 1.0f - tau;
@@ -46,12 +48,26 @@ __global__ void scale_kernel(const MultiTensorSlot* slots, const int64_t* chunk_
   for (int64_t i = v.begin + threadIdx.x; i < v.end; i += blockDim.x) v.slot.param[i] *= factor;
 }
 
+__global__ void step_guard_kernel(const float* loss, const double* squared_norm, double clip, float* guard,
+                                  double* norm_out) {
+  const double norm = sqrt(squared_norm[0]);
+  const bool finite = isfinite(loss[0]) && isfinite(norm);
+  guard[kGuardSkip] = finite ? 0.0f : 1.0f;
+  guard[kGuardScale] = (finite && clip > 0.0 && norm > clip) ? static_cast<float>(clip / (norm + 1e-6)) : 1.0f;
+  norm_out[0] = norm;
+}
+
 }  // namespace
 
 void ema_update(const MultiTensorSlot* slots, const int64_t* chunk_start, int n_slots, int64_t total_chunks,
-                float tau, cudaStream_t s) {
+                float tau, cudaStream_t s, const float* guard) {
   if (total_chunks <= 0 || n_slots <= 0) return;
-  ema_kernel<<<static_cast<unsigned>(total_chunks), kBlock, 0, s>>>(slots, chunk_start, n_slots, tau);
+  ema_kernel<<<static_cast<unsigned>(total_chunks), kBlock, 0, s>>>(slots, chunk_start, n_slots, tau, guard);
+}
+
+void step_guard(const float* loss, const double* squared_norm, double clip, float* guard, double* norm_out,
+                cudaStream_t s) {
+  step_guard_kernel<<<1, 1, 0, s>>>(loss, squared_norm, clip, guard, norm_out);
 }
 
 size_t squared_norm_workspace_bytes(int64_t total_chunks) {

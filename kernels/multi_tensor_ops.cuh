@@ -12,8 +12,9 @@ namespace rsd::kernels {
 
 // Per slot: param = tau * param + (1 - tau) * grad, where `param` is the target tensor and `grad`
 // points at the online tensor it follows (read only).
+// With a guard (optim.cuh) that says skip, nothing is written: a skipped step moves no weights.
 void ema_update(const MultiTensorSlot* slots, const int64_t* chunk_start, int n_slots, int64_t total_chunks,
-                float tau, cudaStream_t s);
+                float tau, cudaStream_t s, const float* guard = nullptr);
 
 // Bytes of workspace squared_norm needs: one double per chunk.
 size_t squared_norm_workspace_bytes(int64_t total_chunks);
@@ -28,5 +29,12 @@ void squared_norm(const MultiTensorSlot* slots, const int64_t* chunk_start, int 
 // Per slot: param *= factor.
 void scale(const MultiTensorSlot* slots, const int64_t* chunk_start, int n_slots, int64_t total_chunks, float factor,
            cudaStream_t s);
+
+// One thread: the step guard (optim.cuh) from the step's loss (one float) and the gradients'
+// squared norm (one double, from squared_norm): skip = !(loss and norm finite); scale =
+// clip / (norm + 1e-6) when clip > 0 and norm > clip, else 1 (the factor in double, as the host
+// computed it before). Also writes the norm itself to *norm_out (for the late read-back).
+void step_guard(const float* loss, const double* squared_norm, double clip, float* guard, double* norm_out,
+                cudaStream_t s);
 
 }  // namespace rsd::kernels

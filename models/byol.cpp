@@ -79,6 +79,8 @@ void Byol::weights_loaded() { copy_online_into_target(params_, target_params_); 
 
 void Byol::after_step(int64_t step) { ema_->update(tau_schedule_.tau(step)); }
 
+void Byol::set_step_guard(const Tensor& guard) { ema_->set_guard(guard); }
+
 std::map<std::string, double> Byol::scalars(int64_t step) const { return {{"tau", tau_schedule_.tau(step)}}; }
 
 std::vector<std::pair<std::string, Tensor>> Byol::extra_state() const {

@@ -36,6 +36,7 @@ class Byol final : public SslMethod {
   const char* name() const override { return "byol"; }
   SslOutput forward(const std::vector<Tensor>& views) override;
   void after_step(int64_t step) override;
+  void set_step_guard(const Tensor& guard) override;
   void weights_loaded() override;
   std::map<std::string, double> scalars(int64_t step) const override;
   std::vector<std::pair<std::string, Tensor>> extra_state() const override;

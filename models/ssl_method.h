@@ -39,6 +39,9 @@ class SslMethod {
   virtual SslOutput forward(const std::vector<Tensor>& views) = 0;
   // After the optimizer step `step` (counted from 0): BYOL's EMA of the target network.
   virtual void after_step(int64_t /*step*/) {}
+  // The training step's guard (engine/optim/step_guard.h): after_step's updates honour it (a
+  // skipped step moves no weights). Undefined: none.
+  virtual void set_step_guard(const Tensor& /*guard*/) {}
   // After params() were overwritten from given weights (--init): BYOL restarts its target as a
   // copy of the online network.
   virtual void weights_loaded() {}

@@ -11,6 +11,7 @@
 
 #include "engine/copy.h"
 #include "engine/device.h"
+#include "engine/ops/convert.h"
 #include "engine/optim/ema.h"
 #include "engine/optim/grad_norm.h"
 #include "engine/optim/lars.h"
@@ -353,5 +354,45 @@ TEST_SUITE("pretrain" * rsd::test::on_gpu()) {
         }
       }
     }
+  }
+
+  TEST_CASE("the guard on the device: a NaN step changes no weight (BYOL's EMA included); clipping as on the CPU") {
+    for (const std::string kind : {"byol", "simclr"}) {
+      CAPTURE(kind);
+      auto m = make(kind, Device::cuda(0));
+      LARS opt(m->params().parameters(), LarsOptions{});
+      pretrain::TrainStep step(*m, opt, {});
+      const std::vector<double> before = m->params().parameters().front()->value.to_host_doubles();
+      std::vector<double> target_before;
+      if (kind == "byol")
+        target_before = static_cast<models::Byol&>(*m).target_params().parameters().front()->value.to_host_doubles();
+      const pretrain::StepResult r = step.run(
+          [&] {
+            std::vector<Tensor> v = views(kind, Device::cpu(), DType::f32, 5);
+            v[0].data<float>()[3] = std::nanf("");
+            for (Tensor& t : v) t = to_device(t, Device::cuda(0));
+            return v;
+          },
+          0, 0.5);
+      CHECK(r.skipped);
+      CHECK(opt.step_count() == 0);
+      CHECK(m->params().parameters().front()->value.to_host_doubles() == before);
+      if (kind == "byol")
+        CHECK(static_cast<models::Byol&>(*m).target_params().parameters().front()->value.to_host_doubles() ==
+              target_before);
+    }
+    // Clipping: the same clipped step on both devices.
+    pretrain::StepOptions clip;
+    clip.grad_clip = 1e-3;
+    std::vector<std::vector<double>> weights;
+    for (Device d : {Device::cpu(), Device::cuda(0)}) {
+      auto m = make("simclr", d);
+      LARS opt(m->params().parameters(), LarsOptions{});
+      pretrain::TrainStep step(*m, opt, clip);
+      const pretrain::StepResult r = step.run([&] { return views("simclr", d, DType::f32, 77); }, 0, 0.5);
+      CHECK(r.clipped);
+      weights.push_back(m->params().parameters().front()->value.to_host_doubles());
+    }
+    CHECK(scaled_error(weights[0], weights[1]) <= 1e-4);
   }
 }

@@ -8,8 +8,8 @@
 
 namespace rsd::cuda {
 
-void ema_update(const MultiTensorTable& t, float tau) {
-  kernels::ema_update(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, tau, stream_of(t));
+void ema_update(const MultiTensorTable& t, float tau, const float* guard) {
+  kernels::ema_update(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, tau, stream_of(t), guard);
   RSD_CUDA_CHECK_LAUNCH("EMA update over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
 }
 
@@ -28,6 +28,12 @@ void squared_norm(const MultiTensorTable& t, const Tensor& workspace, Tensor& ou
 void scale(const MultiTensorTable& t, float factor) {
   kernels::scale(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, factor, stream_of(t));
   RSD_CUDA_CHECK_LAUNCH("scale over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
+}
+
+void step_guard(const Tensor& loss, const Tensor& squared_norm, double clip, Tensor& guard, Tensor& norm) {
+  kernels::step_guard(loss.data<float>(), squared_norm.data<double>(), clip, guard.data<float>(), norm.data<double>(),
+                      context(loss.device().index).stream);
+  RSD_CUDA_CHECK_LAUNCH("step guard");
 }
 
 }  // namespace rsd::cuda

@@ -8,9 +8,10 @@
 
 namespace rsd::cuda {
 
-void sgd_step(const MultiTensorTable& t, float lr, float momentum, float weight_decay, bool nesterov) {
+void sgd_step(const MultiTensorTable& t, float lr, float momentum, float weight_decay, bool nesterov,
+              const float* guard) {
   kernels::sgd_step(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, lr, momentum, weight_decay, nesterov,
-                    stream_of(t));
+                    stream_of(t), guard);
   RSD_CUDA_CHECK_LAUNCH("SGD step over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
 }
 
@@ -21,21 +22,21 @@ Tensor lars_workspace(const MultiTensorTable& t) {
 }
 
 void lars_step(const MultiTensorTable& t, const Tensor& workspace, float lr, float momentum, float weight_decay,
-               float eta) {
+               float eta, const float* guard) {
   // The trust ratio of a tensor needs its whole norms before any of its elements is updated, and a
   // tensor spans several blocks: hence two launches, ordered on the one compute stream.
   kernels::lars_norms(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, weight_decay, workspace.raw(),
-                      stream_of(t));
+                      stream_of(t), guard);
   RSD_CUDA_CHECK_LAUNCH("LARS norms over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
   kernels::lars_step(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, lr, momentum, weight_decay, eta,
-                     workspace.raw(), stream_of(t));
+                     workspace.raw(), stream_of(t), guard);
   RSD_CUDA_CHECK_LAUNCH("LARS step over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
 }
 
 void adamw_step(const MultiTensorTable& t, float lr, float beta1, float beta2, float eps, float weight_decay,
-                int64_t step) {
+                int64_t step, const float* guard) {
   kernels::adamw_step(slots_of(t), chunks_of(t), t.n_slots, t.total_chunks, lr, beta1, beta2, eps, weight_decay,
-                      step, stream_of(t));
+                      step, stream_of(t), guard);
   RSD_CUDA_CHECK_LAUNCH("AdamW step ", step, " over ", t.n_slots, " tensors, ", t.total_chunks, " chunks");
 }
 

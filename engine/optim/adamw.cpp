@@ -45,7 +45,7 @@ AdamW::AdamW(const std::vector<Parameter*>& params, const AdamWOptions& options)
 }
 
 void AdamW::step(double lr) {
-  begin_step(lr);
+  if (!begin_step(lr)) return;  // skipped by the guard (CPU)
   const int64_t t = step_count();
   const float flr = static_cast<float>(lr);
   const float b1 = static_cast<float>(options_.beta1);
@@ -53,7 +53,7 @@ void AdamW::step(double lr) {
   const float eps = static_cast<float>(options_.eps);
   const float wd = static_cast<float>(options_.weight_decay);
   if (device().is_cuda()) {
-    RSD_CUDA_CALL(cuda::adamw_step(table_, flr, b1, b2, eps, wd, t));
+    RSD_CUDA_CALL(cuda::adamw_step(table_, flr, b1, b2, eps, wd, t, guard_pointer()));
     return;
   }
   // As the CUDA launcher does: powers of the float betas, in double.

@@ -31,12 +31,21 @@ EmaUpdate::EmaUpdate(std::vector<Tensor> targets, std::vector<Tensor> sources)
   }
 }
 
+void EmaUpdate::set_guard(const Tensor& guard) {
+  RSD_CHECK(!guard.defined() || (guard.dtype() == DType::f32 && guard.numel() == 2 &&
+                                 guard.device() == targets_.front().device()),
+            "EMA: the step guard must be two f32 on ", targets_.front().device().str(), ", got ", guard.describe());
+  guard_ = guard;
+}
+
 void EmaUpdate::update(double tau) {
   RSD_CHECK(tau >= 0.0 && tau <= 1.0, "EMA: tau must lie in [0, 1], got ", tau);
+  const float* guard = guard_.defined() ? guard_.data<float>() : nullptr;
   if (targets_.front().is_cuda()) {
-    RSD_CUDA_CALL(cuda::ema_update(table_, static_cast<float>(tau)));
+    RSD_CUDA_CALL(cuda::ema_update(table_, static_cast<float>(tau), guard));
     return;
   }
+  if (guard != nullptr && guard[0] != 0.0f) return;  // a skipped step moves no weights
   const float keep = static_cast<float>(tau), take = 1.0f - keep;
   for (size_t k = 0; k < targets_.size(); ++k) {
     float* t = targets_[k].data<float>();

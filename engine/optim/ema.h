@@ -17,10 +17,13 @@ class EmaUpdate {
   EmaUpdate(std::vector<Tensor> targets, std::vector<Tensor> sources);
   // tau in [0, 1]: 1 leaves the targets, 0 copies the sources.
   void update(double tau);
+  // The training step's guard (engine/optim/optimizer.h): a skipped step leaves the targets.
+  void set_guard(const Tensor& guard);
 
  private:
   std::vector<Tensor> targets_, sources_;
   cuda::MultiTensorTable table_;  // CUDA only
+  Tensor guard_;
 };
 
 }  // namespace rsd

@@ -28,27 +28,30 @@ GradientNorm::GradientNorm(const std::vector<Parameter*>& params) {
 #if RSD_HAVE_CUDA
     table_ = cuda::build_multi_tensor_table(entries, "gradient norm");
     workspace_ = cuda::squared_norm_workspace(table_);
-    ArenaSuspend persistent;
-    result_ = Tensor::zeros({1}, DType::f64, device);
 #else
     fail("gradient norm: this build of rsd has no CUDA backend");
 #endif
   }
+  ArenaSuspend persistent;
+  result_ = Tensor::zeros({1}, DType::f64, device);
 }
 
-double GradientNorm::compute() const {
+const Tensor& GradientNorm::squared_on_device() const {
+  Tensor out = result_;
   if (grads_.front().is_cuda()) {
-    Tensor out = result_;
     RSD_CUDA_CALL(cuda::squared_norm(table_, workspace_, out));
-    return std::sqrt(out.item());
+    return result_;
   }
   double sum = 0.0;
   for (const Tensor& g : grads_) {
     const float* p = g.data<float>();
     for (int64_t i = 0, n = g.numel(); i < n; ++i) sum += static_cast<double>(p[i]) * p[i];
   }
-  return std::sqrt(sum);
+  out.data<double>()[0] = sum;
+  return result_;
 }
+
+double GradientNorm::compute() const { return std::sqrt(squared_on_device().item()); }
 
 void GradientNorm::scale(double factor) {
   RSD_CHECK(std::isfinite(factor), "gradient norm: scale factor ", factor, " is not finite");

@@ -20,13 +20,18 @@ class GradientNorm {
   // The gradient buffers of `params` (allocated by the registry, so their addresses are stable).
   explicit GradientNorm(const std::vector<Parameter*>& params);
   double compute() const;
+  // The sum of squares, f64 {1} on the gradients' device, computed there: no read-back (the
+  // training step's guard reads it on the device). The tensor is this object's, overwritten by
+  // the next call.
+  const Tensor& squared_on_device() const;
   // Every gradient multiplied by `factor`.
   void scale(double factor);
 
  private:
   std::vector<Tensor> grads_;
   cuda::MultiTensorTable table_;  // CUDA only: param = the gradient
-  Tensor workspace_, result_;     // CUDA only
+  Tensor workspace_;              // CUDA only
+  Tensor result_;                 // f64 {1} on the gradients' device
 };
 
 }  // namespace rsd

@@ -52,13 +52,13 @@ LARS::LARS(const std::vector<Parameter*>& params, const LarsOptions& options)
 }
 
 void LARS::step(double lr) {
-  begin_step(lr);
+  if (!begin_step(lr)) return;  // skipped by the guard (CPU)
   const float flr = static_cast<float>(lr);
   const float mu = static_cast<float>(options_.momentum);
   const float wd = static_cast<float>(options_.weight_decay);
   const float eta = static_cast<float>(options_.eta);
   if (device().is_cuda()) {
-    RSD_CUDA_CALL(cuda::lars_step(table_, workspace_, flr, mu, wd, eta));
+    RSD_CUDA_CALL(cuda::lars_step(table_, workspace_, flr, mu, wd, eta, guard_pointer()));
     return;
   }
   for (Slot& s : slots_) {

@@ -63,7 +63,15 @@ void Optimizer::set_step_count(int64_t steps) {
   step_count_ = steps;
 }
 
-void Optimizer::begin_step(double lr) {
+void Optimizer::set_guard(const Tensor& guard) {
+  RSD_CHECK(!guard.defined() || (guard.dtype() == DType::f32 && guard.numel() == 2 && guard.device() == device_),
+            name_, ": the step guard must be two f32 on ", device_.str(), ", got ", guard.describe());
+  guard_ = guard;
+}
+
+const float* Optimizer::guard_pointer() const { return guard_.defined() ? guard_.data<float>() : nullptr; }
+
+bool Optimizer::begin_step(double lr) {
   RSD_CHECK(std::isfinite(lr) && lr >= 0.0, name_, ": learning rate ", lr, " (must be finite and >= 0)");
   for (const Slot& s : slots_) {
     // The CUDA table holds the gradient's address; a replaced buffer would be silently ignored.
@@ -71,7 +79,18 @@ void Optimizer::begin_step(double lr) {
               s.name, "' (", s.param.describe(), ") was replaced since the optimizer was built; zero it in place "
               "(ParameterRegistry::zero_grad) instead of assigning a new one");
   }
+  if (guard_.defined() && !device_.is_cuda()) {
+    const float* g = guard_.data<float>();
+    if (g[0] != 0.0f) return false;
+    if (g[1] != 1.0f) {
+      for (Slot& s : slots_) {
+        float* p = s.grad.data<float>();
+        for (int64_t i = 0, n = s.grad.numel(); i < n; ++i) p[i] *= g[1];
+      }
+    }
+  }
   ++step_count_;
+  return true;
 }
 
 }  // namespace rsd

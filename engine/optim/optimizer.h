@@ -41,6 +41,14 @@ class Optimizer {
   // "fc.bias.exp_avg_sq"), in parameter order: checkpoints save them and restore them in place
   // (copy_from), which keeps their addresses.
   const std::vector<std::pair<std::string, Tensor>>& state() const { return state_; }
+  // The training step's guard (kernels/optim.cuh): two f32 on this optimizer's device,
+  // {skip, gradient scale}, computed on the device from the step's loss and gradient norm, so the
+  // host decides nothing between backward and update. While set, every step() honours it: a
+  // skipped step changes no weight and no state; gradients are multiplied by the scale as they are
+  // read (clipping). On the CPU a skipped step is not counted either; on a GPU the count advances
+  // (the host learns of the skip later: TrainStep takes the count back then), so AdamW's bias
+  // correction of the step right after a skip is one step ahead. Undefined: no guard.
+  void set_guard(const Tensor& guard);
 
  protected:
   struct Slot {
@@ -61,8 +69,12 @@ class Optimizer {
   Tensor add_state(size_t i, const char* state_name);
   // On CUDA, builds the multi-tensor table once the states exist; no-op on the CPU.
   void finish_construction();
-  // Validates lr, checks that no gradient buffer moved, counts the step.
-  void begin_step(double lr);
+  // Validates lr, checks that no gradient buffer moved, counts the step. On the CPU it applies
+  // the guard: false when the step is skipped (nothing to do), the gradients scaled in place
+  // otherwise (the same f32 product the kernels form).
+  bool begin_step(double lr);
+  // The guard's device pointer for the kernels; nullptr without one.
+  const float* guard_pointer() const;
 
   std::vector<Slot> slots_;
   cuda::MultiTensorTable table_;  // CUDA only
@@ -72,6 +84,7 @@ class Optimizer {
   Device device_;
   int64_t step_count_ = 0;
   std::vector<std::pair<std::string, Tensor>> state_;
+  Tensor guard_;
 };
 
 }  // namespace rsd

@@ -37,12 +37,12 @@ SGD::SGD(const std::vector<Parameter*>& params, const SgdOptions& options)
 }
 
 void SGD::step(double lr) {
-  begin_step(lr);
+  if (!begin_step(lr)) return;  // skipped by the guard (CPU)
   const float flr = static_cast<float>(lr);
   const float mu = static_cast<float>(options_.momentum);
   const float wd = static_cast<float>(options_.weight_decay);
   if (device().is_cuda()) {
-    RSD_CUDA_CALL(cuda::sgd_step(table_, flr, mu, wd, options_.nesterov));
+    RSD_CUDA_CALL(cuda::sgd_step(table_, flr, mu, wd, options_.nesterov, guard_pointer()));
     return;
   }
   for (Slot& s : slots_) {

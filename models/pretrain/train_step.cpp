@@ -15,13 +15,22 @@ TrainStep::TrainStep(models::SslMethod& method, Optimizer& optimizer, const Step
       optimizer_(optimizer),
       options_(options),
       grad_norm_(method.params().parameters()),
-      device_(method.params().device()) {
+      device_(method.params().device()),
+      guard_(method.params().device()) {
   RSD_CHECK(options.grad_accum >= 1, "grad_accum must be at least 1, got ", options.grad_accum);
   RSD_CHECK(options.max_bad_steps >= 1, "max_bad_steps must be at least 1, got ", options.max_bad_steps);
   if (options.comm != nullptr && options.comm->backend() != "single") {
     reducer_ = std::make_unique<comm::GradientReducer>(method.params(), *options.comm,
                                                        comm::GradientReducerOptions{options.bucket_bytes});
   }
+  optimizer.set_guard(guard_.guard());
+  method.set_step_guard(guard_.guard());
+}
+
+TrainStep::~TrainStep() {
+  // The optimizer and the method outlive this step runner: they must not keep reading its guard.
+  optimizer_.set_guard(Tensor());
+  method_.set_step_guard(Tensor());
 }
 
 void TrainStep::set_counters(int bad_in_a_row, int64_t skipped_total) {
@@ -75,29 +84,32 @@ StepResult TrainStep::run(const std::function<std::vector<Tensor>()>& next_views
     reducer_->finish();
     options_.comm->all_reduce(loss_sum_, comm::ReduceOp::average);
   }
-  r.loss = loss_sum_.item();
-  r.grad_norm = grad_norm_.compute();
-  if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
-    r.skipped = true;
-    ++skipped_total_;
-    ++bad_in_a_row_;
-    RSD_CHECK(bad_in_a_row_ < options_.max_bad_steps, "training stopped at step ", step, ": ", bad_in_a_row_,
-              " steps in a row had a non-finite loss or gradient (last loss ", r.loss, ", gradient norm ",
-              r.grad_norm, "). Lower train.lr, set train.grad_clip, check the data for NaN, or use "
-              "precision = \"fp32\"");
-    return r;
-  }
-  bad_in_a_row_ = 0;
-  if (options_.grad_clip > 0 && r.grad_norm > options_.grad_clip) {
-    grad_norm_.scale(options_.grad_clip / (r.grad_norm + 1e-6));
-    r.clipped = true;
-  }
+  // Guard and clipping on the device: the optimizer and the EMA read {skip, scale} there, so the
+  // update is queued right behind the backward, with no read-back in between.
+  guard_.compute(loss_sum_, grad_norm_.squared_on_device(), options_.grad_clip);
   optimizer_.step(lr);
   {
     ArenaScope scope(arena);  // the method's after-step (BYOL's EMA) may make temporaries
     method_.after_step(step);
   }
   arena.reset();
+  // The step's one read-back, with the update already queued.
+  const std::vector<double> guard = guard_.guard().to_host_doubles();
+  r.loss = loss_sum_.item();
+  r.grad_norm = guard_.norm().item();
+  r.skipped = guard[0] != 0.0;
+  r.clipped = !r.skipped && guard[1] != 1.0;
+  if (!r.skipped) {
+    bad_in_a_row_ = 0;
+    return r;
+  }
+  ++skipped_total_;
+  ++bad_in_a_row_;
+  // On a GPU the optimizer counted the step before the device skipped it: take the count back.
+  if (device_.is_cuda()) optimizer_.set_step_count(optimizer_.step_count() - 1);
+  RSD_CHECK(bad_in_a_row_ < options_.max_bad_steps, "training stopped at step ", step, ": ", bad_in_a_row_,
+            " steps in a row had a non-finite loss or gradient (last loss ", r.loss, ", gradient norm ", r.grad_norm,
+            "). Lower train.lr, set train.grad_clip, check the data for NaN, or use precision = \"fp32\"");
   return r;
 }
 

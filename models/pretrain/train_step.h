@@ -15,9 +15,11 @@
 // SyncBatchNormScope; the loss is averaged over ranks before the guard and the log, so every rank
 // takes the same decisions (skip, clip) on the same numbers and the weights stay identical.
 //
-// NaN/Inf guard: a step whose loss or gradient norm is not finite is skipped (no optimizer step, no
-// EMA) and counted; after max_bad_steps skipped steps in a row, the run stops with an rsd::Error
-// that says what to try. The BN running statistics of a skipped step's forward are kept (as in
+// NaN/Inf guard and clipping (engine/optim/step_guard.h), decided on the device: a step whose loss
+// or gradient norm is not finite is skipped (the optimizer and the EMA, which read the guard there,
+// change nothing) and counted when the step's numbers are read back, after the update is queued;
+// after max_bad_steps skipped steps in a row, the run stops with an rsd::Error that says what to
+// try. The BN running statistics of a skipped step's forward are kept (as in
 // PyTorch with a skipped optimizer step).
 #pragma once
 #include <functional>
@@ -27,6 +29,7 @@
 #include "engine/comm/grad_reducer.h"
 #include "engine/optim/grad_norm.h"
 #include "engine/optim/optimizer.h"
+#include "engine/optim/step_guard.h"
 #include "models/ssl_method.h"
 
 namespace rsd::pretrain {
@@ -51,6 +54,9 @@ struct StepResult {
 class TrainStep {
  public:
   TrainStep(models::SslMethod& method, Optimizer& optimizer, const StepOptions& options);
+  ~TrainStep();
+  TrainStep(const TrainStep&) = delete;
+  TrainStep& operator=(const TrainStep&) = delete;
   // next_views() gives one micro-batch's views (it may load data). step counts from 0.
   // keep_embedding: copy the last micro-batch's view-0 projection to the host (the monitors).
   StepResult run(const std::function<std::vector<Tensor>()>& next_views, int64_t step, double lr,
@@ -71,6 +77,7 @@ class TrainStep {
   StepOptions options_;
   GradientNorm grad_norm_;
   Device device_;
+  StepGuard guard_;  // {skip, gradient scale} on the device, read by the optimizer and the EMA
   std::unique_ptr<comm::GradientReducer> reducer_;  // data-parallel only
   Tensor loss_sum_;  // (1) on the device, the loss's dtype: the step's mean loss, summed over micro-batches
   int bad_in_a_row_ = 0;

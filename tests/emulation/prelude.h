@@ -87,6 +87,8 @@ inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
 // Device math functions CUDA declares in the global namespace (the host has them in std::).
 inline bool isnan(float x) { return std::isnan(x); }
+inline bool isfinite(float x) { return std::isfinite(x); }
+inline bool isfinite(double x) { return std::isfinite(x); }
 inline int min(int a, int b) { return a < b ? a : b; }
 template <typename T>
 T __ldg(const T* p) {

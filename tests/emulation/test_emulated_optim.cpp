@@ -300,6 +300,63 @@ TEST_SUITE("emulated") {
     CHECK(out.doubles()[0] == 0.0);
   }
 
+  TEST_CASE("step_guard on the emulator: skip on a non-finite loss or norm, the clipping factor, the norm") {
+    const auto guard_of = [](float loss, double squared_norm, double clip) {
+      DeviceArray<float> dloss(std::vector<double>{loss});
+      DeviceArray<double> dnorm(std::vector<double>{squared_norm});
+      DeviceArray<float> guard(2);
+      DeviceArray<double> norm(1);
+      kernels::step_guard(dloss.get(), dnorm.get(), clip, guard.get(), norm.get(), nullptr);
+      return std::vector<double>{guard.doubles()[0], guard.doubles()[1], norm.doubles()[0]};
+    };
+    CHECK(guard_of(0.5f, 4.0, 0.0) == std::vector<double>{0.0, 1.0, 2.0});
+    CHECK(guard_of(0.5f, 4.0, 3.0) == std::vector<double>{0.0, 1.0, 2.0});  // under the clip
+    CHECK(guard_of(0.5f, 4.0, 1.0) ==
+          std::vector<double>{0.0, static_cast<float>(1.0 / (2.0 + 1e-6)), 2.0});  // the host's formula
+    CHECK(guard_of(NAN, 4.0, 1.0)[0] == 1.0);
+    CHECK(guard_of(INFINITY, 4.0, 0.0)[0] == 1.0);
+    CHECK(guard_of(0.5f, INFINITY, 1.0)[0] == 1.0);
+    CHECK(guard_of(0.5f, NAN, 0.0)[0] == 1.0);
+  }
+
+  TEST_CASE("optim kernels on the emulator: a guard that says skip writes nothing; its scale scales the gradients") {
+    DeviceArray<float> skip(std::vector<double>{1.0, 1.0});
+    MultiTensor mt(mixed_slots(), 1400, true, true);
+    DeviceArray<unsigned char> workspace(static_cast<int64_t>(kernels::lars_workspace_bytes(mt.total_chunks)));
+    kernels::sgd_step(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, 0.1f, 0.9f, 1e-4f, false,
+                      nullptr, skip.get());
+    kernels::lars_norms(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, 1e-3f, workspace.get(),
+                        nullptr, skip.get());
+    kernels::lars_step(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, 0.2f, 0.9f, 1e-3f, 0.001f,
+                       workspace.get(), nullptr, skip.get());
+    kernels::adamw_step(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, 0.01f, 0.9f, 0.999f,
+                        1e-8f, 0.05f, 1, nullptr, skip.get());
+    kernels::ema_update(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, 0.99f, nullptr,
+                        skip.get());
+    for (size_t k = 0; k < mt.specs.size(); ++k) {
+      CAPTURE(k);
+      check_exact("param after skipped steps", mt.dp[k]->doubles(), mt.p[k]);
+      check_exact("state0 after skipped steps", mt.ds0[k]->doubles(), mt.s0[k]);
+      check_exact("state1 after skipped steps", mt.ds1[k]->doubles(), mt.s1[k]);
+    }
+    // Scale 0.25 (exact in f32): the same step as on gradients scaled beforehand.
+    DeviceArray<float> clip(std::vector<double>{0.0, 0.25});
+    kernels::sgd_step(mt.slots->get(), mt.chunk_start->get(), mt.n_slots, mt.total_chunks, 0.1f, 0.9f, 1e-4f, false,
+                      nullptr, clip.get());
+    oracle::ParamSet want = mt.params();
+    for (auto& g : want.g)
+      for (double& v : g) v *= 0.25;
+    oracle::sgd_step(want, 0.1f, 0.9f, 1e-4f, false);
+    for (size_t k = 0; k < mt.specs.size(); ++k) {
+      CAPTURE(k);
+      std::vector<double> scale(want.p[k].size());
+      for (size_t i = 0; i < scale.size(); ++i)
+        scale[i] = std::fabs(mt.p[k][i]) + 0.1 * (0.9 * std::fabs(mt.s0[k][i]) + 0.25 * std::fabs(mt.g[k][i]) +
+                                                 1e-4 * std::fabs(mt.p[k][i]));
+      check_within("sgd with a clipping guard", mt.dp[k]->doubles(), want.p[k], scale, 0.0, kF32Tol);
+    }
+  }
+
   TEST_CASE("optim kernels on the emulator: results do not depend on thread order") {
     // LARS: block sums of the chunk norms and of the slot's partials through shared memory.
     check_order_independent("lars_norms, lars_step", [&] {
