@@ -182,6 +182,43 @@ TEST_SUITE("pretrain") {
     CHECK(after.compute() == doctest::Approx(1e-3).epsilon(1e-3));
   }
 
+  TEST_CASE("enqueue / collect: a step's numbers read one step late are those run() gives") {
+    auto a = make(Kind::simclr, 7);
+    auto b = make(Kind::simclr, 7);
+    LARS opt_a(a->params().parameters(), LarsOptions{}), opt_b(b->params().parameters(), LarsOptions{});
+    pretrain::TrainStep run_a(*a, opt_a, {}), late_b(*b, opt_b, {});
+    std::vector<pretrain::StepResult> direct, late;
+    auto poisoned = [] {
+      std::vector<Tensor> v = views(Kind::simclr, DType::f32, 5);
+      v[0].data<float>()[3] = std::nanf("");
+      return v;
+    };
+    for (int64_t s = 0; s < 3; ++s) {
+      const auto next = [s, &poisoned] { return s == 1 ? poisoned() : views(Kind::simclr, DType::f32, 20 + s); };
+      direct.push_back(run_a.run(next, s, 0.5));
+      late_b.enqueue(next, s, 0.5);
+      CHECK(late_b.pending() == (s == 0 ? 1 : 2));
+      if (s == 0) CHECK_FALSE(late_b.collect(true).has_value());  // the newest stays queued
+      if (s > 0) late.push_back(*late_b.collect(true));
+    }
+    CHECK_FALSE(late_b.collect(true).has_value());
+    late.push_back(*late_b.collect(false));
+    CHECK(late_b.pending() == 0);
+    REQUIRE(late.size() == 3);
+    for (size_t k = 0; k < 3; ++k) {
+      CAPTURE(k);
+      CHECK(late[k].step == static_cast<int64_t>(k));
+      const auto same = [](double x, double y) { return x == y || (std::isnan(x) && std::isnan(y)); };
+      CHECK(same(late[k].loss, direct[k].loss));
+      CHECK(same(late[k].grad_norm, direct[k].grad_norm));
+      CHECK(late[k].skipped == direct[k].skipped);
+    }
+    CHECK(late[1].skipped);
+    CHECK(late_b.skipped_total() == 1);
+    CHECK(a->params().parameters().front()->value.to_host_doubles() ==
+          b->params().parameters().front()->value.to_host_doubles());
+  }
+
   TEST_CASE("the NaN/Inf guard skips bad steps and stops after max_bad_steps in a row") {
     auto method = make(Kind::simclr, 7);
     LARS opt(method->params().parameters(), LarsOptions{});

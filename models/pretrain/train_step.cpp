@@ -16,7 +16,8 @@ TrainStep::TrainStep(models::SslMethod& method, Optimizer& optimizer, const Step
       options_(options),
       grad_norm_(method.params().parameters()),
       device_(method.params().device()),
-      guard_(method.params().device()) {
+      guard_(method.params().device()),
+      readback_(method.params().device()) {
   RSD_CHECK(options.grad_accum >= 1, "grad_accum must be at least 1, got ", options.grad_accum);
   RSD_CHECK(options.max_bad_steps >= 1, "max_bad_steps must be at least 1, got ", options.max_bad_steps);
   if (options.comm != nullptr && options.comm->backend() != "single") {
@@ -38,12 +39,12 @@ void TrainStep::set_counters(int bad_in_a_row, int64_t skipped_total) {
   skipped_total_ = skipped_total;
 }
 
-void TrainStep::micro_batch(const std::vector<Tensor>& views, bool keep_embedding, StepResult& r) {
+void TrainStep::micro_batch(const std::vector<Tensor>& views, bool keep_embedding, Tensor& embedding) {
   std::unique_ptr<models::SyncBatchNormScope> sync;
   if (distributed() && options_.sync_bn) sync = std::make_unique<models::SyncBatchNormScope>(*options_.comm);
   models::SslOutput out = method_.forward(views);
   // The loss stays on the device (no read-back between forward and backward): its share of the
-  // step's mean is added to loss_sum_, read once after the last backward.
+  // step's mean is added to loss_sum_, read back after the update is queued.
   {
     NoGradScope no_grad;
     if (!loss_sum_.defined()) {
@@ -55,26 +56,28 @@ void TrainStep::micro_batch(const std::vector<Tensor>& views, bool keep_embeddin
   // The seed 1 / grad_accum in the loss's dtype and device: the gradient of the micro-batch mean.
   Tensor seed = Tensor::full({1}, 1.0 / options_.grad_accum, out.loss.dtype(), out.loss.device());
   backward(out.loss, seed);
-  if (keep_embedding) {
+  if (keep_embedding) {  // log steps only: a synchronous copy
     ArenaSuspend outlives_the_step;
-    r.embedding = Tensor::empty(out.embedding.shape(), DType::f64);
-    r.embedding.copy_from(out.embedding);
+    embedding = Tensor::empty(out.embedding.shape(), DType::f64);
+    embedding.copy_from(out.embedding);
   }
 }
 
-StepResult TrainStep::run(const std::function<std::vector<Tensor>()>& next_views, int64_t step, double lr,
-                          bool keep_embedding) {
-  StepResult r;
+void TrainStep::enqueue(const std::function<std::vector<Tensor>()>& next_views, int64_t step, double lr,
+                        bool keep_embedding) {
+  RSD_CHECK(pending_.size() < 2, "TrainStep: two steps are pending; collect() one before queueing another");
+  PendingStep p;
+  p.step = step;
   Arena& arena = arena_for(device_);
   method_.params().zero_grad();
-  if (loss_sum_.defined()) fill_(loss_sum_, 0.0);
+  if (loss_sum_.defined()) fill_(loss_sum_, 0.0);  // ordered after the last read-back's copy
   for (int k = 0; k < options_.grad_accum; ++k) {
     {
       ArenaScope scope(arena);
       std::vector<Tensor> views = next_views();
       const bool last = k + 1 == options_.grad_accum;
       std::unique_ptr<LeafGradHookScope> armed = distributed() ? reducer_->arm(last) : nullptr;
-      micro_batch(views, keep_embedding && last, r);
+      micro_batch(views, keep_embedding && last, p.embedding);
     }
     // Everything of the micro-batch is dead by now (gradients live in the pool): the next one
     // starts from an empty arena, so gradient accumulation costs one micro-batch of activations.
@@ -93,12 +96,23 @@ StepResult TrainStep::run(const std::function<std::vector<Tensor>()>& next_views
     method_.after_step(step);
   }
   arena.reset();
-  // The step's one read-back, with the update already queued.
-  const std::vector<double> guard = guard_.guard().to_host_doubles();
-  r.loss = loss_sum_.item();
-  r.grad_norm = guard_.norm().item();
-  r.skipped = guard[0] != 0.0;
-  r.clipped = !r.skipped && guard[1] != 1.0;
+  // The numbers go to pinned memory behind the queued update; collect() reads them.
+  readback_.enqueue({loss_sum_, guard_.norm(), guard_.guard()});
+  pending_.push_back(std::move(p));
+}
+
+std::optional<StepResult> TrainStep::collect(bool keep_newest) {
+  if (pending_.empty() || (keep_newest && pending_.size() < 2)) return std::nullopt;
+  PendingStep p = std::move(pending_.front());
+  pending_.pop_front();
+  const std::vector<double> v = readback_.collect();  // loss, norm, skip, scale
+  StepResult r;
+  r.step = p.step;
+  r.embedding = p.embedding;
+  r.loss = v[0];
+  r.grad_norm = v[1];
+  r.skipped = v[2] != 0.0;
+  r.clipped = !r.skipped && v[3] != 1.0;
   if (!r.skipped) {
     bad_in_a_row_ = 0;
     return r;
@@ -107,10 +121,17 @@ StepResult TrainStep::run(const std::function<std::vector<Tensor>()>& next_views
   ++bad_in_a_row_;
   // On a GPU the optimizer counted the step before the device skipped it: take the count back.
   if (device_.is_cuda()) optimizer_.set_step_count(optimizer_.step_count() - 1);
-  RSD_CHECK(bad_in_a_row_ < options_.max_bad_steps, "training stopped at step ", step, ": ", bad_in_a_row_,
+  RSD_CHECK(bad_in_a_row_ < options_.max_bad_steps, "training stopped at step ", p.step, ": ", bad_in_a_row_,
             " steps in a row had a non-finite loss or gradient (last loss ", r.loss, ", gradient norm ", r.grad_norm,
             "). Lower train.lr, set train.grad_clip, check the data for NaN, or use precision = \"fp32\"");
   return r;
+}
+
+StepResult TrainStep::run(const std::function<std::vector<Tensor>()>& next_views, int64_t step, double lr,
+                          bool keep_embedding) {
+  RSD_CHECK(pending_.empty(), "TrainStep::run with queued steps pending: collect() them first");
+  enqueue(next_views, step, lr, keep_embedding);
+  return *collect(false);
 }
 
 }  // namespace rsd::pretrain

@@ -22,14 +22,17 @@
 // try. The BN running statistics of a skipped step's forward are kept (as in
 // PyTorch with a skipped optimizer step).
 #pragma once
+#include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/comm/grad_reducer.h"
 #include "engine/optim/grad_norm.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/step_guard.h"
+#include "engine/scalar_readback.h"
 #include "models/ssl_method.h"
 
 namespace rsd::pretrain {
@@ -44,6 +47,7 @@ struct StepOptions {
 };
 
 struct StepResult {
+  int64_t step = -1;        // the step these numbers describe
   double loss = 0;          // mean over the micro-batches (and over ranks)
   double grad_norm = 0;     // before clipping
   bool skipped = false;     // the guard skipped it
@@ -59,8 +63,18 @@ class TrainStep {
   TrainStep& operator=(const TrainStep&) = delete;
   // next_views() gives one micro-batch's views (it may load data). step counts from 0.
   // keep_embedding: copy the last micro-batch's view-0 projection to the host (the monitors).
+  // run() queues the step and waits for its numbers.
   StepResult run(const std::function<std::vector<Tensor>()>& next_views, int64_t step, double lr,
                  bool keep_embedding = false);
+  // The same split in two, so that a GPU never waits for the host: enqueue() queues the step and
+  // its read-back (at most two steps pending); collect() returns the oldest pending step's
+  // numbers, waiting for them, and does its bookkeeping (skipped steps, the stop after
+  // max_bad_steps in a row). keep_newest: leave the newest pending step queued (nullopt when it
+  // is the only one). The trainer queues step t + 1 before reading step t.
+  void enqueue(const std::function<std::vector<Tensor>()>& next_views, int64_t step, double lr,
+               bool keep_embedding = false);
+  std::optional<StepResult> collect(bool keep_newest = false);
+  int pending() const { return static_cast<int>(pending_.size()); }
   int bad_in_a_row() const { return bad_in_a_row_; }
   // The data-parallel gradient reducer, or nullptr for one process.
   const comm::GradientReducer* reducer() const { return reducer_.get(); }
@@ -69,7 +83,11 @@ class TrainStep {
   void set_counters(int bad_in_a_row, int64_t skipped_total);
 
  private:
-  void micro_batch(const std::vector<Tensor>& views, bool keep_embedding, StepResult& r);
+  struct PendingStep {
+    int64_t step = 0;
+    Tensor embedding;
+  };
+  void micro_batch(const std::vector<Tensor>& views, bool keep_embedding, Tensor& embedding);
   bool distributed() const { return reducer_ != nullptr; }
 
   models::SslMethod& method_;
@@ -78,6 +96,8 @@ class TrainStep {
   GradientNorm grad_norm_;
   Device device_;
   StepGuard guard_;  // {skip, gradient scale} on the device, read by the optimizer and the EMA
+  ScalarReadback readback_;  // loss, norm and guard of the pending steps, in pinned memory
+  std::deque<PendingStep> pending_;
   std::unique_ptr<comm::GradientReducer> reducer_;  // data-parallel only
   Tensor loss_sum_;  // (1) on the device, the loss's dtype: the step's mean loss, summed over micro-batches
   int bad_in_a_row_ = 0;

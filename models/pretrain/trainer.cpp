@@ -61,15 +61,17 @@ std::string fmt(const char* format, double v) {
 struct Window {
   double loss = 0, grad_norm = 0, seconds = 0;
   int64_t steps = 0, finite = 0, samples = 0;
-  void add(const StepResult& r, double s, int64_t n) {
+  void add(const StepResult& r) {
     if (std::isfinite(r.loss)) {
       loss += r.loss;
       grad_norm += r.grad_norm;
       ++finite;
     }
+    ++steps;
+  }
+  void add_time(double s, int64_t n) {
     seconds += s;
     samples += n;
-    ++steps;
   }
 };
 
@@ -267,27 +269,24 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
   double run_seconds = 0;
   int64_t run_samples = 0;
   const int64_t stop = options.stop_after >= 0 ? std::min(total, options.stop_after) : total;
-  for (int64_t step = counters.step; step < stop; ++step) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const bool log_now = (step + 1) % config.log.every == 0 || step + 1 == total;
-    const double lr = schedule.lr(step);
-    StepResult r = step_runner.run(next_views, step, lr, log_now && lead);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // What a step's numbers feed: the counters, the log row, the bar, the checkpoint. On a GPU they
+  // arrive one step late (TrainStep::enqueue / collect): step t + 1 is queued before step t is
+  // read, so the device never waits for the host; log and checkpoint steps, and the last one, are
+  // read at once.
+  double last_seconds = 0;
+  auto handle = [&](const StepResult& r) {
+    const int64_t step = r.step;
     counters.step = step + 1;
     counters.bad_in_a_row = step_runner.bad_in_a_row();
     counters.skipped_total = step_runner.skipped_total();
     result.losses.push_back(r.loss);
     result.last_step = step + 1;
-    if (step > result.first_step) {  // the first step pays for cuDNN's algorithm search and warm-up
-      run_seconds += seconds;
-      run_samples += samples_per_step;
-    }
-    window.add(r, seconds, samples_per_step);
+    window.add(r);
     if (options.on_step) options.on_step(step, r);
-    if (log_now && lead) {
+    if (((step + 1) % config.log.every == 0 || step + 1 == total) && lead) {
       MetricsRow row{{"step", static_cast<double>(step + 1)}, {"epoch", static_cast<double>(epoch)},
                      {"loss", window.finite ? window.loss / static_cast<double>(window.finite) : NAN},
-                     {"lr", lr},
+                     {"lr", schedule.lr(step)},
                      {"grad_norm", window.finite ? window.grad_norm / static_cast<double>(window.finite) : NAN},
                      {"samples_per_s", static_cast<double>(window.samples) / window.seconds}};
       for (const auto& [k, v] : method->scalars(step)) row.emplace_back(k, v);
@@ -303,7 +302,7 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
     }
     if (show_bar) {
       bar.update(step + 1, str_cat("loss ", fmt("%.4f", r.loss), " | ",
-                                   fmt("%.1f", static_cast<double>(samples_per_step) / seconds), " samples/s"));
+                                   fmt("%.1f", static_cast<double>(samples_per_step) / last_seconds), " samples/s"));
     }
     if (lead && ((step + 1) % config.checkpoint.every == 0 || step + 1 == total)) {
       try {
@@ -312,6 +311,23 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
         diverged(e, step + 1);
       }
     }
+  };
+  const bool read_late = device.is_cuda();
+  for (int64_t step = counters.step; step < stop; ++step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool log_now = (step + 1) % config.log.every == 0 || step + 1 == total;
+    const bool checkpoint_now = (step + 1) % config.checkpoint.every == 0 || step + 1 == total;
+    step_runner.enqueue(next_views, step, schedule.lr(step), log_now && lead);
+    const bool read_now = !read_late || log_now || checkpoint_now || step + 1 == stop;
+    std::vector<StepResult> done;
+    while (std::optional<StepResult> r = step_runner.collect(!read_now)) done.push_back(std::move(*r));
+    last_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (step > result.first_step) {  // the first step pays for cuDNN's algorithm search and warm-up
+      run_seconds += last_seconds;
+      run_samples += samples_per_step;
+    }
+    window.add_time(last_seconds, samples_per_step);
+    for (const StepResult& r : done) handle(r);
   }
   if (show_bar) bar.finish(str_cat("loss ", fmt("%.4f", result.losses.empty() ? NAN : result.losses.back())));
   result.samples_per_s = run_seconds > 0 ? static_cast<double>(run_samples) / run_seconds : 0.0;
