@@ -62,6 +62,14 @@ void ScalarReadback::enqueue(const std::vector<Tensor>& scalars) {
   next_ = (next_ + 1) % static_cast<int>(slots_.size());
 }
 
+bool ScalarReadback::ready() const {
+  RSD_CHECK(!pending_.empty(), "ScalarReadback: nothing pending");
+  if (!device_.is_cuda()) return true;
+  bool done = true;
+  RSD_CUDA_CALL(done = cuda::event_done(slots_[static_cast<size_t>(pending_.front())]->event));
+  return done;
+}
+
 std::vector<double> ScalarReadback::collect() {
   RSD_CHECK(!pending_.empty(), "ScalarReadback: nothing pending to collect");
   Slot& slot = *slots_[static_cast<size_t>(pending_.front())];

@@ -29,6 +29,8 @@ class ScalarReadback {
   void enqueue(const std::vector<Tensor>& scalars);
   // Sets queued and not collected yet.
   int pending() const { return static_cast<int>(pending_.size()); }
+  // True when the oldest pending set has arrived (never blocks).
+  bool ready() const;
   // The oldest pending set, in order, as doubles; waits for its copies.
   std::vector<double> collect();
 

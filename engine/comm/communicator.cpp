@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "engine/comm/backends.h"
 
@@ -51,6 +52,12 @@ bool backend_available(const std::string& backend) {
   if (backend == "mpi") return RSD_HAVE_MPI != 0;
   if (backend == "nccl") return RSD_HAVE_NCCL != 0;
   return false;
+}
+
+void Communicator::wait_for(const std::function<bool()>& ready, const char* /*what*/) {
+  // No timeout: the collectives before it completed on the host; what is left is this rank's own
+  // device work.
+  while (!ready()) std::this_thread::yield();
 }
 
 std::unique_ptr<Communicator> make_communicator(const LaunchInfo& launch, Device device, const CommOptions& options) {

@@ -22,6 +22,7 @@
 // caller then calls abort(), which ends every rank (MPI_Abort, ncclCommAbort + exit) instead of
 // leaving them hanging.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,10 @@ class Work {
   virtual void wait() = 0;
   // True once the data has arrived; never blocks (lets the MPI library progress).
   virtual bool test() = 0;
+  // Orders the device's later work after the collective without blocking the host (NCCL: the
+  // compute stream waits for its event); where the host must take part (MPI), wait(). A hang is
+  // then caught where the host next waits for the device (Communicator::wait_for).
+  virtual void wait_on_device() { wait(); }
 };
 
 class Communicator {
@@ -70,6 +75,11 @@ class Communicator {
   // t on every rank becomes root's t.
   virtual void broadcast(Tensor& t, int root) = 0;
   virtual void barrier() = 0;
+  // Blocks until ready() (something this rank's device will reach, e.g. a read-back's copy),
+  // watching the collectives queued before it: on NCCL an asynchronous error or the timeout aborts
+  // the communicator and throws, as a collective's own wait would. Elsewhere the collectives
+  // completed on the host already: it just waits.
+  virtual void wait_for(const std::function<bool()>& ready, const char* what);
   // Ends the whole job after printing `why` on this rank; never returns.
   [[noreturn]] virtual void abort(const std::string& why) = 0;
 

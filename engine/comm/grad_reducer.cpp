@@ -86,7 +86,9 @@ void GradientReducer::finish() {
   for (Bucket& b : buckets_)
     if (!b.work) start(b);
   for (Bucket& b : buckets_) {
-    b.work->wait();
+    // On NCCL the compute stream waits for the bucket, the host does not: the step's read-back is
+    // where it waits, watching the collectives (Communicator::wait_for).
+    b.work->wait_on_device();
     for (size_t i : b.slots) {
       Slot& s = slots_[i];
       Tensor g = s.value.grad();

@@ -108,6 +108,7 @@ class NcclWork final : public Work {
       : comm_(comm), compute_(compute), t_(std::move(t)), done_(done) {}
   ~NcclWork() override;
   void wait() override;
+  void wait_on_device() override;
   bool test() override;
 
  private:
@@ -207,6 +208,24 @@ class NcclCommunicator final : public Communicator {
     end_on_compute(what);
   }
 
+  void wait_for(const std::function<bool()>& ready, const char* what) override {
+    RSD_CHECK(!aborted_, "nccl ", what, ": the communicator was aborted after an earlier failure (rank ", rank(), ")");
+    try {
+      wait_until("nccl", what, rank(), world_size(), timeout_seconds(), [&] {
+        if (ready()) return true;
+        ncclResult_t async = ncclSuccess;
+        RSD_NCCL_CHECK(ncclCommGetAsyncError(comm_, &async), comm_, what, ", rank ", rank());
+        if (async != ncclSuccess && async != ncclInProgress)
+          fail("nccl ", what, ": rank ", rank(), " of ", world_size(), ": NCCL failed: ", ncclGetErrorString(async),
+               nccl_last_error(comm_), " (a peer probably died); check the other ranks' output");
+        return false;
+      });
+    } catch (const Error&) {
+      abort_nccl();
+      throw;
+    }
+  }
+
   // NCCL has no barrier: a one-element all-reduce, waited for on the host.
   void barrier() override {
     start("barrier", barrier_buffer_);
@@ -296,6 +315,12 @@ NcclWork::~NcclWork() {
 }
 
 bool NcclWork::test() { return waited_ || event_done(done_, "all_reduce_async", comm_->rank()); }
+
+void NcclWork::wait_on_device() {
+  if (waited_) return;
+  RSD_CUDA_CHECK(cudaStreamWaitEvent(compute_, done_, 0), "nccl all_reduce_async wait, rank ", comm_->rank());
+  waited_ = true;
+}
 
 void NcclWork::wait() {
   if (waited_) return;

@@ -31,4 +31,11 @@ void wait_event(void* event) {
   RSD_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event)), "wait for a read-back");
 }
 
+bool event_done(void* event) {
+  const cudaError_t e = cudaEventQuery(static_cast<cudaEvent_t>(event));
+  if (e == cudaErrorNotReady) return false;
+  RSD_CUDA_CHECK(e, "query a read-back event");
+  return true;
+}
+
 }  // namespace rsd::cuda

@@ -15,5 +15,7 @@ void copy_to_host_async(const Tensor& src, void* dst);
 // Records `event` on `device`'s compute stream, after what is queued there.
 void record_event(void* event, int device);
 void wait_event(void* event);
+// True when `event` has completed (cudaEventQuery; never blocks).
+bool event_done(void* event);
 
 }  // namespace rsd::cuda

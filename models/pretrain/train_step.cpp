@@ -105,6 +105,9 @@ std::optional<StepResult> TrainStep::collect(bool keep_newest) {
   if (pending_.empty() || (keep_newest && pending_.size() < 2)) return std::nullopt;
   PendingStep p = std::move(pending_.front());
   pending_.pop_front();
+  // The one place the host waits for the device in a step; in a data-parallel job it watches the
+  // step's collectives meanwhile (a dead peer ends the job with an error, not a hang).
+  if (distributed()) options_.comm->wait_for([&] { return readback_.ready(); }, "training step");
   const std::vector<double> v = readback_.collect();  // loss, norm, skip, scale
   StepResult r;
   r.step = p.step;
