@@ -1,5 +1,5 @@
-// Batch normalization: slab-parallel statistics (partials in the workspace, per-channel finalize
-// in double), then a per-column elementwise pass. All reductions run in a fixed order.
+// Batch normalization: slab-parallel statistics (partials in the workspace, merged per channel
+// in double by lanes over the slabs and a tree), then a per-column elementwise pass. All reductions run in a fixed order.
 #include "batchnorm.cuh"
 
 #include "batchnorm_common.cuh"
@@ -74,26 +74,38 @@ __global__ void stats_partials_kernel(const T* x, int64_t M, int64_t C, int64_t 
   partials[blockIdx.y * C + c] = make_float2(m.mean, m.m2);
 }
 
-// Merges the slabs of channel c in slab order, in double (counts pass 2^24 for large M).
+// (count, mean, m2) in double: the slabs' counts pass 2^24 rows for large M.
+struct Moments64 {
+  double n, mean, m2;
+};
+
+// Chan et al.'s merge of two sets; either may be empty (n = 0).
+struct MergeMoments64 {
+  __device__ Moments64 operator()(const Moments64& a, const Moments64& b) const {
+    if (b.n == 0.0) return a;
+    if (a.n == 0.0) return b;
+    const double n = a.n + b.n;
+    const double delta = b.mean - a.mean;
+    return {n, a.mean + delta * (b.n / n), a.m2 + b.m2 + delta * delta * (a.n * b.n / n)};
+  }
+};
+
+// The slabs of each channel merged (fold_column_slabs: lanes over the slabs, then a tree of
+// lanes), then the channel's statistics. Grid: slab_fold_grid(C), block: slab_fold_block(slabs).
 __global__ void stats_finalize_kernel(const float2* partials, int64_t M, int64_t C, int64_t slab_rows,
                                       int64_t slabs, float momentum, float eps, float* save_mean,
                                       float* save_invstd, float* running_mean, float* running_var) {
-  for (int64_t c = global_thread(); c < C; c += grid_threads()) {
-    double n = 0.0, mean = 0.0, m2 = 0.0;
-    for (int64_t k = 0; k < slabs; ++k) {
-      const double nb = static_cast<double>(min64(slab_rows, M - k * slab_rows));
-      const float2 p = partials[k * C + c];
-      const double total = n + nb;
-      const double delta = p.x - mean;
-      mean += delta * nb / total;
-      m2 += p.y + delta * delta * n * nb / total;
-      n = total;
-    }
-    const double var = m2 / static_cast<double>(M);
-    const double unbiased = M > 1 ? m2 / static_cast<double>(M - 1) : var;
-    batchnorm_detail::store_channel_stats(c, mean, var, unbiased, momentum, eps, save_mean, save_invstd, running_mean,
-                                          running_var);
-  }
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  const auto slab = [&](int64_t k) {
+    const float2 p = partials[k * C + c];
+    return Moments64{static_cast<double>(min64(slab_rows, M - k * slab_rows)), p.x, p.y};
+  };
+  const Moments64 m = fold_column_slabs(c < C ? slabs : 0, Moments64{0.0, 0.0, 0.0}, slab, MergeMoments64{});
+  if (threadIdx.y != 0 || c >= C) return;
+  const double var = m.m2 / static_cast<double>(M);
+  const double unbiased = M > 1 ? m.m2 / static_cast<double>(M - 1) : var;
+  batchnorm_detail::store_channel_stats(c, m.mean, var, unbiased, momentum, eps, save_mean, save_invstd, running_mean,
+                                        running_var);
 }
 
 // gx = gamma * invstd * (gy - dbeta / M - xhat * dgamma / M). Grid: column_apply_grid(M, C).
@@ -130,8 +142,8 @@ void batchnorm_forward_train(const T* x, const float* gamma, const float* beta, 
   float2* partials = static_cast<float2*>(workspace);
   const dim3 block(kColTile, kRowLanes);
   stats_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, M, C, plan.slab_rows, partials);
-  stats_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, M, C, plan.slab_rows, plan.slabs, momentum, eps,
-                                                       save_mean, save_invstd, running_mean, running_var);
+  stats_finalize_kernel<<<slab_fold_grid(C), slab_fold_block(plan.slabs), 0, s>>>(
+      partials, M, C, plan.slab_rows, plan.slabs, momentum, eps, save_mean, save_invstd, running_mean, running_var);
   batchnorm_detail::normalize_kernel<T, false><<<column_apply_grid(M, C), block, 0, s>>>(
       x, gamma, beta, save_mean, save_invstd, 0.0f, y, M, C);
 }
@@ -154,8 +166,8 @@ void batchnorm_backward(const T* x, const T* gy, const float* gamma, const float
   const dim3 block(kColTile, kRowLanes);
   batchnorm_detail::grad_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, gy, save_mean, M, C, plan.slab_rows,
                                                                                partials);
-  batchnorm_detail::grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, save_invstd, C, plan.slabs,
-                                                                    nullptr, dgamma, dbeta);
+  batchnorm_detail::grad_finalize_kernel<<<slab_fold_grid(C), slab_fold_block(plan.slabs), 0, s>>>(
+      partials, save_invstd, C, plan.slabs, nullptr, dgamma, dbeta);
   grad_input_kernel<T><<<column_apply_grid(M, C), block, 0, s>>>(x, gy, gamma, save_mean, save_invstd, dgamma,
                                                                  dbeta, gx, M, C);
 }

@@ -102,26 +102,31 @@ __device__ __forceinline__ void grad_input_column(const T* x, const T* gy, T* gx
   }
 }
 
-// From the slabs' (gy, gy * (x - mean)) partials, added in slab order in double: dbeta = sum gy,
-// dgamma = invstd * sum gy * (x - mean); with `sums` (SyncBN, else null) also [dbeta (C),
-// dgamma (C)] in double, for the all-reduce.
+// Adds two (sum gy, sum gy * (x - mean)) pairs.
+struct AddDouble2 {
+  __device__ double2 operator()(const double2& a, const double2& b) const { return make_double2(a.x + b.x, a.y + b.y); }
+};
+
+// From the slabs' (gy, gy * (x - mean)) partials, added in double (fold_column_slabs: lanes over
+// the slabs, then a tree of lanes): dbeta = sum gy, dgamma = invstd * sum gy * (x - mean); with
+// `sums` (SyncBN, else null) also [dbeta (C), dgamma (C)] in double, for the all-reduce.
+// Grid: slab_fold_grid(C), block: slab_fold_block(slabs); slabs may be 0 (no rows: zeros).
 static __global__ void grad_finalize_kernel(const float2* partials, const float* invstd, int64_t C, int64_t slabs,
                                             double* sums, float* dgamma, float* dbeta) {
-  for (int64_t c = global_thread(); c < C; c += grid_threads()) {
-    double sg = 0.0, sgx = 0.0;
-    for (int64_t k = 0; k < slabs; ++k) {
-      const float2 p = partials[k * C + c];
-      sg += p.x;
-      sgx += p.y;
-    }
-    sgx *= invstd[c];
-    if (sums != nullptr) {
-      sums[c] = sg;
-      sums[C + c] = sgx;
-    }
-    dbeta[c] = static_cast<float>(sg);
-    dgamma[c] = static_cast<float>(sgx);
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  const auto slab = [&](int64_t k) {
+    const float2 p = partials[k * C + c];
+    return make_double2(p.x, p.y);
+  };
+  const double2 s = fold_column_slabs(c < C ? slabs : 0, make_double2(0.0, 0.0), slab, AddDouble2{});
+  if (threadIdx.y != 0 || c >= C) return;
+  const double sg = s.x, sgx = s.y * invstd[c];
+  if (sums != nullptr) {
+    sums[c] = sg;
+    sums[C + c] = sgx;
   }
+  dbeta[c] = static_cast<float>(sg);
+  dgamma[c] = static_cast<float>(sgx);
 }
 
 }  // namespace rsd::kernels::batchnorm_detail

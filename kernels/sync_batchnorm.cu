@@ -1,7 +1,7 @@
 // Synchronized batch normalization: per-rank column reductions whose results the caller
 // all-reduces, and the elementwise passes that use the global statistics. Reductions follow the
-// slab plan of common.cuh: float partials per (slab, column), then the slabs added in order in
-// double, so the bits depend only on (M, C) and the data.
+// slab plan of common.cuh: float partials per (slab, column), then the slabs added in double in a
+// fixed order (fold_column_slabs), so the bits depend only on (M, C) and the data.
 #include "sync_batchnorm.cuh"
 
 #include "batchnorm_common.cuh"
@@ -49,16 +49,21 @@ __global__ void column_partials_kernel(const T* x, const double* stats, int64_t 
   partials[blockIdx.y * C + c] = acc;
 }
 
-// out[c] = the slabs' partials added in slab order, in double; with count_slot, *count_slot = M.
-// slabs may be 0 (no rows): the sums are 0.
+struct AddDouble {
+  __device__ double operator()(double a, double b) const { return a + b; }
+};
+
+// out[c] = the slabs' partials added in double (fold_column_slabs: lanes over the slabs, then a
+// tree of lanes); with count_slot, *count_slot = M. slabs may be 0 (no rows): the sums are 0.
+// Grid: slab_fold_grid(C), block: slab_fold_block(slabs).
 __global__ void column_finalize_kernel(const float* partials, int64_t C, int64_t slabs, int64_t M, double* out,
                                        double* count_slot) {
-  for (int64_t c = global_thread(); c < C; c += grid_threads()) {
-    double s = 0.0;
-    for (int64_t k = 0; k < slabs; ++k) s += partials[k * C + c];
-    out[c] = s;
-  }
-  if (count_slot != nullptr && global_thread() == 0) *count_slot = static_cast<double>(M);
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  const auto slab = [&](int64_t k) { return static_cast<double>(partials[k * C + c]); };
+  const double s = fold_column_slabs(c < C ? slabs : 0, 0.0, slab, AddDouble{});
+  if (threadIdx.y != 0) return;
+  if (c < C) out[c] = s;
+  if (count_slot != nullptr && c == 0) *count_slot = static_cast<double>(M);
 }
 
 __global__ void stats_finalize_kernel(const double* stats, const double* sqdev, int64_t C, float momentum, float eps,
@@ -97,7 +102,8 @@ void column_sums(const T* x, const double* stats, int64_t M, int64_t C, double* 
   if (plan.slabs > 0)
     column_partials_kernel<T, kSquares><<<slab_grid(plan), dim3(kColTile, kRowLanes), 0, s>>>(
         x, stats, M, C, plan.slab_rows, partials);
-  column_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, C, plan.slabs, M, out, count_slot);
+  column_finalize_kernel<<<slab_fold_grid(C), slab_fold_block(plan.slabs), 0, s>>>(partials, C, plan.slabs, M, out,
+                                                                                   count_slot);
 }
 
 }  // namespace
@@ -146,8 +152,8 @@ void sync_batchnorm_backward_reduce(const T* x, const T* gy, const float* mean, 
   if (plan.slabs > 0)
     batchnorm_detail::grad_partials_kernel<T><<<slab_grid(plan), dim3(kColTile, kRowLanes), 0, s>>>(
         x, gy, mean, M, C, plan.slab_rows, partials);
-  batchnorm_detail::grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, invstd, C, plan.slabs, sums, dgamma,
-                                                                    dbeta);
+  batchnorm_detail::grad_finalize_kernel<<<slab_fold_grid(C), slab_fold_block(plan.slabs), 0, s>>>(
+      partials, invstd, C, plan.slabs, sums, dgamma, dbeta);
 }
 
 template <typename T>

@@ -7,9 +7,12 @@
 // double vectors, one rank may hold no rows), which must give the batch norm of the whole batch.
 // Sizes: column tails of the 32-column tiles, several slabs with a shorter last one, slabs of
 // more than 64 rows (C = 21857: 684 column tiles, 2 slabs of 66 and 65 rows, the unrolled row
-// loop twice), and the elementwise passes' row-block loop running twice (C = 262176: 8193
-// column tiles, one row block of 8 lanes for 65 rows; f32). The reductions' results must not
-// depend on the emulator's thread order (their lane sums meet in shared memory).
+// loop twice), the elementwise passes' row-block loop running twice (C = 262176: 8193
+// column tiles, one row block of 8 lanes for 65 rows; f32), and finalizes with more slabs than
+// their 32 lanes (fold_column_slabs in common.cuh: a lane merges several slabs, then the tree):
+// C = 7 with 33 slabs (lane 0 alone takes two), C = 45 (two column tiles, the second 13 wide) with
+// 101 slabs, the last one short. The reductions' results must not depend on the emulator's thread
+// order (their lane sums meet in shared memory), also with the finalize's tree five levels deep.
 //
 // Bounds (test_emulated_checks.h): kF32Tol times the magnitude of each output's terms, plus one
 // bf16 rounding for bf16 outputs. The per-channel vectors are f32 whatever T is.
@@ -329,7 +332,8 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
 
 TEST_SUITE("emulated") {
   TEST_CASE("batchnorm kernels on the emulator: train and eval forward, backward (f32, bf16) match float64") {
-    const Case cases[] = {{1, 3}, {7, 45, false, true}, {1000, 45}, {200, 130, true, false}, {64, 32}, {131, 21857}};
+    const Case cases[] = {{1, 3},     {7, 45, false, true}, {1000, 45},   {200, 130, true, false},
+                          {64, 32},   {131, 21857},         {2100, 7},    {6437, 45}};
     uint64_t seed = 1000;
     for (const Case& c : cases) {
       check_batchnorm<float>(c, seed);
@@ -351,7 +355,8 @@ TEST_SUITE("emulated") {
                               {{0, 1}, 5, true},
                               {{1, 2}, 3, false},
                               {{65, 64, 200}, 130, true},
-                              {{131}, 21857, true}};
+                              {{131}, 21857, true},
+                              {{3000, 0, 3437}, 45, true}};
     uint64_t seed = 2000;
     for (const SyncCase& c : cases) {
       check_sync_batchnorm<float>(c.rows, c.C, c.affine, seed);
@@ -363,7 +368,7 @@ TEST_SUITE("emulated") {
   }
 
   TEST_CASE("batchnorm kernels on the emulator: results do not depend on thread order") {
-    const int64_t M = 200, C = 45;
+    const int64_t M = 2200, C = 45;  // 35 slabs: the finalize's 32 lanes and its tree
     const std::vector<double> x = rounded<float>(batch_values(M, C, 2900)),
                               gy = rounded<float>(normal_values(M * C, 2901));
     check_order_independent("batchnorm train forward, backward", [&] {
@@ -383,7 +388,7 @@ TEST_SUITE("emulated") {
   }
 
   TEST_CASE("sync_batchnorm kernels on the emulator: results do not depend on thread order") {
-    const int64_t M = 200, C = 45;
+    const int64_t M = 2200, C = 45;  // 35 slabs
     const std::vector<double> x = rounded<float>(batch_values(M, C, 2950)),
                               gy = rounded<float>(normal_values(M * C, 2951));
     check_order_independent("sync_batchnorm reductions", [&] {
