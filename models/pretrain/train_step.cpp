@@ -31,7 +31,12 @@ void TrainStep::set_counters(int bad_in_a_row, int64_t skipped_total) {
 double TrainStep::micro_batch(const std::vector<Tensor>& views, bool keep_embedding, StepResult& r) {
   std::unique_ptr<models::SyncBatchNormScope> sync;
   if (distributed() && options_.sync_bn) sync = std::make_unique<models::SyncBatchNormScope>(*options_.comm);
-  models::SslOutput out = method_.forward(views);
+  models::SslOutput out;
+  {
+    // The views share each weight's converted copy; closed before the backward and the update.
+    models::ParameterCastScope cast_once;
+    out = method_.forward(views);
+  }
   const double value = out.loss.item();
   // The seed 1 / grad_accum in the loss's dtype and device: the gradient of the micro-batch mean.
   Tensor seed = Tensor::full({1}, 1.0 / options_.grad_accum, out.loss.dtype(), out.loss.device());
