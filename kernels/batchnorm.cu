@@ -1,5 +1,6 @@
-// Batch normalization: slab-parallel statistics (partials in the workspace, per-channel finalize
-// in double), then a per-column elementwise pass. All reductions run in a fixed order.
+// Batch normalization: slab-parallel statistics (partials in the workspace, merged per channel
+// in double by lanes over the slabs and a tree), then a per-column elementwise pass. All
+// reductions run in a fixed order.
 #include "batchnorm.cuh"
 
 #include "batchnorm_common.cuh"
@@ -8,92 +9,18 @@
 namespace rsd::kernels {
 namespace {
 
-// Count, mean and sum of squared deviations of a set of values.
-struct Moments {
-  float n;
-  float mean;
-  float m2;
-};
-
-// Chan et al. parallel merge of b = (nb, mean_b, m2_b) into a.
-__device__ __forceinline__ void merge_moments(Moments& a, float nb, float mean_b, float m2_b) {
-  if (nb == 0.0f) return;
-  const float n = a.n + nb;
-  const float frac = nb / n;
-  const float delta = mean_b - a.mean;
-  a.mean += delta * frac;
-  a.m2 += m2_b + delta * delta * a.n * frac;
-  a.n = n;
-}
-
-// Moments of column c over rows first, first + kRowLanes, ... < end. Each group of
-// kColumnUnroll rows gets an exact two-pass mean and m2 in registers, then one Chan merge (one
-// division per group rather than per element).
-template <typename T>
-__device__ Moments column_moments(const T* x, int64_t C, int64_t c, int64_t first, int64_t end) {
-  Moments acc{0.0f, 0.0f, 0.0f};
-  for (int64_t r = first; r < end; r += kColumnUnroll * kRowLanes) {
-    float v[kColumnUnroll];
-    load_column(x, C, c, r, kRowLanes, end, v);
-    const int64_t left = (end - r + kRowLanes - 1) / kRowLanes;  // rows of this group before end
-    const int cnt = static_cast<int>(min64(left, kColumnUnroll));
-    float sum = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kColumnUnroll; ++k) sum += v[k];  // rows past end loaded as 0
-    const float mean = sum / static_cast<float>(cnt);
-    float m2 = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kColumnUnroll; ++k) {
-      const float d = v[k] - mean;
-      if (k < cnt) m2 += d * d;
-    }
-    merge_moments(acc, static_cast<float>(cnt), mean, m2);
-  }
-  return acc;
-}
-
-// x: (M, C); partials: (slabs, C) of (mean, m2) over the slab's rows (their count follows from
-// the slab index). Lanes threadIdx.y are merged in lane order.
-template <typename T>
-__global__ void stats_partials_kernel(const T* x, int64_t M, int64_t C, int64_t slab_rows, float2* partials) {
-  __shared__ float lane_n[kRowLanes][kColTile];
-  __shared__ float lane_mean[kRowLanes][kColTile];
-  __shared__ float lane_m2[kRowLanes][kColTile];
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
-  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * slab_rows;
-  const int64_t r1 = min64(M, r0 + slab_rows);
-  Moments m{0.0f, 0.0f, 0.0f};
-  if (c < C) m = column_moments(x, C, c, r0 + threadIdx.y, r1);
-  lane_n[threadIdx.y][threadIdx.x] = m.n;
-  lane_mean[threadIdx.y][threadIdx.x] = m.mean;
-  lane_m2[threadIdx.y][threadIdx.x] = m.m2;
-  __syncthreads();
-  if (threadIdx.y != 0 || c >= C) return;
-  for (int k = 1; k < kRowLanes; ++k)
-    merge_moments(m, lane_n[k][threadIdx.x], lane_mean[k][threadIdx.x], lane_m2[k][threadIdx.x]);
-  partials[blockIdx.y * C + c] = make_float2(m.mean, m.m2);
-}
-
-// Merges the slabs of channel c in slab order, in double (counts pass 2^24 for large M).
+// Each channel's slabs merged (batchnorm_detail::fold_slab_moments), then its statistics.
+// Grid: slab_fold_grid(C), block: slab_fold_block(slabs).
 __global__ void stats_finalize_kernel(const float2* partials, int64_t M, int64_t C, int64_t slab_rows,
                                       int64_t slabs, float momentum, float eps, float* save_mean,
                                       float* save_invstd, float* running_mean, float* running_var) {
-  for (int64_t c = global_thread(); c < C; c += grid_threads()) {
-    double n = 0.0, mean = 0.0, m2 = 0.0;
-    for (int64_t k = 0; k < slabs; ++k) {
-      const double nb = static_cast<double>(min64(slab_rows, M - k * slab_rows));
-      const float2 p = partials[k * C + c];
-      const double total = n + nb;
-      const double delta = p.x - mean;
-      mean += delta * nb / total;
-      m2 += p.y + delta * delta * n * nb / total;
-      n = total;
-    }
-    const double var = m2 / static_cast<double>(M);
-    const double unbiased = M > 1 ? m2 / static_cast<double>(M - 1) : var;
-    batchnorm_detail::store_channel_stats(c, mean, var, unbiased, momentum, eps, save_mean, save_invstd, running_mean,
-                                          running_var);
-  }
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  const batchnorm_detail::Moments64 m = batchnorm_detail::fold_slab_moments(partials, M, C, slab_rows, slabs);
+  if (threadIdx.y != 0 || c >= C) return;
+  const double var = m.m2 / static_cast<double>(M);
+  const double unbiased = M > 1 ? m.m2 / static_cast<double>(M - 1) : var;
+  batchnorm_detail::store_channel_stats(c, m.mean, var, unbiased, momentum, eps, save_mean, save_invstd, running_mean,
+                                        running_var);
 }
 
 // gx = gamma * invstd * (gy - dbeta / M - xhat * dgamma / M). Grid: column_apply_grid(M, C).
@@ -129,9 +56,9 @@ void batchnorm_forward_train(const T* x, const float* gamma, const float* beta, 
   const SlabPlan plan = plan_slabs(M, C);
   float2* partials = static_cast<float2*>(workspace);
   const dim3 block(kColTile, kRowLanes);
-  stats_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, M, C, plan.slab_rows, partials);
-  stats_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, M, C, plan.slab_rows, plan.slabs, momentum, eps,
-                                                       save_mean, save_invstd, running_mean, running_var);
+  batchnorm_detail::stats_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, M, C, plan.slab_rows, partials);
+  stats_finalize_kernel<<<slab_fold_grid(C), slab_fold_block(plan.slabs), 0, s>>>(
+      partials, M, C, plan.slab_rows, plan.slabs, momentum, eps, save_mean, save_invstd, running_mean, running_var);
   batchnorm_detail::normalize_kernel<T, false><<<column_apply_grid(M, C), block, 0, s>>>(
       x, gamma, beta, save_mean, save_invstd, 0.0f, y, M, C);
 }
@@ -154,8 +81,8 @@ void batchnorm_backward(const T* x, const T* gy, const float* gamma, const float
   const dim3 block(kColTile, kRowLanes);
   batchnorm_detail::grad_partials_kernel<T><<<slab_grid(plan), block, 0, s>>>(x, gy, save_mean, M, C, plan.slab_rows,
                                                                                partials);
-  batchnorm_detail::grad_finalize_kernel<<<grid_for(C), kBlock, 0, s>>>(partials, save_invstd, C, plan.slabs,
-                                                                    nullptr, dgamma, dbeta);
+  batchnorm_detail::grad_finalize_kernel<<<slab_fold_grid(C), slab_fold_block(plan.slabs), 0, s>>>(
+      partials, save_invstd, C, plan.slabs, nullptr, dgamma, dbeta);
   grad_input_kernel<T><<<column_apply_grid(M, C), block, 0, s>>>(x, gy, gamma, save_mean, save_invstd, dgamma,
                                                                  dbeta, gx, M, C);
 }

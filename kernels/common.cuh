@@ -78,6 +78,43 @@ inline SlabPlan plan_slabs(int64_t rows, int64_t cols) {
   return p;
 }
 
+// The second kernel of a slab reduction folds each column's `slabs` partials. One thread per column
+// walking every slab would be a chain of up to 2048 dependent steps on a handful of threads, so a
+// block of (kColTile columns, lanes) splits the slabs of its columns among its lanes and merges the
+// lanes in a tree: depth slabs / lanes + log2(lanes). lanes: the power of two that covers the
+// slabs, at most kMaxSlabLanes; a function of the slab count, so the order stays fixed.
+constexpr int kMaxSlabLanes = 32;
+
+inline int slab_lanes(int64_t slabs) {
+  int lanes = 1;
+  while (lanes < kMaxSlabLanes && lanes < slabs) lanes *= 2;
+  return lanes;
+}
+
+inline dim3 slab_fold_grid(int64_t cols) { return dim3(static_cast<unsigned>(ceil_div(cols, kColTile))); }
+inline dim3 slab_fold_block(int64_t slabs) { return dim3(kColTile, static_cast<unsigned>(slab_lanes(slabs))); }
+
+// For column blockIdx.x * kColTile + threadIdx.x of a slab_fold_grid / slab_fold_block launch:
+// lane threadIdx.y folds slabs threadIdx.y, threadIdx.y + blockDim.y, ... in order,
+// acc = merge(acc, load(k)) from `identity`, then lane y merges lane y + h into itself for
+// h = blockDim.y / 2, ..., 1. Returns the column's total to every thread of the column. Every
+// thread of the block must call it (barriers); a column past the end passes slabs = 0 and gets
+// `identity`, so merge(identity, identity) must be defined.
+template <typename Acc, typename Load, typename Merge>
+__device__ Acc fold_column_slabs(int64_t slabs, Acc identity, Load load, Merge merge) {
+  __shared__ Acc lane_acc[kMaxSlabLanes][kColTile];
+  Acc acc = identity;
+  for (int64_t k = threadIdx.y; k < slabs; k += blockDim.y) acc = merge(acc, load(k));
+  lane_acc[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  for (unsigned h = blockDim.y / 2; h > 0; h /= 2) {
+    if (threadIdx.y < h)
+      lane_acc[threadIdx.y][threadIdx.x] = merge(lane_acc[threadIdx.y][threadIdx.x], lane_acc[threadIdx.y + h][threadIdx.x]);
+    __syncthreads();
+  }
+  return lane_acc[0][threadIdx.x];
+}
+
 // Rows a thread of a column loop loads before using any of them. Each thread moves only one
 // element per row, so several independent loads must be in flight for a memory-bound loop to get
 // near full bandwidth (8 x 2 bytes x 2048 threads = 32 KiB per SM for bf16).

@@ -112,9 +112,27 @@ void launch_map2(const T* a, const T* b, T* y, int64_t n, Op op, cudaStream_t s)
   map2_kernel<T, Op><<<grid_for(work), kBlock, 0, s>>>(a, b, y, n, packed, op);
 }
 
+// A fill value in T by the CPU's rules (elementwise.cuh: fill).
 template <typename T>
-__global__ void fill_kernel(T* y, float value, int64_t n) {
-  const T v = from_float<T>(value);
+__device__ __forceinline__ T fill_value(double v) {
+  return from_float<T>(static_cast<float>(v));
+}
+template <>
+__device__ __forceinline__ double fill_value<double>(double v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ int32_t fill_value<int32_t>(double v) {
+  return static_cast<int32_t>(v);
+}
+template <>
+__device__ __forceinline__ uint8_t fill_value<uint8_t>(double v) {
+  return static_cast<uint8_t>(static_cast<int32_t>(v));
+}
+
+template <typename T>
+__global__ void fill_kernel(T* y, double value, int64_t n) {
+  const T v = fill_value<T>(value);
   for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] = v;
 }
 
@@ -173,7 +191,7 @@ void accumulate(T* dst, const T* src, int64_t n, cudaStream_t s) {
 }
 
 template <typename T>
-void fill(T* y, float value, int64_t n, cudaStream_t s) {
+void fill(T* y, double value, int64_t n, cudaStream_t s) {
   if (n <= 0) return;
   fill_kernel<T><<<grid_for(n), kBlock, 0, s>>>(y, value, n);
 }
@@ -194,12 +212,16 @@ void fill_from_scalar(const T* scalar, float mul, T* y, int64_t n, cudaStream_t 
   template void scale<T>(const T*, float, T*, int64_t, cudaStream_t);               \
   template void add<T>(const T*, const T*, T*, int64_t, cudaStream_t);              \
   template void accumulate<T>(T*, const T*, int64_t, cudaStream_t);                 \
-  template void fill<T>(T*, float, int64_t, cudaStream_t);                          \
   template void fill_from_scalar<T>(const T*, float, T*, int64_t, cudaStream_t);
 
 RSD_INSTANTIATE_ELEMENTWISE(float)
 RSD_INSTANTIATE_ELEMENTWISE(__nv_bfloat16)
-template void fill<int32_t>(int32_t*, float, int64_t, cudaStream_t);
+template void fill<float>(float*, double, int64_t, cudaStream_t);
+template void fill<double>(double*, double, int64_t, cudaStream_t);
+template void fill<__nv_bfloat16>(__nv_bfloat16*, double, int64_t, cudaStream_t);
+template void fill<__half>(__half*, double, int64_t, cudaStream_t);
+template void fill<int32_t>(int32_t*, double, int64_t, cudaStream_t);
+template void fill<uint8_t>(uint8_t*, double, int64_t, cudaStream_t);
 
 #undef RSD_INSTANTIATE_ELEMENTWISE
 

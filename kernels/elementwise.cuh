@@ -3,6 +3,7 @@
 #pragma once
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cstdint>
 
 namespace rsd::kernels {
@@ -43,9 +44,13 @@ void add(const T* a, const T* b, T* y, int64_t n, cudaStream_t s);
 template <typename T>
 void accumulate(T* dst, const T* src, int64_t n, cudaStream_t s);
 
-// y[i] = value (converted to T; int32_t truncates toward zero); T: float, __nv_bfloat16, int32_t.
+// y[i] = value converted to T as the engine's CPU fill does (engine/copy.cpp): double exactly,
+// float and the 16-bit types through float (round to nearest even), int32_t truncated toward
+// zero, uint8_t through int32_t (the low 8 bits; exact in [0, 255]). The value stays a double up
+// to the conversion, so an f64 or large int32 fill is not rounded through float.
+// T: float, double, __nv_bfloat16, __half, int32_t, uint8_t.
 template <typename T>
-void fill(T* y, float value, int64_t n, cudaStream_t s);
+void fill(T* y, double value, int64_t n, cudaStream_t s);
 
 // y[i] = scalar[0] * mul, with scalar a single device element outside y; T: float, __nv_bfloat16.
 template <typename T>

@@ -695,23 +695,45 @@ FusedArgs<T> pass_args(const InfoNceProblem<T>& p, InfoNcePass pass, bool backwa
   return f;
 }
 
-template <typename T, int kDC>
-void launch_lse(const FusedArgs<T>& f, int splits, float* partials, cudaStream_t s) {
-  using Tl = Tiles<T, kDC>;
-  const auto kernel = lse_kernel<T, kDC>;
-  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Tl::kBytes));
-  const dim3 grid(static_cast<unsigned>(ceil_div(f.rows_x, Tl::kBM)), static_cast<unsigned>(splits));
-  kernel<<<grid, Tl::kThreads, Tl::kBytes, s>>>(f, partials);
+// Opts `kernel` in to `bytes` of dynamic shared memory (more than the default 48 KiB) on the
+// current device. A refusal (a device with less shared memory per block) is returned, so that
+// the caller reports it rather than the launch's vaguer error, and taken off the thread's last
+// error, so that it is reported once.
+//
+// Set before every launch, not once per process: the attribute belongs to the kernel as loaded in
+// the current device's context, and a process may drive several devices (Device cuda:N), so a
+// function-local static would leave every device but the first without it. Caching it per device
+// would save one host-side driver call (no device work, no synchronization) per launch, against a
+// fused kernel that runs for far longer; the fused loss makes 2 to 4 such launches per call.
+template <typename Kernel>
+cudaError_t allow_dynamic_shared(Kernel kernel, size_t bytes) {
+  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(bytes));
+  if (err != cudaSuccess) cudaGetLastError();
+  return err;
 }
 
 template <typename T, int kDC>
-void launch_grad(const FusedArgs<T>& f, int splits, float* dxhat, float* dtau_partials, cudaStream_t s) {
+cudaError_t launch_lse(const FusedArgs<T>& f, int splits, float* partials, cudaStream_t s) {
+  using Tl = Tiles<T, kDC>;
+  const auto kernel = lse_kernel<T, kDC>;
+  const cudaError_t err = allow_dynamic_shared(kernel, Tl::kBytes);
+  if (err != cudaSuccess) return err;
+  const dim3 grid(static_cast<unsigned>(ceil_div(f.rows_x, Tl::kBM)), static_cast<unsigned>(splits));
+  kernel<<<grid, Tl::kThreads, Tl::kBytes, s>>>(f, partials);
+  return cudaSuccess;
+}
+
+template <typename T, int kDC>
+cudaError_t launch_grad(const FusedArgs<T>& f, int splits, float* dxhat, float* dtau_partials, cudaStream_t s) {
   using Tl = Tiles<T, kDC>;
   const auto kernel = grad_kernel<T, kDC>;
-  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Tl::kBytes));
+  const cudaError_t err = allow_dynamic_shared(kernel, Tl::kBytes);
+  if (err != cudaSuccess) return err;
   const dim3 grid(static_cast<unsigned>(ceil_div(f.rows_x, Tl::kBM)), static_cast<unsigned>(splits),
                   static_cast<unsigned>(ceil_div(f.D, kDC)));
   kernel<<<grid, Tl::kThreads, Tl::kBytes, s>>>(f, dxhat, dtau_partials);
+  return cudaSuccess;
 }
 
 }  // namespace
@@ -750,14 +772,14 @@ int info_nce_splits(int64_t rows_x, int64_t rows_y, int max_splits) {
 }
 
 template <typename T>
-void info_nce_lse_partials(const InfoNceProblem<T>& p, InfoNcePass pass, int splits, float* partials,
-                           cudaStream_t s) {
-  if (p.N <= 0) return;
+cudaError_t info_nce_lse_partials(const InfoNceProblem<T>& p, InfoNcePass pass, int splits, float* partials,
+                                  cudaStream_t s) {
+  if (p.N <= 0) return cudaSuccess;
   const FusedArgs<T> f = pass_args(p, pass, false, splits);
   switch (chunk_width(p.D)) {
-    case 64: launch_lse<T, 64>(f, splits, partials, s); break;
-    case 128: launch_lse<T, 128>(f, splits, partials, s); break;
-    default: launch_lse<T, kMaxDC>(f, splits, partials, s); break;
+    case 64: return launch_lse<T, 64>(f, splits, partials, s);
+    case 128: return launch_lse<T, 128>(f, splits, partials, s);
+    default: return launch_lse<T, kMaxDC>(f, splits, partials, s);
   }
 }
 
@@ -770,9 +792,10 @@ void info_nce_finalize(int64_t N, bool symmetric, const float* row_partials, int
 }
 
 template <typename T>
-void info_nce_grad_partials(const InfoNceProblem<T>& p, InfoNcePass pass, const float* lse_row, const float* lse_col,
-                            const float* gloss, int splits, float* dxhat, float* dtau_partials, cudaStream_t s) {
-  if (p.N <= 0) return;
+cudaError_t info_nce_grad_partials(const InfoNceProblem<T>& p, InfoNcePass pass, const float* lse_row,
+                                   const float* lse_col, const float* gloss, int splits, float* dxhat,
+                                   float* dtau_partials, cudaStream_t s) {
+  if (p.N <= 0) return cudaSuccess;
   FusedArgs<T> f = pass_args(p, pass, true, splits);
   const Band rows_band{lse_row, 0, p.N};
   const Band cols_band{p.symmetric ? lse_col : nullptr, p.offset, p.offset + p.N};
@@ -781,9 +804,9 @@ void info_nce_grad_partials(const InfoNceProblem<T>& p, InfoNcePass pass, const 
   f.lse_y = rows ? cols_band : rows_band;
   f.gloss = gloss;
   switch (chunk_width(p.D)) {
-    case 64: launch_grad<T, 64>(f, splits, dxhat, dtau_partials, s); break;
-    case 128: launch_grad<T, 128>(f, splits, dxhat, dtau_partials, s); break;
-    default: launch_grad<T, kMaxDC>(f, splits, dxhat, dtau_partials, s); break;
+    case 64: return launch_grad<T, 64>(f, splits, dxhat, dtau_partials, s);
+    case 128: return launch_grad<T, 128>(f, splits, dxhat, dtau_partials, s);
+    default: return launch_grad<T, kMaxDC>(f, splits, dxhat, dtau_partials, s);
   }
 }
 
@@ -855,9 +878,9 @@ int64_t info_nce_forward_scratch(int64_t N, int64_t M, bool symmetric) {
 }
 
 template <typename T>
-void info_nce_forward(const InfoNceProblem<T>& p, float* norms_a, float* norms_b, float* lse_row, float* lse_col,
-                      float* row_loss, float* scratch, cudaStream_t s) {
-  if (p.N <= 0) return;
+cudaError_t info_nce_forward(const InfoNceProblem<T>& p, float* norms_a, float* norms_b, float* lse_row,
+                             float* lse_col, float* row_loss, float* scratch, cudaStream_t s) {
+  if (p.N <= 0) return cudaSuccess;
   InfoNceProblem<T> q = p;
   q.norms_a = norms_a;
   q.norms_b = norms_b;
@@ -866,10 +889,13 @@ void info_nce_forward(const InfoNceProblem<T>& p, float* norms_a, float* norms_b
   const ForwardPlan f = forward_plan<T>(q.N, q.M, q.symmetric);
   float* row_partials = scratch;
   float* col_partials = q.symmetric ? scratch + 3 * static_cast<int64_t>(f.row_splits) * q.N : nullptr;
-  info_nce_lse_partials<T>(q, InfoNcePass::rows, f.row_splits, row_partials, s);
-  if (q.symmetric) info_nce_lse_partials<T>(q, InfoNcePass::cols, f.col_splits, col_partials, s);
+  cudaError_t err = info_nce_lse_partials<T>(q, InfoNcePass::rows, f.row_splits, row_partials, s);
+  if (err == cudaSuccess && q.symmetric)
+    err = info_nce_lse_partials<T>(q, InfoNcePass::cols, f.col_splits, col_partials, s);
+  if (err != cudaSuccess) return err;
   info_nce_finalize(q.N, q.symmetric, row_partials, f.row_splits, col_partials, f.col_splits, lse_row,
                     q.symmetric ? lse_col : nullptr, row_loss, s);
+  return cudaSuccess;
 }
 
 template <typename T>
@@ -879,35 +905,40 @@ int64_t info_nce_backward_scratch(int64_t N, int64_t M, int64_t D) {
 }
 
 template <typename T>
-void info_nce_backward(const InfoNceProblem<T>& p, const float* lse_row, const float* lse_col, const float* gloss,
-                       T* da, T* db, float* dtau, float* scratch, cudaStream_t s) {
-  if (p.N <= 0) return;
+cudaError_t info_nce_backward(const InfoNceProblem<T>& p, const float* lse_row, const float* lse_col,
+                              const float* gloss, T* da, T* db, float* dtau, float* scratch, cudaStream_t s) {
+  if (p.N <= 0) return cudaSuccess;
   const BackwardPlan b = backward_plan<T>(p.N, p.M);
   const float* lse_c = p.symmetric ? lse_col : nullptr;
   float* dtau_partials = scratch + b.row_splits * p.N * p.D;
-  info_nce_grad_partials<T>(p, InfoNcePass::rows, lse_row, lse_c, gloss, b.row_splits, scratch, dtau_partials, s);
+  cudaError_t err =
+      info_nce_grad_partials<T>(p, InfoNcePass::rows, lse_row, lse_c, gloss, b.row_splits, scratch, dtau_partials, s);
+  if (err != cudaSuccess) return err;
   info_nce_grad_finish<T>(scratch, b.row_splits, p.a, p.norms_a, p.N, p.D, p.eps, da, s);
   info_nce_dtau(dtau_partials, b.dtau_blocks, p.tau, dtau, s);
-  info_nce_grad_partials<T>(p, InfoNcePass::cols, lse_row, lse_c, gloss, b.col_splits, scratch, nullptr, s);
+  err = info_nce_grad_partials<T>(p, InfoNcePass::cols, lse_row, lse_c, gloss, b.col_splits, scratch, nullptr, s);
+  if (err != cudaSuccess) return err;
   info_nce_grad_finish<T>(scratch, b.col_splits, p.b, p.norms_b, p.M, p.D, p.eps, db, s);
+  return cudaSuccess;
 }
 
 #define RSD_INSTANTIATE_INFO_NCE(T)                                                                              \
   template void info_nce_row_norms<T>(const T*, float*, int64_t, int64_t, cudaStream_t);                         \
   template int64_t info_nce_block_rows<T>();                                                                     \
   template int info_nce_splits<T>(int64_t, int64_t, int);                                                        \
-  template void info_nce_lse_partials<T>(const InfoNceProblem<T>&, InfoNcePass, int, float*, cudaStream_t);      \
-  template void info_nce_grad_partials<T>(const InfoNceProblem<T>&, InfoNcePass, const float*, const float*,     \
-                                          const float*, int, float*, float*, cudaStream_t);                      \
+  template cudaError_t info_nce_lse_partials<T>(const InfoNceProblem<T>&, InfoNcePass, int, float*,             \
+                                                cudaStream_t);                                                   \
+  template cudaError_t info_nce_grad_partials<T>(const InfoNceProblem<T>&, InfoNcePass, const float*,            \
+                                                 const float*, const float*, int, float*, float*, cudaStream_t); \
   template void info_nce_grad_finish<T>(const float*, int, const T*, const float*, int64_t, int64_t, float, T*, \
                                         cudaStream_t);                                                           \
   template void info_nce_plain_scale<T>(const T*, const float*, T*, int64_t, cudaStream_t);                     \
   template int64_t info_nce_forward_scratch<T>(int64_t, int64_t, bool);                                          \
-  template void info_nce_forward<T>(const InfoNceProblem<T>&, float*, float*, float*, float*, float*, float*,    \
-                                    cudaStream_t);                                                               \
+  template cudaError_t info_nce_forward<T>(const InfoNceProblem<T>&, float*, float*, float*, float*, float*,    \
+                                           float*, cudaStream_t);                                                \
   template int64_t info_nce_backward_scratch<T>(int64_t, int64_t, int64_t);                                      \
-  template void info_nce_backward<T>(const InfoNceProblem<T>&, const float*, const float*, const float*, T*, T*, \
-                                     float*, float*, cudaStream_t);
+  template cudaError_t info_nce_backward<T>(const InfoNceProblem<T>&, const float*, const float*, const float*,  \
+                                            T*, T*, float*, float*, cudaStream_t);
 
 RSD_INSTANTIATE_INFO_NCE(float)
 RSD_INSTANTIATE_INFO_NCE(__nv_bfloat16)

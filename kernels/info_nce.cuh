@@ -67,9 +67,11 @@ int64_t info_nce_block_rows();
 // split holds it, 0 elsewhere (so that the sum over splits is the positive). Each pass computes
 // its own positives, from the same products as its log-sum-exps, so that a row whose only
 // column is its positive has a loss of exactly 0. The two passes need one buffer each.
+// Returns the error of opting the kernel in to its shared memory (then nothing is launched);
+// launch errors are the caller's to read (cudaGetLastError), as for every launcher.
 template <typename T>
-void info_nce_lse_partials(const InfoNceProblem<T>& p, InfoNcePass pass, int splits, float* partials,
-                           cudaStream_t s);
+cudaError_t info_nce_lse_partials(const InfoNceProblem<T>& p, InfoNcePass pass, int splits, float* partials,
+                                  cudaStream_t s);
 
 // Merges the partials: lse_row, lse_col (N, log2 units; lse_col only when symmetric) and
 // row_loss[i] = (lse_row_i - pos_i) + [symmetric] (lse_col_i - pos_i) in log2 units.
@@ -82,10 +84,12 @@ void info_nce_finalize(int64_t N, bool symmetric, const float* row_partials, int
 //          sum over its share of the looped rows.
 //   dtau_partials (rows pass only, else nullptr): (splits * ceil(N / info_nce_block_rows)) floats,
 //          sums of G_ij S_ij (natural units).
-// lse_row, lse_col: from info_nce_finalize (lse_col ignored unless symmetric).
+// lse_row, lse_col: from info_nce_finalize (lse_col ignored unless symmetric). Returns as
+// info_nce_lse_partials.
 template <typename T>
-void info_nce_grad_partials(const InfoNceProblem<T>& p, InfoNcePass pass, const float* lse_row, const float* lse_col,
-                            const float* gloss, int splits, float* dxhat, float* dtau_partials, cudaStream_t s);
+cudaError_t info_nce_grad_partials(const InfoNceProblem<T>& p, InfoNcePass pass, const float* lse_row,
+                                   const float* lse_col, const float* gloss, int splits, float* dxhat,
+                                   float* dtau_partials, cudaStream_t s);
 
 // dx (R, D) = L2-normalization backward of d x_hat = sum of the splits of dxhat, through
 // x_hat = x / max(norm, eps): (d x_hat - x_hat <d x_hat, x_hat>) / norm, or d x_hat / eps when
@@ -106,10 +110,12 @@ int64_t info_nce_forward_scratch(int64_t N, int64_t M, bool symmetric);
 // The forward: norms_a (N) and norms_b (M) (p.norms_a, p.norms_b are ignored; the backward takes
 // a problem pointing at these), lse_row and lse_col (N each, log2 units; lse_col only when
 // symmetric) and row_loss (N, log2 units: the loss is ln 2 / (N (symmetric ? 2 : 1)) times their
-// sum). scratch: info_nce_forward_scratch floats.
+// sum). scratch: info_nce_forward_scratch floats. Returns the first refusal of a fused kernel's
+// shared memory (cudaFuncSetAttribute), after which nothing more is launched; check the launches
+// with cudaGetLastError as well.
 template <typename T>
-void info_nce_forward(const InfoNceProblem<T>& p, float* norms_a, float* norms_b, float* lse_row, float* lse_col,
-                      float* row_loss, float* scratch, cudaStream_t s);
+cudaError_t info_nce_forward(const InfoNceProblem<T>& p, float* norms_a, float* norms_b, float* lse_row,
+                             float* lse_col, float* row_loss, float* scratch, cudaStream_t s);
 
 // Floats of scratch info_nce_backward needs: the larger pass's split partials of d x_hat (the two
 // passes run one after the other), at most (N + M) D plus the dtau partials.
@@ -118,9 +124,10 @@ int64_t info_nce_backward_scratch(int64_t N, int64_t M, int64_t D);
 
 // The backward: da (N, D), db (M, D) and dtau[0] for the loss gradient gloss[0], from the
 // forward's norms (in p) and lse vectors. The rows pass (d a_hat, dtau), then the cols pass.
+// Returns as info_nce_forward.
 template <typename T>
-void info_nce_backward(const InfoNceProblem<T>& p, const float* lse_row, const float* lse_col, const float* gloss,
-                       T* da, T* db, float* dtau, float* scratch, cudaStream_t s);
+cudaError_t info_nce_backward(const InfoNceProblem<T>& p, const float* lse_row, const float* lse_col,
+                              const float* gloss, T* da, T* db, float* dtau, float* scratch, cudaStream_t s);
 
 // ---- the plain path's kernels (logits materialized; engine/cuda/info_nce.cpp) ----
 

@@ -70,14 +70,19 @@ __global__ void column_partials_kernel(const T* x, int64_t rows, int64_t cols, i
   }
 }
 
-// partials: (slabs, cols) -> y: (cols), slabs added in order.
+struct AddFloat {
+  __device__ float operator()(float a, float b) const { return a + b; }
+};
+
+// partials: (slabs, cols) -> y: (cols), the slabs added in float in a fixed order
+// (fold_column_slabs: lanes over the slabs, then a tree of lanes). Grid: slab_fold_grid(cols),
+// block: slab_fold_block(slabs).
 template <typename T>
 __global__ void column_final_kernel(const float* partials, int64_t slabs, int64_t cols, T* y) {
-  for (int64_t c = global_thread(); c < cols; c += grid_threads()) {
-    float total = 0.0f;
-    for (int64_t k = 0; k < slabs; ++k) total += partials[k * cols + c];
-    y[c] = from_float<T>(total);
-  }
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  const auto slab = [&](int64_t k) { return partials[k * cols + c]; };
+  const float total = fold_column_slabs(c < cols ? slabs : 0, 0.0f, slab, AddFloat{});
+  if (threadIdx.y == 0 && c < cols) y[c] = from_float<T>(total);
 }
 
 }  // namespace
@@ -115,7 +120,7 @@ void sum_rows(const T* x, T* y, int64_t rows, int64_t cols, void* workspace, cud
   float* partials = static_cast<float*>(workspace);
   const dim3 grid(static_cast<unsigned>(plan.col_tiles), static_cast<unsigned>(plan.slabs));
   column_partials_kernel<T><<<grid, dim3(kColTile, kRowLanes), 0, s>>>(x, rows, cols, plan.slab_rows, partials);
-  column_final_kernel<T><<<grid_for(cols), kBlock, 0, s>>>(partials, plan.slabs, cols, y);
+  column_final_kernel<T><<<slab_fold_grid(cols), slab_fold_block(plan.slabs), 0, s>>>(partials, plan.slabs, cols, y);
 }
 
 #define RSD_INSTANTIATE_REDUCE(T)                                                      \

@@ -1,19 +1,21 @@
 // Synchronized batch normalization: the per-rank pieces of a batch norm whose statistics span
 // every rank. x, y, gy, gx are (M, C) row-major rows (M = N*H*W for NHWC activations, N for
-// (N, C) features; M may be 0 on a rank that holds no rows). The caller all-reduces (sum) the
-// double vectors between the steps:
+// (N, C) features; M may be 0 on a rank that holds no rows). The caller moves the double vectors
+// between the ranks between the steps:
 //
-//   forward   sync_batchnorm_local_sums   -> stats (C + 1)  [sum_rows x, M]     all-reduce
-//             sync_batchnorm_local_sqdev  -> sqdev (C)      sum_rows (x - mean)^2  all-reduce
-//             sync_batchnorm_finalize     -> save_mean, save_invstd (C), running stats
-//             sync_batchnorm_apply        -> y
+//   forward   sync_batchnorm_local_moments  -> moments (2C + 1) [mean, m2, M] of the local rows
+//                                              all-gather: (W, 2C + 1) rank-major
+//             sync_batchnorm_merge_moments  -> moments (2C + 1) of all rows, merged in rank order
+//             sync_batchnorm_finalize       -> save_mean, save_invstd (C), running stats
+//             sync_batchnorm_apply          -> y
 //   backward  sync_batchnorm_backward_reduce -> sums (2C) [sum gy, sum gy * xhat], all-reduce;
 //                                               dgamma, dbeta (the local sums, f32)
 //             sync_batchnorm_backward_apply  -> gx
 //
-// Per-channel float vectors (gamma, beta, running stats, save_*, dgamma, dbeta) are (C). Sums
-// accumulate in float within a slab of rows and in double across slabs (fixed order, no atomics).
-// Host header: plain C++, no engine types. T: float, __nv_bfloat16.
+// moments: per channel the mean and m2, the sum of squared deviations from that mean, then the
+// row count. Per-channel float vectors (gamma, beta, running stats, save_*, dgamma, dbeta) are
+// (C). Reductions accumulate in float within a slab of rows and in double across slabs and ranks
+// (fixed order, no atomics). Host header: plain C++, no engine types. T: float, __nv_bfloat16.
 #pragma once
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
@@ -21,25 +23,24 @@
 
 namespace rsd::kernels {
 
-// Bytes of device workspace the three reductions need (0 when M or C is 0).
+// Bytes of device workspace the two reductions need (0 when M or C is 0).
 size_t sync_batchnorm_workspace_bytes(int64_t M, int64_t C);
 
-// stats[c] = sum_rows x[:, c] for c < C, stats[C] = M. Writes zeros (and M = 0) when M is 0.
+// moments = [mean (C), m2 (C), M] of the local rows: Welford within slabs of rows (as batch norm's
+// training forward), the slabs merged in double (Chan et al.). M = 0 writes zeros.
 template <typename T>
-void sync_batchnorm_local_sums(const T* x, int64_t M, int64_t C, double* stats, void* workspace, cudaStream_t s);
+void sync_batchnorm_local_moments(const T* x, int64_t M, int64_t C, double* moments, void* workspace, cudaStream_t s);
 
-// sqdev[c] = sum_rows (x[:, c] - mean_c)^2 around the global mean mean_c = stats[c] / stats[C]
-// (stats already all-reduced: its count is the global one).
-template <typename T>
-void sync_batchnorm_local_sqdev(const T* x, const double* stats, int64_t M, int64_t C, double* sqdev,
-                                void* workspace, cudaStream_t s);
+// moments (2C + 1) of the union of `ranks` sets of rows, from their moments gathered rank-major
+// into (ranks, 2C + 1), merged (Chan et al., in double) in rank order; sets of no rows add nothing.
+void sync_batchnorm_merge_moments(const double* gathered, int64_t ranks, int64_t C, double* moments,
+                                  cudaStream_t s);
 
-// From the all-reduced stats and sqdev, in double: mean = stats[c] / n, biased var = sqdev[c] / n,
-// save_invstd = 1 / sqrt(var + eps), n = stats[C]. Running stats (null skips them):
-// running = (1 - momentum) * running + momentum * batch, with the unbiased sqdev / (n - 1).
-void sync_batchnorm_finalize(const double* stats, const double* sqdev, int64_t C, float momentum, float eps,
-                             float* save_mean, float* save_invstd, float* running_mean, float* running_var,
-                             cudaStream_t s);
+// From the merged moments, in double: mean, biased var = m2 / n, save_invstd = 1 / sqrt(var + eps),
+// n = moments[2C]. Running stats (null skips them): running = (1 - momentum) * running +
+// momentum * batch, with the unbiased m2 / (n - 1).
+void sync_batchnorm_finalize(const double* moments, int64_t C, float momentum, float eps, float* save_mean,
+                             float* save_invstd, float* running_mean, float* running_var, cudaStream_t s);
 
 // y = (x - mean) * invstd * gamma + beta. Null gamma / beta mean 1 / 0.
 template <typename T>
@@ -53,11 +54,11 @@ void sync_batchnorm_backward_reduce(const T* x, const T* gy, const float* mean, 
                                     int64_t C, double* sums, float* dgamma, float* dbeta, void* workspace,
                                     cudaStream_t s);
 
-// gx = gamma * invstd * (gy - sums[c] / n - xhat * sums[C + c] / n): sums all-reduced, n = stats[C]
-// the global count. Null gamma means 1.
+// gx = gamma * invstd * (gy - sums[c] / n - xhat * sums[C + c] / n): sums all-reduced, n =
+// moments[2C] the global count. Null gamma means 1.
 template <typename T>
 void sync_batchnorm_backward_apply(const T* x, const T* gy, const float* gamma, const float* mean,
-                                   const float* invstd, const double* sums, const double* stats, T* gx, int64_t M,
+                                   const float* invstd, const double* sums, const double* moments, T* gx, int64_t M,
                                    int64_t C, cudaStream_t s);
 
 }  // namespace rsd::kernels

@@ -11,6 +11,7 @@ namespace rsd::models {
 namespace {
 
 thread_local comm::Communicator* t_sync_batch_norm_comm = nullptr;
+thread_local ParameterCastScope* t_parameter_casts = nullptr;
 constexpr double kMomentum = 0.1;  // of the running statistics (PyTorch's default)
 
 // batch_norm2d / batch_norm1d by x's rank, or sync_batch_norm in training under a
@@ -31,9 +32,11 @@ Tensor batch_norm_of(const Tensor& x, const Tensor& gamma, const Tensor& beta, T
 }
 
 // An f32 parameter in the dtype of the activations it meets; the cast is recorded, so the
-// gradient returns to the f32 master weight. Undefined stays undefined (a linear without bias).
+// gradient returns to the f32 master weight (converted once per scope under a
+// ParameterCastScope). Undefined stays undefined (a linear without bias).
 Tensor in_dtype_of(const Tensor& param, const Tensor& x) {
   if (!param.defined() || param.dtype() == x.dtype()) return param;
+  if (t_parameter_casts != nullptr) return t_parameter_casts->cast(param, x.dtype());
   return cast(param, x.dtype());
 }
 
@@ -62,6 +65,18 @@ SyncBatchNormScope::~SyncBatchNormScope() { t_sync_batch_norm_comm = previous_; 
 
 comm::Communicator* sync_batch_norm_communicator() { return t_sync_batch_norm_comm; }
 
+ParameterCastScope::ParameterCastScope() : previous_(t_parameter_casts) { t_parameter_casts = this; }
+
+ParameterCastScope::~ParameterCastScope() { t_parameter_casts = previous_; }
+
+Tensor ParameterCastScope::cast(const Tensor& param, DType dtype) {
+  const auto key = std::make_pair(static_cast<const TensorImpl*>(param.impl()), dtype);
+  if (const auto it = copies_.find(key); it != copies_.end()) return cast_reusing(param, it->second.converted);
+  Tensor converted = rsd::cast(param, dtype);
+  copies_.emplace(key, Copy{param, converted});
+  return converted;
+}
+
 BatchNorm::BatchNorm(const LayerContext& ctx, int channels, double weight_init) {
   weight_ = ctx.params.add(ctx.prefix + "weight", Tensor::full({channels}, weight_init, DType::f32, ctx.device), true);
   bias_ = ctx.params.add(ctx.prefix + "bias", Tensor::zeros({channels}, DType::f32, ctx.device), true);
@@ -84,7 +99,7 @@ Tensor BatchNorm::normalize(const Tensor& x, bool training, bool relu) const {
 // The float64 reference: gamma and beta cast with autograd; the running statistics updated in f64
 // temporaries (no autograd) and stored back into the f32 buffers.
 Tensor BatchNorm::forward_f64_on_cpu(const Tensor& x, bool training, bool relu) const {
-  const Tensor gamma = cast(weight_, DType::f64), beta = cast(bias_, DType::f64);
+  const Tensor gamma = in_dtype_of(weight_, x), beta = in_dtype_of(bias_, x);
   Tensor mean = f64_copy_of(running_mean_), var = f64_copy_of(running_var_);
   Tensor y = batch_norm_of(x, gamma, beta, mean, var, training, relu);
   if (training) {

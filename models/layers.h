@@ -22,7 +22,9 @@
 // The backward runs the collectives too, so keep the communicator alive until it has run (the
 // scope may close before it). Every rank must run the same layers in the same order.
 #pragma once
+#include <map>
 #include <string>
+#include <utility>
 
 #include "engine/params.h"
 #include "engine/rng.h"
@@ -74,6 +76,34 @@ class SyncBatchNormScope {
 
 // The communicator of this thread's innermost SyncBatchNormScope, or null outside any.
 comm::Communicator* sync_batch_norm_communicator();
+
+// Makes every layer on this thread cast each f32 parameter to an activation dtype once for the
+// scope's lifetime and reuse that copy: one forward of a method whose encoder sees several views
+// (BYOL and SimCLR run theirs on 2 views a step) would otherwise convert every weight once per
+// view. Each use still records its own cast node (cast_reusing, engine/ops/convert.h), so every
+// view's gradient reaches the f32 master weight on its own, bit for bit as without the scope.
+// The parameters must not change inside it: it spans one forward, never an optimizer step, an
+// EMA update or a load (a cached copy would be stale; tensors carry no version to notice it).
+// The copies are the casts' own outputs, allocated where they would be anyway (the step arena in
+// training) and saved by the ops for the backward regardless; the scope holds at most one per
+// parameter and dtype. Nestable: an inner scope caches on its own until it closes.
+class ParameterCastScope {
+ public:
+  ParameterCastScope();
+  ~ParameterCastScope();
+  ParameterCastScope(const ParameterCastScope&) = delete;
+  ParameterCastScope& operator=(const ParameterCastScope&) = delete;
+  // cast(param, dtype), converted on the first call for (param, dtype) and reused after.
+  Tensor cast(const Tensor& param, DType dtype);
+
+ private:
+  struct Copy {
+    Tensor param;  // held, so that its address cannot be reused by another tensor in the scope
+    Tensor converted;
+  };
+  std::map<std::pair<const TensorImpl*, DType>, Copy> copies_;
+  ParameterCastScope* previous_;
+};
 
 // Batch normalization over the last dimension (synchronized across ranks under a
 // SyncBatchNormScope, in training mode); weight `weight_init` (1, or 0 for the last BN of a

@@ -529,6 +529,43 @@ TEST_SUITE("batchnorm" * rsd::test::on_mpi()) {
     }
   }
 
+  TEST_CASE("sync_batch_norm gives every rank the same statistics, bit for bit, also far from zero") {
+    // Values 1e6 + U(0, 1): a sum of squares would lose the variance (E[x^2] - E[x]^2 cancels 12
+    // of f64's 16 digits); the ranks' moments merged by Chan's formula keep it. momentum 1: the
+    // running statistics are the batch mean and unbiased variance themselves.
+    comm::Communicator& world = mpi_world();
+    const int W = world.world_size(), rank = world.rank();
+    const int64_t C = 5;
+    int64_t total = 0, first = 0;
+    for (int r = 0; r < W; ++r) {
+      if (r == rank) first = total;
+      total += 3 + r;
+    }
+    const std::vector<double> all = random_tensor({total, C}, DType::f64, Device::cpu(), 41, 0.0, 1.0).to_host_doubles();
+    std::vector<double> mine;
+    for (int64_t i = first * C; i < (first + 3 + rank) * C; ++i) mine.push_back(1e6 + all[static_cast<size_t>(i)]);
+    const Tensor x = Tensor::from_vector(mine, {3 + rank, C}, DType::f64);
+    const Tensor gamma = Tensor::full({C}, 1.0, DType::f64), beta = Tensor::zeros({C}, DType::f64);
+    Tensor running_mean = Tensor::zeros({C}, DType::f64), running_var = Tensor::zeros({C}, DType::f64);
+    sync_batch_norm(x, gamma, beta, running_mean, running_var, world, 1.0, 1e-5);
+    // The whole batch's mean and unbiased variance by two passes over the same values.
+    for (int64_t c = 0; c < C; ++c) {
+      double mean = 0.0, m2 = 0.0;
+      for (int64_t i = 0; i < total; ++i) mean += 1e6 + all[static_cast<size_t>(i * C + c)];
+      mean /= static_cast<double>(total);
+      for (int64_t i = 0; i < total; ++i) m2 += std::pow(1e6 + all[static_cast<size_t>(i * C + c)] - mean, 2);
+      CAPTURE(c);
+      CHECK(std::fabs(running_var.to_host_doubles()[static_cast<size_t>(c)] / (m2 / (total - 1)) - 1.0) <= 1e-9);
+      CHECK(std::fabs(running_mean.to_host_doubles()[static_cast<size_t>(c)] / mean - 1.0) <= 1e-15);
+    }
+    for (const Tensor* t : {&running_mean, &running_var}) {
+      const std::vector<double> gathered = world.all_gather(t->view({1, C})).to_host_doubles();
+      for (int r = 1; r < W; ++r)
+        CHECK(std::vector<double>(gathered.begin() + r * C, gathered.begin() + (r + 1) * C) ==
+              std::vector<double>(gathered.begin(), gathered.begin() + C));
+    }
+  }
+
   TEST_CASE("sync_batch_norm refuses one value per channel over all ranks, on every rank alike") {
     comm::Communicator& world = mpi_world();
     // Rank 0 holds one row, the others none: one value per channel in total.
@@ -539,7 +576,7 @@ TEST_SUITE("batchnorm" * rsd::test::on_mpi()) {
     CHECK_THROWS_WITH_AS(sync_batch_norm(x, gamma, beta, running_mean, running_var, world),
                          doctest::Contains("more than 1 value per channel over all ranks, got 1 in total"), Error);
     tape().clear();
-    // Every rank threw before the second all-reduce; the world is still in step.
+    // Every rank threw after the forward's one collective; the world is still in step.
     world.barrier();
   }
 }

@@ -1,8 +1,8 @@
 // ResNet encoders and MLP heads against torchvision (tests/python/torchvision_resnet.py run with
 // /usr/bin/python3): the same parameter names, shapes and counts, the same function (pooled
 // features and running statistics in eval and train mode, weights moved through .npy files), an
-// f64 reference run from the same f32 parameters, zero_init_residual, errors; and NumPy reading
-// what write_npy wrote.
+// f64 reference run from the same f32 parameters, zero_init_residual, errors, the parameter casts
+// a ParameterCastScope shares between views; and NumPy reading what write_npy wrote.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,11 +20,15 @@
 #include "engine/autograd.h"
 #include "engine/npy.h"
 #include "engine/op.h"
+#include "engine/allocator.h"
 #include "engine/ops/convert.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/linear.h"
+#include "engine/ops/reduce.h"
 #include "engine/params.h"
 #include "models/mlp_head.h"
 #include "models/resnet.h"
+#include "tests/support/checks.h"
 #include "tests/support/harness.h"
 #include "tests/support/shard_test_util.h"
 #include "tests/support/subprocess.h"
@@ -329,6 +334,67 @@ TEST_SUITE("models") {
     MESSAGE("f32 vs f64: output ", y_error, ", worst gradient ", worst_grad, ", worst running statistic ", worst_buffer);
     // The f64 run really ran in f64 and moved the statistics.
     CHECK(f64.buffers[0] != initial_buffers.begin()->second);
+  }
+
+  TEST_CASE("ParameterCastScope converts each parameter once per dtype; gradients as without it, bit for bit") {
+    // Directly: the uses share one conversion, each records its own cast (one made without grad
+    // first), and every use's gradient reaches the f32 weight.
+    Tensor w = test::leaf(Tensor::from_vector({1.5, -2.0}, {2}, DType::f32));
+    {
+      models::ParameterCastScope casts;
+      Tensor first;
+      {
+        NoGradScope no_grad;
+        first = casts.cast(w, DType::f64);
+      }
+      const Tensor a = casts.cast(w, DType::f64), b = casts.cast(w, DType::f64);
+      CHECK(a.raw() == first.raw());
+      CHECK(b.raw() == first.raw());
+      CHECK(!first.requires_grad());
+      CHECK(a.requires_grad());
+      CHECK(casts.cast(w, DType::f32).same(w));
+      backward(add(sum(a), scale(sum(b), 2.0)));
+    }
+    CHECK(w.grad().to_host_doubles() == std::vector<double>{3.0, 3.0});
+
+    // Through a network that sees two views (BYOL's online branch), in f64 from f32 parameters: the
+    // same loss and gradients, and less step memory (one f64 copy of the weights, not two).
+    ParameterRegistry params;
+    Generator gen(6);
+    const LayerContext ctx{params, gen, Device::cpu(), ""};
+    ResNetConfig cfg;
+    cfg.depth = 18;
+    cfg.in_channels = 3;
+    cfg.stem = ResNetStem::small_patch;
+    cfg.width = 8;
+    const ResNet net(ctx.child("encoder"), cfg);
+    const models::MlpHead head(ctx.child("projector"), net.feature_dim(), 16, 8);
+    const Tensor v1 = test::random_tensor({2, 8, 8, 3}, DType::f64, Device::cpu(), 41);
+    const Tensor v2 = test::random_tensor({2, 8, 8, 3}, DType::f64, Device::cpu(), 42);
+    struct Step {
+      std::vector<std::vector<double>> values;  // the loss, then every parameter's gradient
+      int64_t peak_bytes = 0;
+    };
+    auto step = [&](bool scoped) {
+      params.zero_grad();
+      Arena arena(Device::cpu());
+      Step s;
+      {
+        ArenaScope in_arena(arena);
+        auto casts = scoped ? std::make_unique<models::ParameterCastScope>() : nullptr;
+        const Tensor loss = add(sum(head.forward(net.forward(v1, true), true)),
+                                sum(head.forward(net.forward(v2, true), true)));
+        casts.reset();
+        backward(loss);
+        s.values.push_back(host_copy(loss));
+        s.peak_bytes = arena.stats().peak_bytes_in_use;
+      }
+      for (const Parameter* p : params.parameters()) s.values.push_back(host_copy(p->value.grad()));
+      return s;
+    };
+    const Step plain = step(false), scoped = step(true);
+    CHECK(scoped.values == plain.values);
+    CHECK(scoped.peak_bytes < plain.peak_bytes);
   }
 
   TEST_CASE("a folded ResNet computes the eval-mode network within float32 rounding, on every CPU backend") {

@@ -4,6 +4,7 @@
 
 #include "engine/copy.h"
 #include "engine/tensor.h"
+#include "tests/support/runner.h"
 
 using namespace rsd;
 
@@ -81,5 +82,27 @@ TEST_SUITE("tensor") {
     CHECK(t.numel() == 0);
     CHECK(t.to_host_doubles().empty());
     CHECK_THROWS_AS(Tensor::empty({-1}, DType::f32), Error);
+  }
+}
+
+// Fills on CUDA store what the CPU's fill stores, in every dtype: the double converted once, as
+// the CPU does (0.1 as f64 is 0.1, not the float nearest 0.1; 2^24 + 1 as i32 is not rounded to
+// 2^24), including through fill_ and Tensor::full.
+TEST_SUITE("tensor" * rsd::test::on_gpu()) {
+  TEST_CASE("fill on CUDA equals the CPU's fill in every dtype") {
+    const Device gpu = Device::cuda(0);
+    for (const DType d : {DType::f32, DType::f64, DType::bf16, DType::f16, DType::i32, DType::u8}) {
+      CAPTURE(dtype_name(d));
+      for (const double v : {0.1, -2.7, 1e-40, 16777217.0, 1.0 / 3.0, -0.0, 200.0}) {
+        if (d == DType::u8 && (v < 0.0 || v >= 256.0)) continue;  // the CPU's cast is defined in [0, 256)
+        CAPTURE(v);
+        for (const int64_t n : {int64_t{1}, int64_t{1000003}}) {
+          Tensor t = Tensor::empty({n}, d, gpu);
+          fill_(t, v);
+          CHECK(t.to_host_doubles() == Tensor::full({n}, v, d).to_host_doubles());
+        }
+      }
+    }
+    CHECK(Tensor::full({3}, 0.1, DType::f64, gpu).to_host_doubles() == std::vector<double>{0.1, 0.1, 0.1});
   }
 }

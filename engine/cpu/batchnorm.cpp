@@ -1,7 +1,8 @@
 // The CPU reference of batch norm, with or without a communicator (engine/ops/batchnorm_kernels.h):
 // the per-rank steps between which SyncBN all-reduces, so that one rank is batch norm bit for bit.
-// x, y, gy, gx are viewed as (M, C) rows; per-channel tensors (C) have x's dtype; stats (C + 1),
-// sqdev (C) and sums (2C) are f64; every sum and product runs in double.
+// x, y, gy, gx are viewed as (M, C) rows; per-channel tensors (C) have x's dtype; moments
+// (2C + 1) and sums (2C) are f64; every sum and product runs in double.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -88,59 +89,74 @@ std::vector<double> invstd_of(const Tensor& var, double eps) {
 
 }  // namespace
 
-// stats = [sum_rows x (C), M].
-void batch_norm_local_sums(const Tensor& x, Tensor& stats) {
+// moments = [mean (C), m2 (C), M] of the local rows, two passes in double (zeros for M = 0).
+void batch_norm_local_moments(const Tensor& x, Tensor& moments) {
   dispatch_cpu_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t M = rows(x), C = channels(x);
     const T* px = x.data<T>();
-    double* s = stats.data<double>();
-    for (int64_t c = 0; c <= C; ++c) s[c] = 0.0;
+    double* mean = moments.data<double>();
+    double* m2 = mean + C;
+    for (int64_t c = 0; c < 2 * C; ++c) mean[c] = 0.0;
     for (int64_t r = 0; r < M; ++r)
-      for (int64_t c = 0; c < C; ++c) s[c] += static_cast<double>(px[r * C + c]);
-    s[C] = static_cast<double>(M);
-  });
-}
-
-// sqdev = sum_rows (x - mean)^2, mean = stats[c] / stats[C] (stats all-reduced: global).
-void batch_norm_local_sqdev(const Tensor& x, const Tensor& stats, Tensor& sqdev) {
-  dispatch_cpu_float(x.dtype(), "batch_norm", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const int64_t M = rows(x), C = channels(x);
-    const T* px = x.data<T>();
-    const double* s = stats.data<double>();
-    std::vector<double> mean(static_cast<size_t>(C));
-    for (int64_t c = 0; c < C; ++c) mean[c] = s[c] / s[C];
-    double* sq = sqdev.data<double>();
-    for (int64_t c = 0; c < C; ++c) sq[c] = 0.0;
+      for (int64_t c = 0; c < C; ++c) mean[c] += static_cast<double>(px[r * C + c]);
+    for (int64_t c = 0; M > 0 && c < C; ++c) mean[c] /= static_cast<double>(M);
     for (int64_t r = 0; r < M; ++r)
       for (int64_t c = 0; c < C; ++c) {
         const double d = static_cast<double>(px[r * C + c]) - mean[c];
-        sq[c] += d * d;
+        m2[c] += d * d;
       }
+    mean[2 * C] = static_cast<double>(M);
   });
 }
 
-// From the global stats and sqdev: y = (x - mean) * invstd * gamma + beta with mean and invstd in
-// double; save_mean / save_invstd keep them (in x's dtype) for the backward; the running
-// statistics take the mean and the unbiased variance sqdev / (n - 1).
-void batch_norm_normalize_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& stats,
-                     const Tensor& sqdev, double momentum, double eps, Tensor& y, Tensor& save_mean,
-                     Tensor& save_invstd, Tensor& running_mean, Tensor& running_var) {
+// Chan et al.: the ranks' (n, mean, m2) merged one after the other in rank order; a rank of no
+// rows adds nothing (and one rank's moments come back unchanged: SyncBN on one rank is batch norm).
+void batch_norm_merge_moments(const Tensor& gathered, Tensor& moments) {
+  const int64_t C = (moments.numel() - 1) / 2, stride = 2 * C + 1;
+  const int64_t ranks = gathered.numel() / stride;
+  const double* g = gathered.data<double>();
+  double* out = moments.data<double>();
+  double n = 0.0;
+  for (int64_t c = 0; c < 2 * C; ++c) out[c] = 0.0;
+  for (int64_t r = 0; r < ranks; ++r) {
+    const double* rank = g + r * stride;
+    const double nb = rank[2 * C];
+    if (nb == 0.0) continue;
+    const double total = n + nb;
+    if (n == 0.0) {
+      std::copy(rank, rank + 2 * C, out);
+    } else {
+      for (int64_t c = 0; c < C; ++c) {
+        const double delta = rank[c] - out[c];
+        out[c] += delta * (nb / total);
+        out[C + c] = out[C + c] + rank[C + c] + delta * delta * (n * nb / total);
+      }
+    }
+    n = total;
+  }
+  out[2 * C] = n;
+}
+
+// From the global moments: y = (x - mean) * invstd * gamma + beta with mean and invstd in double;
+// save_mean / save_invstd keep them (in x's dtype) for the backward; the running statistics take
+// the mean and the unbiased variance m2 / (n - 1).
+void batch_norm_normalize_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& moments,
+                                double momentum, double eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
+                                Tensor& running_mean, Tensor& running_var) {
   dispatch_cpu_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t C = channels(x);
-    const double* s = stats.data<double>();
-    const double* sq = sqdev.data<double>();
-    const double n = s[C];
-    std::vector<double> mean(static_cast<size_t>(C)), invstd(static_cast<size_t>(C));
+    const double* mo = moments.data<double>();
+    const double* m2 = mo + C;
+    const double n = mo[2 * C];
+    std::vector<double> mean(mo, mo + C), invstd(static_cast<size_t>(C));
     T* rm = running_mean.data<T>();
     T* rv = running_var.data<T>();
     for (int64_t c = 0; c < C; ++c) {
-      mean[c] = s[c] / n;
-      invstd[c] = 1.0 / std::sqrt(sq[c] / n + eps);
+      invstd[c] = 1.0 / std::sqrt(m2[c] / n + eps);
       rm[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(rm[c]) + momentum * mean[c]);
-      rv[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(rv[c]) + momentum * sq[c] / (n - 1.0));
+      rv[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(rv[c]) + momentum * m2[c] / (n - 1.0));
     }
     store<T>(mean.data(), save_mean);
     store<T>(invstd.data(), save_invstd);
@@ -164,13 +180,13 @@ void batch_norm_backward_reduce(const Tensor& x, const Tensor& gy, const Tensor&
 
 // gx = gamma * invstd / n * (n * gy - sum_gy - xhat * sum_gy_xhat), the global sums and count.
 void batch_norm_backward_apply(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
-                    const Tensor& save_invstd, const Tensor& sums, const Tensor& stats, Tensor& gx) {
+                    const Tensor& save_invstd, const Tensor& sums, const Tensor& moments, Tensor& gx) {
   dispatch_cpu_float(x.dtype(), "batch_norm backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t C = channels(x);
     const std::vector<double> mean = to_doubles<T>(save_mean), invstd = to_doubles<T>(save_invstd);
     const double* db = sums.data<double>();
-    grad_input<T>(x, gy, gamma, mean, invstd, db, db + C, stats.data<double>()[C], gx);
+    grad_input<T>(x, gy, gamma, mean, invstd, db, db + C, moments.data<double>()[2 * C], gx);
   });
 }
 

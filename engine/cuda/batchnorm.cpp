@@ -1,6 +1,6 @@
 // The CUDA implementation of batch norm's kernels (engine/ops/batchnorm_kernels.h): the steps of
 // training with a communicator (kernels/sync_batchnorm.cu), the fused one-rank training kernels and
-// eval (kernels/batchnorm.cu). Per-channel tensors are f32; stats, sqdev and sums f64.
+// eval (kernels/batchnorm.cu). Per-channel tensors are f32; moments and sums f64.
 #include <algorithm>
 
 #include "engine/cuda/check.h"
@@ -44,37 +44,33 @@ cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).strea
 
 }  // namespace
 
-void batch_norm_local_sums(const Tensor& x, Tensor& stats) {
+void batch_norm_local_moments(const Tensor& x, Tensor& moments) {
   const Rows r = rows_of(x);
   Tensor workspace = step_workspace(r, x.device());
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    kernels::sync_batchnorm_local_sums<T>(static_cast<const T*>(x.raw()), r.M, r.C, f64_out(stats), workspace.raw(),
-                                          stream_of(x));
+    kernels::sync_batchnorm_local_moments<T>(static_cast<const T*>(x.raw()), r.M, r.C, f64_out(moments),
+                                             workspace.raw(), stream_of(x));
   });
-  RSD_CUDA_CHECK_LAUNCH("batch_norm local sums of ", x.describe());
+  RSD_CUDA_CHECK_LAUNCH("batch_norm local moments of ", x.describe());
 }
 
-void batch_norm_local_sqdev(const Tensor& x, const Tensor& stats, Tensor& sqdev) {
-  const Rows r = rows_of(x);
-  Tensor workspace = step_workspace(r, x.device());
-  dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::sync_batchnorm_local_sqdev<T>(static_cast<const T*>(x.raw()), f64(stats), r.M, r.C, f64_out(sqdev),
-                                           workspace.raw(), stream_of(x));
-  });
-  RSD_CUDA_CHECK_LAUNCH("batch_norm local squared deviations of ", x.describe());
+void batch_norm_merge_moments(const Tensor& gathered, Tensor& moments) {
+  const int64_t C = (moments.numel() - 1) / 2;
+  kernels::sync_batchnorm_merge_moments(f64(gathered), gathered.numel() / (2 * C + 1), C, f64_out(moments),
+                                        stream_of(moments));
+  RSD_CUDA_CHECK_LAUNCH("batch_norm merge of the ranks' moments ", gathered.describe());
 }
 
-// The statistics from the all-reduced stats and sqdev, then the normalization: two kernels.
-void batch_norm_normalize_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& stats,
-                                const Tensor& sqdev, double momentum, double eps, Tensor& y, Tensor& save_mean,
-                                Tensor& save_invstd, Tensor& running_mean, Tensor& running_var) {
-  kernels::sync_batchnorm_finalize(f64(stats), f64(sqdev), sqdev.numel(), static_cast<float>(momentum),
-                                   static_cast<float>(eps), f32_out(save_mean), f32_out(save_invstd),
-                                   f32_out(running_mean), f32_out(running_var), stream_of(stats));
-  RSD_CUDA_CHECK_LAUNCH("batch_norm statistics of ", stats.describe());
+// The statistics from the global moments, then the normalization: two kernels.
+void batch_norm_normalize_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& moments,
+                                double momentum, double eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
+                                Tensor& running_mean, Tensor& running_var) {
   const Rows r = rows_of(x);
+  kernels::sync_batchnorm_finalize(f64(moments), r.C, static_cast<float>(momentum), static_cast<float>(eps),
+                                   f32_out(save_mean), f32_out(save_invstd), f32_out(running_mean),
+                                   f32_out(running_var), stream_of(moments));
+  RSD_CUDA_CHECK_LAUNCH("batch_norm statistics of ", moments.describe());
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::sync_batchnorm_apply<T>(static_cast<const T*>(x.raw()), f32(gamma), f32(beta), f32(save_mean),
@@ -97,12 +93,12 @@ void batch_norm_backward_reduce(const Tensor& x, const Tensor& gy, const Tensor&
 }
 
 void batch_norm_backward_apply(const Tensor& x, const Tensor& gy, const Tensor& gamma, const Tensor& save_mean,
-                                   const Tensor& save_invstd, const Tensor& sums, const Tensor& stats, Tensor& gx) {
+                                   const Tensor& save_invstd, const Tensor& sums, const Tensor& moments, Tensor& gx) {
   const Rows r = rows_of(x);
   dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::sync_batchnorm_backward_apply<T>(static_cast<const T*>(x.raw()), static_cast<const T*>(gy.raw()),
-                                              f32(gamma), f32(save_mean), f32(save_invstd), f64(sums), f64(stats),
+                                              f32(gamma), f32(save_mean), f32(save_invstd), f64(sums), f64(moments),
                                               static_cast<T*>(gx.raw()), r.M, r.C, stream_of(x));
   });
   RSD_CUDA_CHECK_LAUNCH("batch_norm backward gx of ", x.describe());

@@ -90,20 +90,11 @@ void fill(Tensor& t, double value) {
     RSD_CUDA_CHECK(cudaMemsetAsync(t.raw(), 0, t.nbytes(), ctx.stream), "fill ", t.describe());
     return;
   }
-  switch (t.dtype()) {
-    case DType::f32: kernels::fill<float>(static_cast<float*>(t.raw()), static_cast<float>(value), n, ctx.stream); break;
-    case DType::bf16:
-      kernels::fill<__nv_bfloat16>(static_cast<__nv_bfloat16*>(t.raw()), static_cast<float>(value), n, ctx.stream);
-      break;
-    case DType::i32: kernels::fill<int32_t>(static_cast<int32_t*>(t.raw()), static_cast<float>(value), n, ctx.stream); break;
-    default: {  // f64, f16, u8: fill an f32 tensor and convert
-      Tensor f = Tensor::empty(t.shape(), DType::f32, t.device());
-      kernels::fill<float>(static_cast<float*>(f.raw()), static_cast<float>(value), n, ctx.stream);
-      RSD_CUDA_CHECK_LAUNCH("fill ", t.describe());
-      cast_on_device(f, t);
-      return;
-    }
-  }
+  // Every dtype in one kernel that converts the double itself: an f64 tensor gets the exact value.
+  with_any_type(t.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::fill<T>(static_cast<T*>(t.raw()), value, n, ctx.stream);
+  });
   RSD_CUDA_CHECK_LAUNCH("fill ", t.describe());
 }
 

@@ -78,9 +78,10 @@ void fused_forward(InfoNceContext& ctx) {
   dispatch_float(ctx.a.dtype(), kOp, [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor scratch = floats(kernels::info_nce_forward_scratch<T>(N, M, sym), dev);
-    kernels::info_nce_forward<T>(problem<T>(ctx), ctx.norms_a.data<float>(), ctx.norms_b.data<float>(),
-                                 ctx.lse_row.data<float>(), sym ? ctx.lse_col.data<float>() : nullptr,
-                                 row_loss.data<float>(), scratch.data<float>(), stream);
+    RSD_CUDA_CHECK(kernels::info_nce_forward<T>(problem<T>(ctx), ctx.norms_a.data<float>(), ctx.norms_b.data<float>(),
+                                                ctx.lse_row.data<float>(), sym ? ctx.lse_col.data<float>() : nullptr,
+                                                row_loss.data<float>(), scratch.data<float>(), stream),
+                   what, ": fused forward's shared memory");
     RSD_CUDA_CHECK_LAUNCH(what, ": fused forward (norms, log-sum-exp passes, merge)");
   });
   // The row losses are in log2 units.
@@ -95,10 +96,12 @@ void fused_backward(const InfoNceContext& ctx, const Tensor& gloss, InfoNceGrads
   dispatch_float(ctx.a.dtype(), kOp, [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor scratch = floats(kernels::info_nce_backward_scratch<T>(N, M, D), ctx.a.device());
-    kernels::info_nce_backward<T>(problem<T>(ctx), ctx.lse_row.data<float>(),
-                                  ctx.opt.symmetric ? ctx.lse_col.data<float>() : nullptr, gloss.data<float>(),
-                                  static_cast<T*>(grads.da.raw()), static_cast<T*>(grads.db.raw()),
-                                  grads.dtau.data<float>(), scratch.data<float>(), stream_of(ctx.a));
+    RSD_CUDA_CHECK(kernels::info_nce_backward<T>(problem<T>(ctx), ctx.lse_row.data<float>(),
+                                                 ctx.opt.symmetric ? ctx.lse_col.data<float>() : nullptr,
+                                                 gloss.data<float>(), static_cast<T*>(grads.da.raw()),
+                                                 static_cast<T*>(grads.db.raw()), grads.dtau.data<float>(),
+                                                 scratch.data<float>(), stream_of(ctx.a)),
+                   what, ": fused backward's shared memory");
     RSD_CUDA_CHECK_LAUNCH(what, ": fused backward (rows pass, cols pass, normalization backward, dtau)");
   });
 }

@@ -4,6 +4,7 @@
 #include "engine/cuda/context.h"
 #include "engine/cuda/dispatch.h"
 #include "engine/cuda/gemm.h"
+#include "kernels/linear.cuh"
 #include "kernels/reduce.cuh"
 
 namespace rsd::cuda {
@@ -11,9 +12,15 @@ namespace rsd::cuda {
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   gemm("linear", x, false, w, true, y);
   if (!b.defined()) return;
-  // y += ones (N,1) b (1,out): the bias broadcast over rows as a rank-1 GEMM, no extra kernel.
-  const Tensor ones = Tensor::full({x.dim(0), 1}, 1.0, y.dtype(), y.device());
-  gemm("linear bias", ones, false, b.view({1, b.dim(0)}), false, y, 1.0f, 1.0f);
+  // y (N,out) += b (out) on every row: one read and write of y, where a rank-1 GEMM with beta 1
+  // also needed a column of ones filled for it. cuBLASLt's bias epilogue would save that pass, at
+  // the price of a second GEMM interface (descriptors, layouts, heuristics) beside cublasGemmEx.
+  dispatch_float(y.dtype(), "linear bias", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::linear_add_bias<T>(static_cast<T*>(y.raw()), static_cast<const T*>(b.raw()), y.dim(0), y.dim(1),
+                                context(y.device().index).stream);
+  });
+  RSD_CUDA_CHECK_LAUNCH("linear bias ", b.describe(), " -> ", y.describe());
 }
 
 void linear_backward_input(const Tensor& gy, const Tensor& w, Tensor& dx) {

@@ -58,10 +58,10 @@ void check_x(const char* op, int ndim, const Tensor& x, const BatchNormAttrs& a)
 // undefined. Only a rank with fewer than two rows can be in that case, and if the global count
 // is below two every rank is, so every rank reads the count and fails alike (no rank is left
 // waiting in the next all-reduce). On CUDA the read waits for the stream.
-void check_global_count(const char* op, const Tensor& x, const Tensor& stats, const comm::Communicator& comm) {
+void check_global_count(const char* op, const Tensor& x, const Tensor& moments, const comm::Communicator& comm) {
   const int64_t C = x.dim(-1);
   if (x.numel() / C > 1) return;
-  const double n = stats.to_host_doubles()[static_cast<size_t>(C)];
+  const double n = moments.to_host_doubles()[static_cast<size_t>(2 * C)];
   RSD_CHECK(n > 1.0, op, ": training expected more than 1 value per channel over all ranks, got ", n,
             " in total (x ", x.describe(), " on ", describe_comm(comm),
             "): batch statistics are undefined; use eval mode or a larger batch");
@@ -77,15 +77,15 @@ Tensor copy_of(const Tensor& t) {
 // Inputs: x, gamma, beta, running_mean, running_var (updated in place in training). Outputs: y;
 // the statistics the backward reads: training, the batch mean and invstd; eval, a snapshot of the
 // running mean and variance (a later training step must not change this step's gradient); and
-// in training the (global) sums and count.
+// in training the (global) moments: mean, m2 and count.
 template <typename Kind>
 struct BatchNorm {
   static constexpr const char* name = Kind::name;
   static constexpr std::array<OpInput, 5> inputs{
       {{"x"}, {"gamma"}, {"beta"}, {"running_mean", false}, {"running_var", false}}};
   using Attrs = BatchNormAttrs;
-  static constexpr auto local_sums = RSD_KERNELS(batch_norm_local_sums);
-  static constexpr auto local_sqdev = RSD_KERNELS(batch_norm_local_sqdev);
+  static constexpr auto local_moments = RSD_KERNELS(batch_norm_local_moments);
+  static constexpr auto merge_moments = RSD_KERNELS(batch_norm_merge_moments);
   static constexpr auto normalize_train = RSD_KERNELS(batch_norm_normalize_train);
   static constexpr auto backward_reduce = RSD_KERNELS(batch_norm_backward_reduce);
   static constexpr auto backward_apply = RSD_KERNELS(batch_norm_backward_apply);
@@ -121,7 +121,7 @@ struct BatchNorm {
       return {empty_like(x), grad ? copy_of(in[3]) : in[3], grad ? copy_of(in[4]) : in[4], Tensor()};
     }
     const int64_t C = x.dim(-1);
-    return {empty_like(x), empty_like(gamma), empty_like(gamma), Tensor::empty({C + 1}, DType::f64, x.device())};
+    return {empty_like(x), empty_like(gamma), empty_like(gamma), Tensor::empty({2 * C + 1}, DType::f64, x.device())};
   }
   // The fused kernels: without a communicator, where the backend has them; not in float64.
   static bool fused(const Attrs& a, const Tensor& x) {
@@ -149,17 +149,29 @@ struct BatchNorm {
     if (fused(a, x)) {
       return forward_fused(d, x, gamma, beta, out[0], out[1], out[2], running_mean, running_var, a.momentum, a.eps);
     }
-    Tensor& stats = out[3];
-    local_sums(d, x, stats);
-    if (a.comm != nullptr) {
-      a.comm->all_reduce(stats, comm::ReduceOp::sum);
-      check_global_count(name, x, stats, *a.comm);
+    Tensor& moments = out[3];
+    if (a.comm == nullptr) {
+      local_moments(d, x, moments);
+    } else {
+      global_moments(x, *a.comm, moments);
+      check_global_count(name, x, moments, *a.comm);
     }
-    Tensor sqdev = Tensor::empty({x.dim(-1)}, DType::f64, d);
-    local_sqdev(d, x, stats, sqdev);
-    if (a.comm != nullptr) a.comm->all_reduce(sqdev, comm::ReduceOp::sum);
-    normalize_train(d, x, gamma, beta, stats, sqdev, a.momentum, a.eps, out[0], out[1], out[2], running_mean,
+    normalize_train(d, x, gamma, beta, moments, a.momentum, a.eps, out[0], out[1], out[2], running_mean,
                     running_var);
+  }
+  // The moments of every rank's rows with one collective: each rank's own (mean, m2, count),
+  // two-pass or Welford, are gathered and merged with Chan et al.'s formula in rank order.
+  // Summing (count, sum, sum of squares) in one all-reduce instead would take the variance as
+  // E[x^2] - E[x]^2, which loses the variance to cancellation when |mean| >> std; the former
+  // two-pass took a second all-reduce (squared deviations around the global mean) for that. The
+  // merge adds only the spread of the rank means, each rank's m2 is its own stable one, and every
+  // rank merges the same gathered bytes in the same order: bit-identical statistics on all ranks
+  // whatever the collective's own summation order. The gather moves W (2C + 1) doubles.
+  static void global_moments(const Tensor& x, comm::Communicator& comm, Tensor& moments) {
+    Tensor local = Tensor::empty({1, moments.numel()}, DType::f64, x.device());
+    local_moments(x.device(), x, local);
+    const Tensor gathered = comm.all_gather(local);  // (W, 2C + 1)
+    merge_moments(x.device(), gathered, moments);
   }
   static TensorList<5> backward(const TensorList<5>& in, const TensorList<4>& out, const Tensor& gy_out,
                                 const Attrs& a, const std::array<bool, 5>&) {
@@ -180,6 +192,8 @@ struct BatchNorm {
     } else if (fused(a, x)) {
       backward_fused(d, x, gy, gamma, mean, spread, gx, dgamma, dbeta);
     } else {
+      // The backward's collective stays: every row's gradient needs the global sums of gy and
+      // gy * xhat, and gy exists only now. Both sums travel in one all-reduce (2C doubles).
       Tensor sums = Tensor::empty({2 * x.dim(-1)}, DType::f64, d);
       backward_reduce(d, x, gy, mean, spread, sums, dgamma, dbeta);
       if (a.comm != nullptr) a.comm->all_reduce(sums, comm::ReduceOp::sum);

@@ -15,11 +15,12 @@
 // as the ranks together hold more than one value per channel); the running statistics are updated
 // on every rank alike with the global mean and the unbiased variance over the global count. With
 // one rank the result equals batch_norm2d / batch_norm1d in training, bit for bit: both run the same
-// steps (engine/ops/batchnorm_kernels.h), with the all-reduces (sum, in double) between them:
-//   forward   [sum_rows x (C), rows]  (C + 1)  -> global count and mean
-//             sum_rows (x - mean)^2   (C)      -> global variance (two passes: never E[x^2] - E[x]^2)
-//   backward  [sum gy, sum gy * xhat] (2C)     -> gx = gamma * invstd * (gy - sum_gy / n
-//                                                    - xhat * sum_gy_xhat / n), n the global count
+// steps (engine/ops/batchnorm_kernels.h), with one collective a direction between them (double):
+//   forward   all-gather [mean, m2, rows] (2C + 1) of each rank -> merged in rank order (Chan et
+//             al.): global count, mean and variance (never E[x^2] - E[x]^2), the same bits on
+//             every rank
+//   backward  all-reduce [sum gy, sum gy * xhat] (2C) -> gx = gamma * invstd * (gy - sum_gy / n
+//                                                         - xhat * sum_gy_xhat / n), n the global count
 // dgamma and dbeta are the LOCAL sums: the data-parallel gradient all-reduce adds them across
 // ranks, as it does every other parameter's gradient. Without a communicator, CUDA runs the fused
 // one-rank kernels instead of the steps.

@@ -1,6 +1,6 @@
 // The kernels of linear (engine/ops/linear.h), declared once for every backend:
 // engine/cpu/linear.cpp (the reference, BLAS GEMMs), engine/onednn/linear.cpp and engine/cuda/linear.cpp (cuBLAS GEMMs, the
-// bias gradient by a row-sum kernel).
+// bias added by a broadcast kernel and its gradient by a row-sum kernel).
 #pragma once
 #include "engine/op.h"
 

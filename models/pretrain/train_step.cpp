@@ -42,7 +42,12 @@ void TrainStep::set_counters(int bad_in_a_row, int64_t skipped_total) {
 void TrainStep::micro_batch(const std::vector<Tensor>& views, bool keep_embedding, Tensor& embedding) {
   std::unique_ptr<models::SyncBatchNormScope> sync;
   if (distributed() && options_.sync_bn) sync = std::make_unique<models::SyncBatchNormScope>(*options_.comm);
-  models::SslOutput out = method_.forward(views);
+  models::SslOutput out;
+  {
+    // The views share each weight's converted copy; closed before the backward and the update.
+    models::ParameterCastScope cast_once;
+    out = method_.forward(views);
+  }
   // The loss stays on the device (no read-back between forward and backward): its share of the
   // step's mean is added to loss_sum_, read back after the update is queued.
   {

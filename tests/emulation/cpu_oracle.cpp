@@ -53,15 +53,15 @@ BatchNormTrain batch_norm_train(const std::vector<double>& x, int64_t M, int64_t
                                 const std::vector<double>& beta, const std::vector<double>& running_mean,
                                 const std::vector<double>& running_var, double momentum, double eps) {
   const Tensor tx = f64(x, {M, C});
-  Tensor stats = f64_out({C + 1}), sqdev = f64_out({C}), y = f64_out({M, C}), mean = f64_out({C}),
-         invstd = f64_out({C});
+  Tensor moments = f64_out({2 * C + 1}), y = f64_out({M, C}), mean = f64_out({C}), invstd = f64_out({C});
   Tensor rm = f64(running_mean, {C}), rv = f64(running_var, {C});
-  cpu::batch_norm_local_sums(tx, stats);
-  cpu::batch_norm_local_sqdev(tx, stats, sqdev);
-  cpu::batch_norm_normalize_train(tx, gamma_or_ones(gamma, C), beta_or_zeros(beta, C), stats, sqdev, momentum, eps, y,
+  cpu::batch_norm_local_moments(tx, moments);
+  cpu::batch_norm_normalize_train(tx, gamma_or_ones(gamma, C), beta_or_zeros(beta, C), moments, momentum, eps, y,
                                   mean, invstd, rm, rv);
-  return {stats.to_host_doubles(), sqdev.to_host_doubles(), mean.to_host_doubles(), invstd.to_host_doubles(),
-          y.to_host_doubles(),     rm.to_host_doubles(),    rv.to_host_doubles()};
+  const std::vector<double> all = moments.to_host_doubles();
+  const std::vector<double> m2(all.begin() + C, all.begin() + 2 * C);
+  return {m2, mean.to_host_doubles(), invstd.to_host_doubles(), y.to_host_doubles(), rm.to_host_doubles(),
+          rv.to_host_doubles()};
 }
 
 std::vector<double> batch_norm_eval(const std::vector<double>& x, int64_t M, int64_t C,
@@ -90,10 +90,10 @@ BatchNormBackward batch_norm_backward(const std::vector<double>& x, const std::v
   const Tensor tx = f64(x, {M, C}), tgy = f64(gy, {M, C}), tmean = f64(mean, {C}), tinvstd = f64(invstd, {C});
   Tensor sums = f64_out({2 * C}), dgamma = f64_out({C}), dbeta = f64_out({C}), gx = f64_out({M, C});
   cpu::batch_norm_backward_reduce(tx, tgy, tmean, tinvstd, sums, dgamma, dbeta);
-  // The apply step reads only the count of the stats (C + 1): the batch is these M rows.
-  Tensor stats = Tensor::zeros({C + 1}, DType::f64);
-  stats.data<double>()[C] = static_cast<double>(M);
-  cpu::batch_norm_backward_apply(tx, tgy, gamma_or_ones(gamma, C), tmean, tinvstd, sums, stats, gx);
+  // The apply step reads only the count of the moments (2C + 1): the batch is these M rows.
+  Tensor moments = Tensor::zeros({2 * C + 1}, DType::f64);
+  moments.data<double>()[2 * C] = static_cast<double>(M);
+  cpu::batch_norm_backward_apply(tx, tgy, gamma_or_ones(gamma, C), tmean, tinvstd, sums, moments, gx);
   return {dbeta.to_host_doubles(), dgamma.to_host_doubles(), gx.to_host_doubles()};
 }
 

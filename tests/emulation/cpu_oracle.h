@@ -15,8 +15,7 @@ namespace rsd::test::oracle {
 // empty gamma or beta stands for ones or zeros (the kernels' null pointers).
 
 struct BatchNormTrain {
-  std::vector<double> sums;          // (C + 1): column sums of x, then M
-  std::vector<double> sqdev;         // (C): sum over the rows of (x - mean)^2
+  std::vector<double> m2;            // (C): sum over the rows of (x - mean)^2
   std::vector<double> mean, invstd;  // (C): the batch statistics, 1 / sqrt(var + eps)
   std::vector<double> y;             // (M, C)
   std::vector<double> running_mean, running_var;  // (C): the given ones after one update

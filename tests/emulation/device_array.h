@@ -3,6 +3,7 @@
 // back to doubles through the storage type's rounding.
 #pragma once
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +19,8 @@ template <typename T>
 T to_storage(double v) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>) {
     return __float2bfloat16_rn(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<T, __half>) {
+    return __float2half_rn(static_cast<float>(v));
   } else {
     return static_cast<T>(v);
   }
@@ -27,6 +30,8 @@ template <typename T>
 double to_double(T v) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>) {
     return static_cast<double>(__bfloat162float(v));
+  } else if constexpr (std::is_same_v<T, __half>) {
+    return static_cast<double>(__half2float(v));
   } else {
     return static_cast<double>(v);
   }

@@ -97,10 +97,13 @@ T __ldg(const T* p) {
 
 // Runtime calls the launchers make.
 namespace rsd::emu {
+// A GPU refuses a dynamic shared memory size beyond what a block may opt in to (the device's
+// limit, Options::max_dynamic_shared) and leaves the kernel's setting as it was.
 template <typename K>
 cudaError_t func_set_attribute(K* kernel, cudaFuncAttribute attr, int value) {
-  if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize)
-    set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), value);
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
+  if (value < 0 || static_cast<size_t>(value) > options().max_dynamic_shared) return cudaErrorInvalidValue;
+  set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), value);
   return cudaSuccess;
 }
 inline cudaError_t get_device(int* d) {

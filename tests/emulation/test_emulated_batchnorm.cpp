@@ -3,13 +3,17 @@
 // (tests/emulation/cpu_oracle.h: engine/cpu/batchnorm.cpp) over x viewed as (M, C) rows, f32 and
 // bf16: the training forward (batch statistics, running averages with PyTorch's unbiased rule,
 // M = 1), the eval forward, the training backward, null gamma / beta / running pointers; and the
-// synchronized pieces run as ranks of one batch (the all-reduces are host sums of the ranks'
-// double vectors, one rank may hold no rows), which must give the batch norm of the whole batch.
+// synchronized pieces run as ranks of one batch (the all-gather of the ranks' moments is a host
+// concatenation, merged on the device; the backward's all-reduce is a host sum of the ranks'
+// double vectors; one rank may hold no rows), which must give the batch norm of the whole batch.
 // Sizes: column tails of the 32-column tiles, several slabs with a shorter last one, slabs of
 // more than 64 rows (C = 21857: 684 column tiles, 2 slabs of 66 and 65 rows, the unrolled row
-// loop twice), and the elementwise passes' row-block loop running twice (C = 262176: 8193
-// column tiles, one row block of 8 lanes for 65 rows; f32). The reductions' results must not
-// depend on the emulator's thread order (their lane sums meet in shared memory).
+// loop twice), the elementwise passes' row-block loop running twice (C = 262176: 8193
+// column tiles, one row block of 8 lanes for 65 rows; f32), and finalizes with more slabs than
+// their 32 lanes (fold_column_slabs in common.cuh: a lane merges several slabs, then the tree):
+// C = 7 with 33 slabs (lane 0 alone takes two), C = 45 (two column tiles, the second 13 wide) with
+// 101 slabs, the last one short. The reductions' results must not depend on the emulator's thread
+// order (their lane sums meet in shared memory), also with the finalize's tree five levels deep.
 //
 // Bounds (test_emulated_checks.h): kF32Tol times the magnitude of each output's terms, plus one
 // bf16 rounding for bf16 outputs. The per-channel vectors are f32 whatever T is.
@@ -234,48 +238,38 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
     return static_cast<int64_t>(kernels::sync_batchnorm_workspace_bytes(r.rows, C));
   };
 
-  // Local sums (each rank's column sums and row count), all-reduced.
-  std::vector<std::vector<double>> parts;
+  // Each rank's moments [mean, m2, rows], gathered rank-major as the all-gather does, merged.
+  std::vector<double> gathered;
   for (const Rank& r : rk) {
     DeviceArray<T> dx(r.x);
-    DeviceArray<double> stats(C + 1);
+    DeviceArray<double> local(2 * C + 1);
     DeviceArray<unsigned char> workspace(workspace_for(r));
-    kernels::sync_batchnorm_local_sums<T>(dx.get(), r.rows, C, stats.get(), workspace.get(), nullptr);
-    parts.push_back(stats.doubles());
-    CHECK(parts.back()[static_cast<size_t>(C)] == static_cast<double>(r.rows));
+    kernels::sync_batchnorm_local_moments<T>(dx.get(), r.rows, C, local.get(), workspace.get(), nullptr);
+    const std::vector<double> m = local.doubles();
+    CHECK(m[static_cast<size_t>(2 * C)] == static_cast<double>(r.rows));
+    if (r.rows == 0) check_exact("moments of no rows", m, std::vector<double>(m.size(), 0.0));
+    gathered.insert(gathered.end(), m.begin(), m.end());
   }
-  const std::vector<double> stats = all_reduce(parts);
-  std::vector<double> sums_scale(static_cast<size_t>(C) + 1, 0.0);
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t c = 0; c < C; ++c) sums_scale[static_cast<size_t>(c)] += std::fabs(x[at(i, c, C)]);
-  check_within("all-reduced local sums", stats, want.sums, sums_scale, 0.0, kF32Tol);
-
-  // Squared deviations around the global mean, all-reduced.
-  parts.clear();
-  for (const Rank& r : rk) {
-    DeviceArray<T> dx(r.x);
-    DeviceArray<double> dstats(stats), sqdev(C);
-    DeviceArray<unsigned char> workspace(workspace_for(r));
-    kernels::sync_batchnorm_local_sqdev<T>(dx.get(), dstats.get(), r.rows, C, sqdev.get(), workspace.get(), nullptr);
-    parts.push_back(sqdev.doubles());
-  }
-  const std::vector<double> sqdev = all_reduce(parts);
-  std::vector<double> sqdev_scale(static_cast<size_t>(C), 0.0);
+  DeviceArray<double> dgathered(gathered), dmoments(2 * C + 1);
+  kernels::sync_batchnorm_merge_moments(dgathered.get(), ranks, C, dmoments.get(), nullptr);
+  const std::vector<double> moments = dmoments.doubles();
+  CHECK(moments[static_cast<size_t>(2 * C)] == static_cast<double>(M));
+  check_within("merged mean", std::vector<double>(moments.begin(), moments.begin() + C), want.mean, max_abs, 0.0,
+               kF32Tol);
+  std::vector<double> m2_scale(static_cast<size_t>(C), 0.0);
   for (int64_t c = 0; c < C; ++c) {
     const auto k = static_cast<size_t>(c);
-    // Each term (x - mean)^2 is computed from x and the mean: accurate relative to (|x| + |mean|) |x - mean|.
+    // Each term (x - mean)^2 is computed from x and a mean: accurate relative to (|x| + |mean|) |x - mean|.
     for (int64_t i = 0; i < M; ++i)
-      sqdev_scale[k] +=
-          (std::fabs(x[at(i, c, C)]) + std::fabs(want.mean[k])) * std::fabs(x[at(i, c, C)] - want.mean[k]);
+      m2_scale[k] += (std::fabs(x[at(i, c, C)]) + std::fabs(want.mean[k])) * std::fabs(x[at(i, c, C)] - want.mean[k]);
   }
-  check_within("all-reduced squared deviations", sqdev, want.sqdev, sqdev_scale, 0.0, kF32Tol);
+  check_within("merged m2", std::vector<double>(moments.begin() + C, moments.begin() + 2 * C), want.m2, m2_scale,
+               0.0, kF32Tol);
 
   // Finalize (the same on every rank).
-  DeviceArray<double> dstats(stats), dsqdev(sqdev);
   DeviceArray<float> save_mean(C), save_invstd(C), rm(rm0), rv(rv0);
-  kernels::sync_batchnorm_finalize(dstats.get(), dsqdev.get(), C, static_cast<float>(kMomentum),
-                                   static_cast<float>(kEps), save_mean.get(), save_invstd.get(), rm.get(), rv.get(),
-                                   nullptr);
+  kernels::sync_batchnorm_finalize(dmoments.get(), C, static_cast<float>(kMomentum), static_cast<float>(kEps),
+                                   save_mean.get(), save_invstd.get(), rm.get(), rv.get(), nullptr);
   check_within("save_mean", save_mean.doubles(), want.mean, max_abs, 0.0, kF32Tol);
   check_within("save_invstd", save_invstd.doubles(), want.invstd, want.invstd, 0.0, kF32Tol);
   check_running_stats(rm.doubles(), rv.doubles(), rm0, rv0, want, max_abs, M);
@@ -285,7 +279,7 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
   const oracle::BatchNormBackward want_back = oracle::batch_norm_backward(x, gy, M, C, gamma, mean_f, invstd_f);
   const BackwardScale scale = backward_scale(x, gy, M, C, gamma, mean_f, invstd_f);
   std::vector<double> y_all, gx_all;
-  parts.clear();
+  std::vector<std::vector<double>> parts;
   for (const Rank& r : rk) {
     CAPTURE(r.first);
     DeviceArray<T> dx(r.x), dgy(r.gy), y(r.rows * C);
@@ -317,7 +311,7 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
     DeviceArray<T> dx(r.x), dgy(r.gy), gx(r.rows * C);
     DeviceArray<double> dsums(grad_sums);
     kernels::sync_batchnorm_backward_apply<T>(dx.get(), dgy.get(), or_null(dgamma_in, affine), save_mean.get(),
-                                              save_invstd.get(), dsums.get(), dstats.get(), gx.get(), r.rows, C,
+                                              save_invstd.get(), dsums.get(), dmoments.get(), gx.get(), r.rows, C,
                                               nullptr);
     const std::vector<double> g = gx.doubles();
     gx_all.insert(gx_all.end(), g.begin(), g.end());
@@ -329,7 +323,8 @@ void check_sync_batchnorm(const std::vector<int64_t>& rank_rows, int64_t C, bool
 
 TEST_SUITE("emulated") {
   TEST_CASE("batchnorm kernels on the emulator: train and eval forward, backward (f32, bf16) match float64") {
-    const Case cases[] = {{1, 3}, {7, 45, false, true}, {1000, 45}, {200, 130, true, false}, {64, 32}, {131, 21857}};
+    const Case cases[] = {{1, 3},     {7, 45, false, true}, {1000, 45},   {200, 130, true, false},
+                          {64, 32},   {131, 21857},         {2100, 7},    {6437, 45}};
     uint64_t seed = 1000;
     for (const Case& c : cases) {
       check_batchnorm<float>(c, seed);
@@ -351,7 +346,8 @@ TEST_SUITE("emulated") {
                               {{0, 1}, 5, true},
                               {{1, 2}, 3, false},
                               {{65, 64, 200}, 130, true},
-                              {{131}, 21857, true}};
+                              {{131}, 21857, true},
+                              {{3000, 0, 3437}, 45, true}};
     uint64_t seed = 2000;
     for (const SyncCase& c : cases) {
       check_sync_batchnorm<float>(c.rows, c.C, c.affine, seed);
@@ -363,7 +359,7 @@ TEST_SUITE("emulated") {
   }
 
   TEST_CASE("batchnorm kernels on the emulator: results do not depend on thread order") {
-    const int64_t M = 200, C = 45;
+    const int64_t M = 2200, C = 45;  // 35 slabs: the finalize's 32 lanes and its tree
     const std::vector<double> x = rounded<float>(batch_values(M, C, 2900)),
                               gy = rounded<float>(normal_values(M * C, 2901));
     check_order_independent("batchnorm train forward, backward", [&] {
@@ -383,21 +379,20 @@ TEST_SUITE("emulated") {
   }
 
   TEST_CASE("sync_batchnorm kernels on the emulator: results do not depend on thread order") {
-    const int64_t M = 200, C = 45;
+    const int64_t M = 2200, C = 45;  // 35 slabs
     const std::vector<double> x = rounded<float>(batch_values(M, C, 2950)),
                               gy = rounded<float>(normal_values(M * C, 2951));
     check_order_independent("sync_batchnorm reductions", [&] {
       DeviceArray<float> dx(x), dgy(gy), mean(C), invstd(C), dgamma(C), dbeta(C);
-      DeviceArray<double> stats(C + 1), sqdev(C), sums(2 * C);
+      DeviceArray<double> moments(2 * C + 1), sums(2 * C);
       DeviceArray<unsigned char> workspace(static_cast<int64_t>(kernels::sync_batchnorm_workspace_bytes(M, C)));
-      kernels::sync_batchnorm_local_sums<float>(dx.get(), M, C, stats.get(), workspace.get(), nullptr);
-      kernels::sync_batchnorm_local_sqdev<float>(dx.get(), stats.get(), M, C, sqdev.get(), workspace.get(), nullptr);
-      kernels::sync_batchnorm_finalize(stats.get(), sqdev.get(), C, 0.1f, 1e-5f, mean.get(), invstd.get(), nullptr,
-                                       nullptr, nullptr);
+      kernels::sync_batchnorm_local_moments<float>(dx.get(), M, C, moments.get(), workspace.get(), nullptr);
+      kernels::sync_batchnorm_finalize(moments.get(), C, 0.1f, 1e-5f, mean.get(), invstd.get(), nullptr, nullptr,
+                                       nullptr);
       kernels::sync_batchnorm_backward_reduce<float>(dx.get(), dgy.get(), mean.get(), invstd.get(), M, C, sums.get(),
                                                      dgamma.get(), dbeta.get(), workspace.get(), nullptr);
-      std::vector<double> out = stats.doubles();
-      for (const std::vector<double>& v : {sqdev.doubles(), sums.doubles(), dgamma.doubles(), dbeta.doubles()})
+      std::vector<double> out = moments.doubles();
+      for (const std::vector<double>& v : {sums.doubles(), dgamma.doubles(), dbeta.doubles()})
         out.insert(out.end(), v.begin(), v.end());
       return out;
     });

@@ -1,6 +1,6 @@
 // Elementwise kernels (kernels/elementwise.cu) on the CPU emulator (tests/emulation/simt.h)
 // against the engine's CPU reference in float64 (tests/emulation/cpu_oracle.h), f32 and bf16
-// (fill, a constant, also int32): every launcher on 16-byte aligned pointers (the packed path:
+// (fill, a constant, in every dtype against the CPU's fill): every launcher on 16-byte aligned pointers (the packed path:
 // 16-byte packs, then the n % (16 / sizeof(T)) tail element by element) and on pointers one
 // element off (the element path), n below one pack, a few packs and a few hundred blocks; add and
 // accumulate in place (y aliases an input); relu of NaN and -0; the element path's grid-stride
@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/tensor.h"
 #include "kernels/elementwise.cuh"
 #include "tests/emulation/cpu_oracle.h"
 #include "tests/emulation/device_array.h"
@@ -121,13 +122,22 @@ void check_elementwise(int64_t n, bool shift, uint64_t seed) {
   }
   {  // fill, fill_from_scalar (the scalar outside y: the backward of a scaled sum)
     Buffer<T> y(n, shift);
-    kernels::fill<T>(y.get(), 2.7f, n, nullptr);
+    kernels::fill<T>(y.get(), 2.7f, n, nullptr);  // 2.7f as a double: stored as T(2.7f)
     check_exact("fill", y.doubles(), std::vector<double>(static_cast<size_t>(n), to_double(to_storage<T>(2.7f))));
     Buffer<T> scalar(std::vector<double>{b[0]}, false);
     kernels::fill_from_scalar<T>(scalar.get(), 3.1f, y.get(), n, nullptr);
     check_exact("fill_from_scalar", y.doubles(),
                 via_float<T>(oracle::broadcast_scalar(to_double(scalar.get()[0]), static_cast<double>(3.1f), n)));
   }
+}
+
+// fill<T> of n elements against the engine's CPU fill of a `dtype` tensor.
+template <typename T>
+void check_fill(double value, int64_t n, DType dtype) {
+  CAPTURE(dtype_name(dtype));
+  DeviceArray<T> y(n);
+  kernels::fill<T>(y.get(), value, n, nullptr);
+  check_exact("fill", y.doubles(), Tensor::full({n}, value, dtype).to_host_doubles());
 }
 
 }  // namespace
@@ -163,13 +173,27 @@ TEST_SUITE("emulated") {
     check_exact("add", y.doubles(), rounded<float>(oracle::add(a, b)));
   }
 
-  TEST_CASE("elementwise kernels on the emulator: fill of int32 truncates toward zero") {
+  TEST_CASE("elementwise kernels on the emulator: fill stores a double as the CPU fill does (every dtype)") {
+    // The CPU's Tensor::full is the reference; 0.1, 1e-40 (below float's range) and 2^24 + 1 (not a
+    // float) show a value that went through float on the way to an f64 or int32 tensor.
+    const std::vector<double> values{0.1, -2.7, 3.9, 1e-40, 16777217.0, 1.0 / 3.0};
     for (const int64_t n : {int64_t{1}, int64_t{1000}, int64_t{70001}}) {
-      DeviceArray<int32_t> y(n);
-      kernels::fill<int32_t>(y.get(), -2.7f, n, nullptr);
-      check_exact("fill int32 -2.7", y.doubles(), std::vector<double>(static_cast<size_t>(n), -2.0));
-      kernels::fill<int32_t>(y.get(), 3.9f, n, nullptr);
-      check_exact("fill int32 3.9", y.doubles(), std::vector<double>(static_cast<size_t>(n), 3.0));
+      CAPTURE(n);
+      for (const double v : values) {
+        CAPTURE(v);
+        check_fill<float>(v, n, DType::f32);
+        check_fill<double>(v, n, DType::f64);
+        check_fill<__nv_bfloat16>(v, n, DType::bf16);
+        check_fill<__half>(v, n, DType::f16);
+        check_fill<int32_t>(v, n, DType::i32);
+        if (v >= 0.0 && v < 256.0) check_fill<uint8_t>(v, n, DType::u8);  // the CPU's cast is defined there
+      }
     }
+    DeviceArray<double> y(3);
+    kernels::fill<double>(y.get(), 0.1, 3, nullptr);
+    for (const double got : y.doubles()) CHECK(got == 0.1);
+    DeviceArray<int32_t> i(2);
+    kernels::fill<int32_t>(i.get(), -2.7, 2, nullptr);
+    check_exact("fill int32 -2.7 (toward zero)", i.doubles(), {-2.0, -2.0});
   }
 }

@@ -4,7 +4,8 @@
 // tests/test_loss_cosine.cpp, :gpu), less the cosine case of 4.2 million rows (the grid-stride loop;
 // minutes on the emulator). This checks the kernels' index arithmetic, tile tails, split merges,
 // pipelines, fragment layouts and barriers without a GPU; it says nothing about their speed, and
-// the GPU suite stays the check of the real hardware and compiler.
+// the GPU suite stays the check of the real hardware and compiler. Also: a device that refuses
+// the fused tiles' shared memory gets the error back from the sequences, and no fused launch.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -45,6 +46,23 @@ struct NceRun {
   std::vector<double> da, db;
 };
 
+// The problem of config c over a, b (device arrays of c.n and c.m rows) and tau (one float).
+template <typename T>
+kernels::InfoNceProblem<T> nce_problem(const NceConfig& c, const DeviceArray<T>& a, const DeviceArray<T>& b,
+                                       const DeviceArray<float>& tau) {
+  kernels::InfoNceProblem<T> p{};
+  p.a = a.get();
+  p.b = b.get();
+  p.tau = tau.get();
+  p.N = c.n;
+  p.M = c.m;
+  p.D = c.d;
+  p.offset = c.offset;
+  p.eps = static_cast<float>(kNceEps);
+  p.symmetric = c.symmetric;
+  return p;
+}
+
 // The fused forward and backward as engine/cuda/info_nce.cpp runs them; a, b already rounded.
 template <typename T>
 NceRun run_fused_nce(const NceConfig& c, const std::vector<double>& a, const std::vector<double>& b, float tau,
@@ -53,26 +71,17 @@ NceRun run_fused_nce(const NceConfig& c, const std::vector<double>& a, const std
   DeviceArray<float> tau_d(std::vector<double>{tau}), g_d(std::vector<double>{g});
   DeviceArray<float> norms_a(c.n), norms_b(c.m), lse_row(c.n), lse_col(c.n), row_loss(c.n);
   DeviceArray<float> forward_scratch(kernels::info_nce_forward_scratch<T>(c.n, c.m, c.symmetric));
-  kernels::InfoNceProblem<T> p{};
-  p.a = A.get();
-  p.b = B.get();
-  p.tau = tau_d.get();
-  p.N = c.n;
-  p.M = c.m;
-  p.D = c.d;
-  p.offset = c.offset;
-  p.eps = static_cast<float>(kNceEps);
-  p.symmetric = c.symmetric;
-  kernels::info_nce_forward<T>(p, norms_a.get(), norms_b.get(), lse_row.get(), lse_col.get(), row_loss.get(),
-                               forward_scratch.get(), nullptr);
+  kernels::InfoNceProblem<T> p = nce_problem(c, A, B, tau_d);
+  REQUIRE(kernels::info_nce_forward<T>(p, norms_a.get(), norms_b.get(), lse_row.get(), lse_col.get(), row_loss.get(),
+                                       forward_scratch.get(), nullptr) == cudaSuccess);
   NceRun run;
   run.loss = reduce_on_device(row_loss, kLn2 / static_cast<double>(c.symmetric ? 2 * c.n : c.n));
   p.norms_a = norms_a.get();
   p.norms_b = norms_b.get();
   DeviceArray<T> da(c.n * c.d), db(c.m * c.d);
   DeviceArray<float> dtau(1), backward_scratch(kernels::info_nce_backward_scratch<T>(c.n, c.m, c.d));
-  kernels::info_nce_backward<T>(p, lse_row.get(), lse_col.get(), g_d.get(), da.get(), db.get(), dtau.get(),
-                                backward_scratch.get(), nullptr);
+  REQUIRE(kernels::info_nce_backward<T>(p, lse_row.get(), lse_col.get(), g_d.get(), da.get(), db.get(), dtau.get(),
+                                        backward_scratch.get(), nullptr) == cudaSuccess);
   run.da = da.doubles();
   run.db = db.doubles();
   run.dtau = dtau.doubles()[0];
@@ -274,5 +283,33 @@ TEST_SUITE("emulated") {
       for (double v : got.da) CHECK(v == 0.0);
       for (double v : got.db) CHECK(v == 0.0);
     }
+  }
+
+  TEST_CASE("fused info_nce kernels on the emulator: a refused shared memory size is returned, no fused launch") {
+    // A device whose blocks may not opt in to the tiles' shared memory: cudaFuncSetAttribute fails,
+    // and the sequences return its error before launching a fused kernel (the forward has already
+    // launched its two row-norm kernels, which need no shared memory).
+    struct Restore {
+      emu::Options saved = emu::options();
+      ~Restore() { emu::options() = saved; }
+    } restore;
+    emu::options().max_dynamic_shared = 1024;
+    const NceConfig c{8, 8, 0, 64, 0.1, true};
+    DeviceArray<float> a(normal_values(c.n * c.d, 880)), b(normal_values(c.m * c.d, 881));
+    DeviceArray<float> tau(std::vector<double>{0.1}), g(std::vector<double>{1.0});
+    DeviceArray<float> norms_a(c.n), norms_b(c.m), lse_row(c.n), lse_col(c.n), row_loss(c.n), dtau(1);
+    DeviceArray<float> forward_scratch(kernels::info_nce_forward_scratch<float>(c.n, c.m, c.symmetric));
+    DeviceArray<float> backward_scratch(kernels::info_nce_backward_scratch<float>(c.n, c.m, c.d));
+    DeviceArray<float> da(c.n * c.d), db(c.m * c.d);
+    kernels::InfoNceProblem<float> p = nce_problem(c, a, b, tau);
+    const int64_t before = emu::counters().launches;
+    CHECK(kernels::info_nce_forward<float>(p, norms_a.get(), norms_b.get(), lse_row.get(), lse_col.get(),
+                                           row_loss.get(), forward_scratch.get(), nullptr) == cudaErrorInvalidValue);
+    CHECK(emu::counters().launches - before == 2);
+    p.norms_a = norms_a.get();
+    p.norms_b = norms_b.get();
+    CHECK(kernels::info_nce_backward<float>(p, lse_row.get(), lse_col.get(), g.get(), da.get(), db.get(), dtau.get(),
+                                            backward_scratch.get(), nullptr) == cudaErrorInvalidValue);
+    CHECK(emu::counters().launches - before == 2);
   }
 }

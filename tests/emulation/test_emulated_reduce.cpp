@@ -4,7 +4,8 @@
 //   reduce_sum: n = 0 (writes 0), sizes around the 256-thread block, one partial pass and more
 //     than one (n > 1024 blocks x 256 threads x 4 loads: the grid-stride loop runs twice);
 //   sum_rows: rows = 0 (writes zeros), column tails of the 32-column tiles, several slabs with a
-//     shorter last one, and slabs of more than 64 rows (the unrolled row loop runs twice).
+//     shorter last one, slabs of more than 64 rows (the unrolled row loop runs twice), and more
+//     slabs than the final kernel's 32 lanes (33 slabs of 7 columns, 101 of 45 columns).
 // Both must give bitwise the same results whatever the emulator's thread order (block sums and
 // lane sums meet in shared memory). A sum is accurate relative to the sum of its terms'
 // magnitudes (test_emulated_checks.h).
@@ -75,8 +76,10 @@ TEST_SUITE("emulated") {
 
   TEST_CASE("reduce kernels on the emulator: sum_rows (f32, bf16) matches the float64 column sums") {
     // (1000, 45): 16 slabs of 64 rows, the last one 40; (131, 21857): 684 column tiles, so 2 slabs
-    // of 66 and 65 rows (the row loop runs twice) and a last tile of one column.
-    const std::vector<std::pair<int64_t, int64_t>> sizes{{0, 5}, {1, 1}, {5, 33}, {64, 32}, {1000, 45}, {131, 21857}};
+    // of 66 and 65 rows (the row loop runs twice) and a last tile of one column; (2100, 7) and
+    // (6437, 45): 33 and 101 slabs, more than the final kernel's 32 lanes.
+    const std::vector<std::pair<int64_t, int64_t>> sizes{{0, 5},       {1, 1},       {5, 33},  {64, 32},
+                                                         {1000, 45},   {131, 21857}, {2100, 7}, {6437, 45}};
     uint64_t seed = 400;
     for (const auto& [rows, cols] : sizes) {
       check_sum_rows<float>(rows, cols, seed);
@@ -85,7 +88,7 @@ TEST_SUITE("emulated") {
   }
 
   TEST_CASE("reduce kernels on the emulator: results do not depend on thread order") {
-    const int64_t rows = 200, cols = 45;
+    const int64_t rows = 2200, cols = 45;  // 35 slabs: every lane of the column sums' final kernel
     const std::vector<double> x = rounded<float>(normal_values(rows * cols, 450));
     check_order_independent("reduce_sum, sum_rows", [&] {
       DeviceArray<float> dx(x), sum(1), y(cols);
