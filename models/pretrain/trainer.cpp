@@ -9,6 +9,7 @@
 
 #include "data/loader.h"
 #include "data/sampler.h"
+#include "engine/allocator.h"
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/comm/communicator.h"
@@ -283,6 +284,17 @@ PretrainResult run_on_rank(const PretrainConfig& config, const PretrainRunOption
     result.last_step = step + 1;
     window.add(r);
     if (options.on_step) options.on_step(step, r);
+    if (step == result.first_step + 1 && !quiet) {
+      // After two steps the plan is settled (algorithms chosen, arena at its footprint).
+      const AllocatorStats pool = pool_for(device).stats(), arena = arena_for(device).stats();
+      std::printf("  memory on %s: step peak %.0f MiB planned (pool %.0f MiB in use at most, step arena %.0f MiB live "
+                  "at most), %.0f MiB held from the %s\n",
+                  device.str().c_str(), static_cast<double>(pool.peak_bytes_in_use + arena.peak_bytes_in_use) / 1048576.0,
+                  static_cast<double>(pool.peak_bytes_in_use) / 1048576.0,
+                  static_cast<double>(arena.peak_bytes_in_use) / 1048576.0,
+                  static_cast<double>(pool.bytes_reserved + arena.bytes_reserved) / 1048576.0,
+                  device.is_cuda() ? "driver" : "system");
+    }
     if (((step + 1) % config.log.every == 0 || step + 1 == total) && lead) {
       MetricsRow row{{"step", static_cast<double>(step + 1)}, {"epoch", static_cast<double>(epoch)},
                      {"loss", window.finite ? window.loss / static_cast<double>(window.finite) : NAN},
