@@ -1,9 +1,12 @@
-# Decides whether the CUDA backend is built, and finds cuDNN and NCCL: in the CUDA toolkit, under
-# CUDNN_ROOT / NCCL_ROOT (CMake or environment variables), or in Python's nvidia-* wheel folders
-# (site-packages/nvidia/cudnn, site-packages/nvidia/nccl), which is where GPU machines that have
-# PyTorch but no system cuDNN keep them.
+# Decides whether the CUDA backend is built, and finds cuDNN, NCCL and (when the toolkit lacks it)
+# cuBLAS: in the CUDA toolkit, under CUDNN_ROOT / NCCL_ROOT / CUBLAS_ROOT (CMake or environment
+# variables; tools/gpu-check.sh passes them), or in Python's nvidia-* wheel folders, which is where GPU
+# machines that have PyTorch but no system cuDNN keep them. The wheels come in two layouts: CUDA 12
+# style, one folder per library (site-packages/nvidia/cudnn/{include,lib}), and CUDA 13 style, all
+# libraries in one folder (site-packages/nvidia/cu13/{include,lib}); both are searched.
 # Sets RSD_HAVE_CUDA (0/1), RSD_CUDNN_LIBRARY / RSD_CUDNN_INCLUDE_DIR, RSD_NCCL_LIBRARY /
-# RSD_NCCL_INCLUDE_DIR and the imported targets rsd::cudnn and (when found) rsd::nccl.
+# RSD_NCCL_INCLUDE_DIR and the imported targets rsd::cudnn and (when found) rsd::nccl, and
+# CUDA::cublas where FindCUDAToolkit found none.
 
 set(RSD_HAVE_CUDA 0)
 set(RSD_CUDNN_LIBRARY "not used")
@@ -34,27 +37,57 @@ set(CMAKE_CUDA_STANDARD 17)
 set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 find_package(CUDAToolkit REQUIRED)
 
-# Python's nvidia-* wheels: site-packages/nvidia/<name>/{include,lib}.
-function(rsd_python_nvidia_dir name out)
+# Python's nvidia-* wheels: site-packages/nvidia/<name> (CUDA 12 layout) and site-packages/nvidia/cu13
+# (CUDA 13 layout), for every folder of the `nvidia` namespace package; the ones that exist.
+function(rsd_python_nvidia_dirs name out)
   set(${out} "" PARENT_SCOPE)
   find_program(RSD_PYTHON3 NAMES python3 python)
   if(NOT RSD_PYTHON3)
     return()
   endif()
   execute_process(
-    COMMAND ${RSD_PYTHON3} -c "import importlib.util as u; s = u.find_spec('nvidia.${name}'); print(list(s.submodule_search_locations)[0] if s else '')"
-    OUTPUT_VARIABLE dir OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-  set(${out} "${dir}" PARENT_SCOPE)
+    COMMAND ${RSD_PYTHON3} -c "import importlib.util as u, os
+s = u.find_spec('nvidia')
+for p in (list(s.submodule_search_locations) if s else []):
+    for d in ('${name}', 'cu13'):
+        if os.path.isdir(os.path.join(p, d)): print(os.path.join(p, d))"
+    OUTPUT_VARIABLE dirs OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  string(REPLACE "\n" ";" dirs "${dirs}")
+  set(${out} "${dirs}" PARENT_SCOPE)
 endfunction()
 
-rsd_python_nvidia_dir(cudnn RSD_WHEEL_CUDNN)
-rsd_python_nvidia_dir(nccl RSD_WHEEL_NCCL)
+rsd_python_nvidia_dirs(cudnn RSD_WHEEL_CUDNN)
+rsd_python_nvidia_dirs(nccl RSD_WHEEL_NCCL)
+
+# cuBLAS where the toolkit has none (a toolkit with nvcc and the runtime only, cuBLAS from the
+# nvidia-cublas wheel). FindCUDAToolkit looks for libcublas.so, which the wheels lack (they ship
+# libcublas.so.13 or .12 only), so the versioned names are looked for here. cuBLAS needs cublasLt,
+# which sits beside it; linking it too lets the linker resolve libcublas's own dependency.
+if(NOT TARGET CUDA::cublas)
+  rsd_python_nvidia_dirs(cublas RSD_WHEEL_CUBLAS)
+  set(_cublas_hints ${CUBLAS_ROOT} $ENV{CUBLAS_ROOT} ${RSD_WHEEL_CUBLAS})
+  find_path(RSD_CUBLAS_INCLUDE_DIR cublas_v2.h HINTS ${_cublas_hints} ${CUDAToolkit_INCLUDE_DIRS}
+            PATH_SUFFIXES include)
+  find_library(RSD_CUBLAS_LIBRARY_PATH NAMES cublas libcublas.so.13 libcublas.so.12 NAMES_PER_DIR
+               HINTS ${_cublas_hints} PATH_SUFFIXES lib lib64)
+  find_library(RSD_CUBLASLT_LIBRARY_PATH NAMES cublasLt libcublasLt.so.13 libcublasLt.so.12 NAMES_PER_DIR
+               HINTS ${_cublas_hints} PATH_SUFFIXES lib lib64)
+  if(NOT RSD_CUBLAS_INCLUDE_DIR OR NOT RSD_CUBLAS_LIBRARY_PATH OR NOT RSD_CUBLASLT_LIBRARY_PATH)
+    message(FATAL_ERROR "rsd: the CUDA toolkit has no cuBLAS and none was found elsewhere. Point "
+                        "CUBLAS_ROOT at a folder with include/cublas_v2.h and lib/libcublas.so.*, or pip "
+                        "install nvidia-cublas; or configure with -DRSD_CUDA=OFF")
+  endif()
+  add_library(CUDA::cublas UNKNOWN IMPORTED)
+  set_target_properties(CUDA::cublas PROPERTIES IMPORTED_LOCATION "${RSD_CUBLAS_LIBRARY_PATH}"
+                        INTERFACE_INCLUDE_DIRECTORIES "${RSD_CUBLAS_INCLUDE_DIR}"
+                        INTERFACE_LINK_LIBRARIES "${RSD_CUBLASLT_LIBRARY_PATH}")
+endif()
 
 set(_cuda_root "${CUDAToolkit_LIBRARY_ROOT}")
 find_path(RSD_CUDNN_INCLUDE_DIR cudnn.h
   HINTS ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS} ${RSD_WHEEL_CUDNN}
   PATH_SUFFIXES include)
-find_library(RSD_CUDNN_LIBRARY_PATH NAMES cudnn libcudnn.so.9
+find_library(RSD_CUDNN_LIBRARY_PATH NAMES cudnn libcudnn.so.9 NAMES_PER_DIR
   HINTS ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_LIBRARY_DIR} ${RSD_WHEEL_CUDNN} ${_cuda_root}
   PATH_SUFFIXES lib lib64 lib/x64)
 if(NOT RSD_CUDNN_INCLUDE_DIR OR NOT RSD_CUDNN_LIBRARY_PATH)
@@ -69,7 +102,7 @@ set(RSD_CUDNN_LIBRARY "${RSD_CUDNN_LIBRARY_PATH}")
 find_path(RSD_NCCL_INCLUDE_DIR nccl.h
   HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_INCLUDE_DIRS} ${RSD_WHEEL_NCCL}
   PATH_SUFFIXES include)
-find_library(RSD_NCCL_LIBRARY_PATH NAMES nccl libnccl.so.2
+find_library(RSD_NCCL_LIBRARY_PATH NAMES nccl libnccl.so.2 NAMES_PER_DIR
   HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_LIBRARY_DIR} ${RSD_WHEEL_NCCL}
   PATH_SUFFIXES lib lib64)
 if(RSD_NCCL_INCLUDE_DIR AND RSD_NCCL_LIBRARY_PATH)
