@@ -205,7 +205,7 @@ mutant() {  # description sed-expression complaint: the copy must fail check_pla
 }
 mutant "build budget 400 s" 's/^step build core 180 /step build core 400 /' "core steps need 695 s"
 mutant "warnings as errors" 's/-DRSD_WERROR=OFF/-DRSD_WERROR=ON/' "RSD_WERROR"
-mutant "the whole project built" 's/ --target rsd_tests rsd loss_bench train_bench ops_bench//' "the build names no targets"
+mutant "the whole project built" 's/ --target rsd_tests rsd rsd_shutdown_test loss_bench train_bench ops_bench//' "the build names no targets"
 mutant "a step printed without timeout" "s/'        \\\$ timeout -k %d %d bash -c %s\\\\n' /'        \$ %.0s%s bash -c %s\\\\n' /" \
   "probe: not run under timeout"
 mutant "nine files returned" 's/^out_files=(summary.txt /out_files=(a b c summary.txt /' "9 files would come back"

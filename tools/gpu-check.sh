@@ -194,7 +194,7 @@ step configure core 35 - "" \
 # Only what the steps below run (rsd_tests builds rsd, which its fault suite runs); not the
 # emulator, the fuzz replay or the other benchmarks.
 step build core 180 @configure "" \
-  "cmake --build $(q "$build") -j $jobs --target rsd_tests rsd loss_bench train_bench ops_bench"
+  "cmake --build $(q "$build") -j $jobs --target rsd_tests rsd rsd_shutdown_test loss_bench train_bench ops_bench"
 # CUDA_LAUNCH_BLOCKING=1: a kernel's error surfaces at its own launch, not at a later call.
 step parity core 40 @build "" \
   "CUDA_LAUNCH_BLOCKING=1 $(q "$tests_bin") --runner=gpu --test-suite=ops:gpu --force-colors=0"
@@ -214,7 +214,7 @@ step loss_torch core 25 - "$no_torch" "$(twin loss_ref.py "$loss_args" loss_torc
 # (train_bench computes in bf16 on a GPU; train_ref.py: eager, bf16 autocast, channels_last).
 step train_rsd core 35 @build "" \
   "$(q "$bench_dir/train_bench") $train_args --json $(q "$scratch/train_rsd.json")"
-step train_torch core 35 - "$no_torch" "$(twin train_ref.py "$train_args" train_torch train_rsd median_ms,samples_per_s)"
+step train_torch core 35 - "$no_torch" "$(twin train_ref.py "$train_args" train_torch train_rsd median_ms,samples_per_s,peak_bytes)"
 # The rest, if time remains.
 step ops_rsd extra 45 @build "" \
   "$(q "$bench_dir/ops_bench") --device cuda --json $(q "$scratch/ops_rsd.json") --cases-json $(q "$scratch/ops_cases.json")"
