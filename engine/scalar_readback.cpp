@@ -55,7 +55,7 @@ void ScalarReadback::enqueue(const std::vector<Tensor>& scalars) {
       std::memcpy(dst, t.raw(), bytes);
     }
     slot.layout.emplace_back(t.dtype(), t.numel());
-    offset += bytes;
+    offset += (bytes + 7) / 8 * 8;  // every entry 8-byte aligned, so collect() reads doubles in place
   }
   if (device_.is_cuda()) RSD_CUDA_CALL(cuda::record_event(slot.event, device_.index));
   pending_.push_back(next_);
@@ -79,7 +79,7 @@ std::vector<double> ScalarReadback::collect() {
   const char* base = static_cast<const char*>(slot.host.data());
   for (const auto& [dtype, n] : slot.layout) {
     for (int64_t i = 0; i < n; ++i) out.push_back(cpu::load_element(dtype, base, i));
-    base += static_cast<size_t>(n) * dtype_size(dtype);
+    base += (static_cast<size_t>(n) * dtype_size(dtype) + 7) / 8 * 8;
   }
   return out;
 }
